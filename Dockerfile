@@ -1,0 +1,21 @@
+# fileset-ingest runtime image: the compiled CLI and the SQL migrations.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY bin ./bin
+COPY sql ./sql
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production FILESET_DATA_DIR=/data
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY sql ./sql
+VOLUME /data
+USER node
+ENTRYPOINT ["node", "/app/bin/fileset-ingest.js"]
+CMD ["--help"]

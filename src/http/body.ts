@@ -1,0 +1,88 @@
+// Response bodies: releasing the host slot however a body ends, typed errors for a body that
+// fails mid-transfer, and the two ways the client itself consumes one (discard, read whole).
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { BodyTooLargeError } from '../errors.js';
+import type { Release } from './host-limiter.js';
+import { classifyError, isTransferError } from './retry.js';
+
+/**
+ * Ties a body's lifetime to its host slot. 'close' follows end, error and destroy alike. A body
+ * the caller drops without reading never closes, so garbage collection releases it as a last
+ * resort; callers must still consume or destroy every body, or the host stays throttled until then.
+ */
+export function guardBody(body: Readable, release: Release, host: string, registry: FinalizationRegistry<Release>): void {
+  registry.register(body, release, body);
+  body.once('close', () => {
+    registry.unregister(body);
+    release();
+  });
+  // undici turns a plain destroy() into an 'error' event; without a listener that event would
+  // crash the process. Consumers (pipeline, for await) still see every error through their own.
+  body.on('error', () => {});
+  // A body that dies mid-transfer (idle timeout, reset) reaches the caller as a NetworkError, the
+  // same as it would have before the headers arrived, so it becomes a result rather than a crash.
+  const destroy = body._destroy.bind(body);
+  body._destroy = (err, callback) =>
+    destroy(err, (error) => callback(error && isTransferError(error) ? classifyError(error, host) : error));
+  if (body.closed) release();
+}
+
+/** Throws a body away, reading a little of it so the connection can be reused, else destroying it. */
+export async function discard(body: Readable, maxBytes = 64 * 1024): Promise<void> {
+  let seen = 0;
+  try {
+    for await (const chunk of body) {
+      seen += (chunk as Buffer).length;
+      if (seen > maxBytes) break; // leaving the loop destroys the stream
+    }
+  } catch {
+    // A body nobody wants may fail as it likes.
+  }
+}
+
+function decoderFor(encoding: string | undefined) {
+  switch (encoding?.trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Reads a whole body into memory, decoding Content-Encoding (servers may compress despite
+ * `Accept-Encoding: identity`). The limit applies to the decoded bytes, so a compression bomb
+ * stops at the limit too.
+ */
+export async function readAll(
+  body: Readable,
+  limit: number,
+  what: string,
+  headers: { contentLength?: string | undefined; contentEncoding?: string | undefined },
+): Promise<Buffer> {
+  const tooLarge = () => new BodyTooLargeError(`response from ${what} exceeds ${limit} bytes`);
+  if (headers.contentLength !== undefined && Number(headers.contentLength) > limit) {
+    body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const collect = async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) {
+      length += chunk.length;
+      if (length > limit) throw tooLarge();
+      chunks.push(chunk);
+    }
+  };
+  const decoder = decoderFor(headers.contentEncoding);
+  if (decoder) await pipeline(body, decoder, collect);
+  else await pipeline(body, collect);
+  return Buffer.concat(chunks, length);
+}

@@ -1,0 +1,215 @@
+// The one HTTP client: one hop per request() with retries, per-host politeness, the SSRF guard
+// and the rewrite map. Bodies come back raw (Content-Encoding kept) because WARC records store
+// exactly what was transferred.
+import { STATUS_CODES } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { discard, guardBody, readAll } from './body.js';
+import { HostLimiter, type Release } from './host-limiter.js';
+import {
+  RETRYABLE_STATUSES, abortable, backoffDelay, classifyError, defaultSleep, errorCode, isRetryableError, retryAfterDelay,
+} from './retry.js';
+import { rewriteTargets, rewriteUrl } from './rewrite.js';
+import { assertPublicIpLiteral } from './ssrf.js';
+import { Transport } from './transport.js';
+import { parseHttpUrl } from './url.js';
+
+export interface HttpClientDeps {
+  config: Config;
+  logger: Logger;
+  retryBaseDelayMs?: number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export interface HttpRequestOptions {
+  method?: 'GET' | 'HEAD';
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  retry?: boolean;
+}
+
+export interface HttpResponse {
+  url: string; // as requested (normalised, fragment dropped), before the rewrite map
+  fetchedUrl: string; // what was actually fetched, after the rewrite map
+  statusCode: number;
+  statusText: string; // the server's reason phrase, else the standard one
+  httpVersion: string;
+  headers: Array<[string, string]>; // as received: order, case and one pair per value kept
+  requestHeaders: Array<[string, string]>; // as sent, but Host names the original host
+  header(name: string): string | undefined; // case-insensitive, first value
+  /** Raw bytes as transferred. The caller MUST consume or destroy it: until then the host's slot stays taken. */
+  body: Readable;
+  retries: number;
+  remoteAddress?: string;
+}
+
+const DEFAULT_JSON_LIMIT = 64 * 1024 * 1024;
+
+export class HttpClient {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #baseDelayMs: number;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly #limiter: HostLimiter;
+  readonly #transport: Transport;
+  readonly #trustedOrigins: ReadonlySet<string>;
+  readonly #unreleased = new FinalizationRegistry<Release>((release) => release());
+
+  constructor(deps: HttpClientDeps) {
+    const http = deps.config.http;
+    this.#config = deps.config;
+    this.#log = deps.logger.child({ module: 'http' });
+    this.#baseDelayMs = deps.retryBaseDelayMs ?? 500;
+    this.#sleep = deps.sleep ?? defaultSleep;
+    this.#limiter = new HostLimiter(http.perHostConcurrency);
+    this.#trustedOrigins = http.allowPrivate ? new Set(['*']) : rewriteTargets(http.rewrite);
+    this.#transport = new Transport({
+      connectTimeoutMs: http.connectTimeoutMs,
+      headersTimeoutMs: http.headersTimeoutMs,
+      bodyTimeoutMs: http.bodyTimeoutMs,
+      trustedOrigins: this.#trustedOrigins,
+    });
+  }
+
+  /** One hop: redirects come back as responses (see followRedirects). */
+  async request(url: string, options: HttpRequestOptions = {}): Promise<HttpResponse> {
+    const original = parseHttpUrl(url);
+    const fetched = parseHttpUrl(rewriteUrl(original.href, this.#config.http.rewrite));
+    const rewritten = fetched.href !== original.href;
+    // undici skips DNS for IP literals, so those are judged before connecting. A rewritten request
+    // goes where the operator configured, which may well be a private address.
+    if (!this.#config.http.allowPrivate && !rewritten) assertPublicIpLiteral(fetched.hostname);
+    const requestHeaders = buildRequestHeaders(original, this.#config.userAgent, options.headers);
+    const maxRetries = options.retry === false ? 0 : this.#config.http.retries;
+    const { signal } = options;
+
+    for (let retries = 0; ; retries++) {
+      let response: HttpResponse;
+      try {
+        response = await this.#attempt(original, fetched, requestHeaders, options, retries);
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        const failure = classifyError(err, original.host);
+        if (retries >= maxRetries || !isRetryableError(err)) throw failure;
+        await this.#pause(original.href, { code: errorCode(err) }, retries, undefined, signal);
+        continue;
+      }
+      if (retries >= maxRetries || !RETRYABLE_STATUSES.has(response.statusCode)) return response;
+      const retryAfter = retryAfterDelay(response.header('retry-after'));
+      await discard(response.body);
+      await this.#pause(original.href, { status: response.statusCode }, retries, retryAfter, signal);
+    }
+  }
+
+  /** GET a whole body (decoded) and parse it as JSON; `json` is undefined when it is not JSON. */
+  async getJson(
+    url: string,
+    options: HttpRequestOptions & { limit?: number } = {},
+  ): Promise<{ statusCode: number; json: unknown; response: Omit<HttpResponse, 'body'> }> {
+    const { limit = DEFAULT_JSON_LIMIT, ...rest } = options;
+    const headers = { Accept: 'application/json', ...rest.headers };
+    const { body, ...response } = await this.request(url, { ...rest, method: 'GET', headers });
+    const bytes = await readAll(body, limit, response.url, {
+      contentLength: response.header('content-length'),
+      contentEncoding: response.header('content-encoding'),
+    });
+    return { statusCode: response.statusCode, json: parseJson(bytes), response };
+  }
+
+  /** Waits for requests in flight to finish, then closes every connection. */
+  async close(): Promise<void> {
+    await this.#transport.close();
+  }
+
+  async #attempt(
+    original: URL,
+    fetched: URL,
+    requestHeaders: Array<[string, string]>,
+    options: HttpRequestOptions,
+    retries: number,
+  ): Promise<HttpResponse> {
+    // Politeness is owed to the site we mean to visit, not to wherever the rewrite map sends us.
+    const release = await this.#limiter.acquire(original.hostname, options.signal);
+    let result: Awaited<ReturnType<Transport['request']>>;
+    try {
+      result = await this.#transport.request({
+        origin: fetched.origin,
+        path: `${fetched.pathname}${fetched.search}`,
+        method: options.method ?? 'GET',
+        // Host is left to undici: the server we connect to gets its own name.
+        headers: requestHeaders.filter(([name]) => name !== 'Host').flat(),
+        signal: options.signal,
+      });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const { data, remoteAddress } = result;
+    const body = data.body as Readable;
+    guardBody(body, release, original.host, this.#unreleased);
+    // A HEAD answer has no body, yet its stream would hold the slot until someone reads it.
+    if (options.method === 'HEAD') body.resume();
+    const headers = pairs(data.headers as unknown as string[]);
+    return {
+      url: original.href,
+      fetchedUrl: fetched.href,
+      statusCode: data.statusCode,
+      statusText: data.statusText || STATUS_CODES[data.statusCode] || '',
+      httpVersion: '1.1', // undici speaks HTTP/1.1 unless allowH2 is set, which it is not
+      headers,
+      requestHeaders,
+      header: (name) => findHeader(headers, name),
+      body,
+      retries,
+      ...(remoteAddress ? { remoteAddress } : {}),
+    };
+  }
+
+  async #pause(
+    url: string,
+    reason: { status?: number; code?: string | undefined },
+    retries: number,
+    retryAfterMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const maxMs = this.#config.http.retryMaxDelayMs;
+    const delayMs = Math.min(maxMs, retryAfterMs ?? backoffDelay(retries, this.#baseDelayMs, maxMs));
+    this.#log.warn({ url, ...reason, attempt: retries + 1, delayMs }, 'retrying request');
+    await abortable(this.#sleep(delayMs, signal), signal);
+  }
+}
+
+/** Our request headers as sent, Host first and naming the original host (the WARC request record). */
+function buildRequestHeaders(url: URL, userAgent: string, extra: Record<string, string> = {}): Array<[string, string]> {
+  const headers = new Map<string, [string, string]>();
+  const set = (name: string, value: string) => headers.set(name.toLowerCase(), [name, value]);
+  set('User-Agent', userAgent);
+  set('Accept', '*/*');
+  set('Accept-Encoding', 'identity');
+  for (const [name, value] of Object.entries(extra)) {
+    if (name.toLowerCase() !== 'host') set(name, value);
+  }
+  return [['Host', url.host], ...headers.values()];
+}
+
+function pairs(raw: string[]): Array<[string, string]> {
+  const result: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) result.push([raw[i]!, raw[i + 1]!]);
+  return result;
+}
+
+function findHeader(headers: Array<[string, string]>, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  return headers.find(([key]) => key.toLowerCase() === wanted)?.[1];
+}
+
+function parseJson(bytes: Buffer): unknown {
+  const text = bytes.toString('utf8').replace(/^\uFEFF/, '');
+  if (!text.trim()) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,200 @@
+// ingestFileset(request, deps) → result: the whole pipeline; every command and worker is a shell around it.
+import type { Config } from '../config.js';
+import { NoPlatformMatchError, NoStrategyHelperError } from '../errors.js';
+import type { HttpClient } from '../http/client.js';
+import type { Logger } from '../logger.js';
+import { findPlatform, PLATFORMS } from '../platforms/registry.js';
+import type { PlatformHelper, PlatformItem } from '../platforms/types.js';
+import { IngestRequestSchema, type IngestRequest } from '../schemas/request.js';
+import type { DatasetFileResult, FilesetResult, ManifestEntry } from '../schemas/index.js';
+import type { CaptureIndex } from '../stores/warc/capture-index.js';
+import type { WebCaptureDeps } from '../stores/warc/web-capture.js';
+import type { WarcWriter } from '../stores/warc/writer.js';
+import { chooseStrategy } from '../strategies/chooser.js';
+import type { StrategyName } from '../strategies/names.js';
+import { STRATEGIES } from '../strategies/registry.js';
+import type { ArchiveStrategy, StrategyContext } from '../strategies/types.js';
+import { wireEntry } from '../strategies/web-files.js';
+import { fetchLanding } from './landing.js';
+import { applyLimits } from './limits.js';
+import {
+  datasetFileResult,
+  landingFields,
+  newResult,
+  platformFields,
+  statusOfError,
+  strategyFields,
+  withStatus,
+} from './result.js';
+import { checkBlocklist, cleanUrl } from './url.js';
+
+export interface ProgressEvent {
+  phase: 'landing' | 'platform' | 'files' | 'done';
+  filesTotal?: number;
+  filesDone?: number;
+  bytesDone?: number;
+}
+
+export interface IngestDeps {
+  config: Config;
+  logger: Logger;
+  http: HttpClient;
+  index: CaptureIndex;
+  writer: WarcWriter;
+  tmpDir: string;
+  now: () => Date;
+  platforms?: readonly PlatformHelper[];
+  strategies?: Partial<Record<StrategyName, ArchiveStrategy>>;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface IngestOptions {
+  /** Inspect only: fetch the landing page and the platform's API, write nothing, download no file. */
+  dryRun?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface IngestOutcome {
+  result: FilesetResult;
+  /** The dataset-file result beside a `*-file` success. */
+  fileResult: DatasetFileResult | null;
+  /** The strategy chosen (also in the result once it ran). */
+  strategy?: StrategyName;
+}
+
+export async function ingestFileset(
+  rawRequest: unknown,
+  deps: IngestDeps,
+  options: IngestOptions = {},
+): Promise<IngestOutcome> {
+  const parsed = IngestRequestSchema.safeParse(rawRequest);
+  const echo = isObject(rawRequest) ? rawRequest : { value: rawRequest };
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.length ? `request.${issue.path.join('.')}` : 'request';
+    return { result: newResult(echo, 'bad-request', `${field}: ${issue.message}`), fileResult: null };
+  }
+  const request = parsed.data;
+  const deadline = AbortSignal.timeout(deps.config.ingestDeadlineMs);
+  const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
+  const log = deps.logger.child({ base_url: request.base_url });
+  const run = new IngestRun(request, deps, options.dryRun ?? false, signal, log);
+
+  let result: FilesetResult;
+  try {
+    result = await run.execute();
+  } catch (err) {
+    const { status, message } = statusOfError(err, deadline.aborted);
+    if (status === 'internal-error') log.error({ err }, 'unexpected error during ingest');
+    result = withStatus(run.partial, status, message);
+  }
+  if (!options.dryRun && run.url && result.status !== 'skip-url-blocklist') {
+    await writeNote(deps, run.url, result);
+  }
+  log.info({ status: result.status, strategy: result.ingest_strategy, files: result.file_count }, 'ingest finished');
+  deps.onProgress?.({ phase: 'done' });
+  return { result, fileResult: datasetFileResult(result), ...(run.strategy ? { strategy: run.strategy } : {}) };
+}
+
+/** One request's way through the pipeline; `partial` holds what is known when something fails. */
+class IngestRun {
+  partial: FilesetResult;
+  url: string | undefined;
+  strategy: StrategyName | undefined;
+
+  constructor(
+    private readonly request: IngestRequest,
+    private readonly deps: IngestDeps,
+    private readonly dryRun: boolean,
+    private readonly signal: AbortSignal,
+    private readonly log: Logger,
+  ) {
+    this.partial = newResult(request, 'internal-error');
+  }
+
+  async execute(): Promise<FilesetResult> {
+    const { config } = this.deps;
+    this.url = cleanUrl(this.request.base_url);
+    checkBlocklist(this.url, config.urlBlocklist);
+
+    this.deps.onProgress?.({ phase: 'landing' });
+    const capture: WebCaptureDeps = {
+      writer: this.dryRun ? null : this.deps.writer,
+      index: this.dryRun ? null : this.deps.index,
+      tmpDir: this.deps.tmpDir,
+      now: this.deps.now,
+    };
+    const landing = await fetchLanding(this.url, { config, http: this.deps.http, capture, signal: this.signal });
+    this.partial = { ...this.partial, ...landingFields(landing) };
+
+    const platformRequest = { ...this.request, url: this.url };
+    const platform = findPlatform(platformRequest, landing, this.deps.platforms ?? PLATFORMS);
+    if (!platform) {
+      // A page we could not fetch says more than "no platform": report why.
+      if (landing.error) throw landing.error;
+      throw new NoPlatformMatchError(`no platform helper recognises ${landing.capture?.url ?? this.url}`);
+    }
+    this.deps.onProgress?.({ phase: 'platform' });
+    const ctx = { config, logger: this.log, http: this.deps.http, signal: this.signal };
+    const item = await platform.processRequest(platformRequest, landing.error ? null : landing, ctx);
+    this.partial = {
+      ...this.partial,
+      ...platformFields(item),
+      manifest: item.manifest.map((f) => wireEntry(f, f.restricted ? 'platform-restricted' : 'not-processed')),
+    };
+    applyLimits(item, config.limits);
+
+    this.strategy =
+      platform.chooseStrategy?.(item) ??
+      chooseStrategy({ sizes: item.manifest.map((f) => f.size), bundleUrl: item.platformBundleUrl }, config.thresholds);
+    this.partial.ingest_strategy = this.strategy;
+    const strategy = (this.deps.strategies ?? STRATEGIES)[this.strategy];
+    if (!strategy) throw new NoStrategyHelperError(`strategy ${this.strategy} is not implemented yet`);
+
+    const strategyCtx = this.strategyContext(capture, item);
+    const existing = this.request.force_recrawl ? null : await strategy.checkExisting(item, strategyCtx);
+    if (this.dryRun) {
+      return existing ? this.finish(existing.status, existing) : this.partial;
+    }
+    const outcome = existing ?? (await strategy.process(item, strategyCtx));
+    return this.finish(outcome.status, outcome);
+  }
+
+  private finish(status: FilesetResult['status'], outcome: Parameters<typeof strategyFields>[0]): FilesetResult {
+    return withStatus({ ...this.partial, ...strategyFields(outcome) }, status, outcome.errorMessage);
+  }
+
+  private strategyContext(capture: WebCaptureDeps, item: PlatformItem): StrategyContext {
+    let filesDone = 0;
+    let bytesDone = 0;
+    const filesTotal = item.manifest.length;
+    return {
+      config: this.deps.config,
+      logger: this.log,
+      http: this.deps.http,
+      capture,
+      index: this.deps.index,
+      request: this.request,
+      signal: this.signal,
+      onFileDone: (_entry: ManifestEntry, bytes: number) => {
+        filesDone += 1;
+        bytesDone += bytes;
+        this.deps.onProgress?.({ phase: 'files', filesTotal, filesDone, bytesDone });
+      },
+    };
+  }
+}
+
+/** The ingest's note: a `metadata` record holding its result, beside what it captured. */
+async function writeNote(deps: IngestDeps, url: string, result: FilesetResult): Promise<void> {
+  await deps.writer.writeMetadata({
+    targetUri: url,
+    date: deps.now(),
+    contentType: 'application/json',
+    body: Buffer.from(JSON.stringify(result)),
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,66 @@
+// Fetching the landing page: follow redirects capturing every hop, parse HTML for html_biblio.
+import { readFile, rm } from 'node:fs/promises';
+import type { Config } from '../config.js';
+import { EmptyBlobError, IngestError, TerminalBadStatusError } from '../errors.js';
+import type { HttpClient } from '../http/client.js';
+import { followRedirects } from '../http/redirects.js';
+import type { LandingPage } from '../platforms/types.js';
+import { captureResponse, type WebCaptureDeps } from '../stores/warc/web-capture.js';
+import { extractBiblio } from './biblio.js';
+import { isHtml, mediaType } from './mimetype.js';
+
+export interface LandingDeps {
+  config: Config;
+  http: HttpClient;
+  capture: WebCaptureDeps;
+  signal?: AbortSignal;
+}
+
+const ACCEPT = 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8';
+
+/** Never throws a status-carrying error: it comes back as `landing.error` for the pipeline to weigh. */
+export async function fetchLanding(url: string, deps: LandingDeps): Promise<LandingPage> {
+  const hops: string[] = [];
+  const signal = deps.signal ? { signal: deps.signal } : {};
+  try {
+    const { final } = await followRedirects(deps.http, url, {
+      maxRedirects: deps.config.http.maxRedirects,
+      headers: { Accept: ACCEPT },
+      ...signal,
+      onHop: async (hop) => {
+        hops.push(hop.url);
+        await captureResponse(deps.capture, hop, signal);
+      },
+    });
+    hops.push(final.url);
+    const declared = mediaType(final.header('content-type'));
+    // Pages we may parse are bounded by the landing limit; anything else may be the dataset itself.
+    const maybeHtml = declared === null || isHtml(declared) || declared.endsWith('xml');
+    const ok = final.statusCode >= 200 && final.statusCode < 300;
+    const capture = await captureResponse(deps.capture, final, {
+      maxBytes: maybeHtml ? deps.config.landingMaxSize : deps.config.limits.maxTotalSize,
+      keepBody: maybeHtml && ok,
+      ...signal,
+    });
+    const landing: LandingPage = { url, hops, capture };
+    try {
+      if (!ok) {
+        landing.error = new TerminalBadStatusError(`HTTP ${capture.statusCode} from ${capture.url}`);
+      } else if (capture.fileMeta.size_bytes === 0) {
+        landing.error = new EmptyBlobError(`empty body from ${capture.url}`);
+      } else if (capture.bodyPath && isHtml(capture.fileMeta.mimetype)) {
+        landing.html = await readFile(capture.bodyPath, 'utf8');
+        landing.biblio = extractBiblio(landing.html, capture.url);
+      }
+    } finally {
+      if (capture.bodyPath) await rm(capture.bodyPath, { force: true });
+    }
+    return landing;
+  } catch (err) {
+    if (err instanceof IngestError && !deps.signal?.aborted) {
+      if (!hops.includes(url)) hops.unshift(url);
+      return { url, hops, error: err };
+    }
+    throw err;
+  }
+}

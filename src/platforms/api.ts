@@ -1,0 +1,64 @@
+// Fetching and validating a platform's API responses: one place turns HTTP trouble and changed
+// JSON shapes into platform statuses.
+import type { z } from 'zod';
+import { PlatformError, PlatformHttpError, PlatformNotFoundError } from '../errors.js';
+import { followRedirects } from '../http/redirects.js';
+import type { PlatformContext } from './types.js';
+
+const API_BODY_LIMIT = 64 * 1024 * 1024;
+
+export interface ApiResponse {
+  statusCode: number;
+  url: string;
+  json: unknown;
+}
+
+/** GET a JSON API URL (following redirects); the body is parsed when it is JSON. */
+export async function getApi(ctx: PlatformContext, url: string): Promise<ApiResponse> {
+  const { final } = await followRedirects(ctx.http, url, {
+    maxRedirects: ctx.config.http.maxRedirects,
+    headers: { Accept: 'application/json' },
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  const text = await readText(final.body, API_BODY_LIMIT, url);
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { statusCode: final.statusCode, url: final.url, json };
+}
+
+/** Maps a non-2xx API answer to its status; `notFound` statuses mean the record does not exist. */
+export function expectOk(response: ApiResponse, what: string, notFound: readonly number[] = [404]): void {
+  if (response.statusCode >= 200 && response.statusCode < 300) return;
+  if (response.statusCode === 410) {
+    throw new PlatformNotFoundError(`${what} was deleted (HTTP 410 from ${response.url})`);
+  }
+  if (notFound.includes(response.statusCode)) {
+    throw new PlatformNotFoundError(`${what} not found (HTTP ${response.statusCode} from ${response.url})`);
+  }
+  throw new PlatformHttpError(`HTTP ${response.statusCode} from ${response.url} for ${what}`);
+}
+
+/** Validates an API body against the fields we read; a changed shape names the field. */
+export function parseApi<T>(schema: z.ZodType<T>, response: ApiResponse, what: string): T {
+  if (response.json === undefined) throw new PlatformError(`${what}: response from ${response.url} is not JSON`);
+  const parsed = schema.safeParse(response.json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.length ? issue.path.join('.') : '(root)';
+  throw new PlatformError(`${what}: unexpected response shape at "${field}": ${issue.message}`);
+}
+
+async function readText(body: AsyncIterable<Buffer>, limit: number, url: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    length += chunk.length;
+    if (length > limit) throw new PlatformError(`API response from ${url} exceeds ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

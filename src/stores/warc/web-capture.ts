@@ -1,0 +1,365 @@
+// Captures one HTTP response into the WARC store: spools the body to disk while hashing it in one
+// pass, writes a response (or a revisit when the payload is already stored), and indexes it.
+import { createHash, type Hash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type TransformCallback, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { randomUUID } from 'node:crypto';
+import { BodyTooLargeError } from '../../errors.js';
+import type { HttpResponse } from '../../http/client.js';
+import { chooseMimetype, mediaType } from '../../pipeline/mimetype.js';
+import type { Cdx, FileMeta, Terminal } from '../../schemas/result.js';
+import type { Capture, CaptureIndex } from './capture-index.js';
+import { surt } from './surt.js';
+import { sha1Base32, type RecordLocation, type WarcWriter } from './writer.js';
+
+export interface WebCaptureDeps {
+  writer: WarcWriter | null;   // null: hash only, write nothing (inspect, dry runs)
+  index: CaptureIndex | null;
+  tmpDir: string;
+  now: () => Date;
+}
+
+export interface CaptureOptions {
+  /** Abort with BodyTooLargeError when the transferred body exceeds this many bytes. */
+  maxBytes?: number;
+  /** Keep the decoded body on disk and return its path; the caller deletes it. */
+  keepBody?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface CapturedResponse {
+  url: string;
+  statusCode: number;
+  date: Date;
+  datetime: string;              // 14 digits UTC
+  contentType: string | null;    // media type the server declared
+  location: string | undefined;
+  fileMeta: FileMeta;            // of the decoded body
+  payloadSha1b32: string;
+  terminal: Terminal;
+  cdx: Cdx | null;               // null when nothing was written
+  revisitCdx: Cdx | null;        // the original capture, when this one is a revisit
+  bodyPath?: string;
+}
+
+const SNIFF_BYTES = 512;
+
+export function warcDatetime(date: Date): string {
+  return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+export function cdxFromCapture(capture: Capture): Cdx {
+  return {
+    surt: capture.surt,
+    datetime: capture.datetime,
+    url: capture.url,
+    mimetype: capture.recordType === 'revisit' ? 'warc/revisit' : capture.mimetype,
+    status_code: capture.statusCode,
+    sha1b32: capture.payloadSha1b32,
+    sha1hex: Buffer.from(base32Decode(capture.payloadSha1b32)).toString('hex'),
+    warc_path: capture.warcPath,
+    warc_offset: capture.warcOffset,
+    warc_csize: capture.warcCsize,
+  };
+}
+
+export async function captureResponse(
+  deps: WebCaptureDeps,
+  response: HttpResponse,
+  options: CaptureOptions = {},
+): Promise<CapturedResponse> {
+  const date = deps.now();
+  const datetime = warcDatetime(date);
+  const responseHead = httpResponseHead(response);
+  await mkdir(deps.tmpDir, { recursive: true });
+  const spoolPath = join(deps.tmpDir, `spool-${randomUUID()}`);
+  const encoding = (response.header('content-encoding') ?? 'identity').trim().toLowerCase();
+  const decoder = decoderFor(encoding);
+  // A kept body is the decoded file: the spool itself for identity encoding, else a second file.
+  const decodedPath = options.keepBody && decoder ? `${spoolPath}.body` : undefined;
+  const bodyPath = options.keepBody ? (decodedPath ?? spoolPath) : undefined;
+
+  const hashes = new BodyHashes(responseHead, decoder, options.maxBytes, decodedPath);
+  try {
+    await pipeline(response.body, hashes, createWriteStream(spoolPath, { highWaterMark: 1 << 20 }), {
+      signal: options.signal,
+    });
+    await hashes.decoded();
+  } catch (err) {
+    await Promise.all([rm(spoolPath, { force: true }), decodedPath ? rm(decodedPath, { force: true }) : null]);
+    throw err;
+  }
+
+  const contentType = mediaType(response.header('content-type'));
+  const payloadSha1 = hashes.payloadSha1.digest();
+  const payloadSha1b32 = sha1Base32(payloadSha1);
+  const file = hashes.fileDigests(payloadSha1);
+  const fileMeta: FileMeta = {
+    size_bytes: file.size,
+    sha1hex: file.sha1hex,
+    sha256hex: file.sha256hex,
+    md5hex: file.md5hex,
+    mimetype: chooseMimetype(response.header('content-type'), hashes.head()),
+  };
+  const terminal: Terminal = {
+    terminal_url: response.url,
+    terminal_dt: datetime,
+    terminal_status_code: response.statusCode,
+    terminal_sha1hex: file.sha1hex,
+  };
+  const base = {
+    url: response.url,
+    statusCode: response.statusCode,
+    date,
+    datetime,
+    contentType,
+    location: response.header('location'),
+    fileMeta,
+    payloadSha1b32,
+    terminal,
+    ...(bodyPath ? { bodyPath } : {}),
+  };
+
+  try {
+    if (!deps.writer || !deps.index) return { ...base, cdx: null, revisitCdx: null };
+    const original =
+      hashes.rawLength > 0 && response.statusCode >= 200 && response.statusCode < 300
+        ? await deps.index.byPayloadDigest(payloadSha1b32)
+        : null;
+    const written = await deps.writer.writeExchange({
+      targetUri: response.url,
+      date,
+      ...(response.remoteAddress ? { ipAddress: response.remoteAddress } : {}),
+      requestHead: httpRequestHead(response),
+      responseHead,
+      payloadPath: spoolPath,
+      payloadLength: hashes.rawLength,
+      payloadSha1,
+      blockSha1: hashes.blockSha1.digest(),
+      ...(original ? { revisitOf: { targetUri: original.url, date: parseDatetime(original.datetime) } } : {}),
+    });
+    const capture = captureRow(written.response, {
+      url: response.url,
+      datetime,
+      recordType: original ? 'revisit' : 'response',
+      statusCode: response.statusCode,
+      mimetype: contentType ?? fileMeta.mimetype,
+      payloadSha1b32,
+      fileMeta,
+      refersTo: original,
+    });
+    await deps.index.add(capture);
+    return { ...base, cdx: cdxFromCapture(capture), revisitCdx: original ? cdxFromCapture(original) : null };
+  } finally {
+    if (bodyPath !== spoolPath) await rm(spoolPath, { force: true });
+  }
+}
+
+function captureRow(
+  location: RecordLocation,
+  fields: {
+    url: string;
+    datetime: string;
+    recordType: 'response' | 'revisit';
+    statusCode: number;
+    mimetype: string;
+    payloadSha1b32: string;
+    fileMeta: FileMeta;
+    refersTo: Capture | null;
+  },
+): Capture {
+  return {
+    url: fields.url,
+    surt: surt(fields.url),
+    datetime: fields.datetime,
+    recordType: fields.recordType,
+    statusCode: fields.statusCode,
+    mimetype: fields.mimetype,
+    payloadSha1b32: fields.payloadSha1b32,
+    sha1hex: fields.fileMeta.sha1hex,
+    md5hex: fields.fileMeta.md5hex,
+    sha256hex: fields.fileMeta.sha256hex,
+    sizeBytes: fields.fileMeta.size_bytes,
+    warcPath: location.warcPath,
+    warcOffset: location.offset,
+    warcCsize: location.csize,
+    refersToUrl: fields.refersTo?.url ?? null,
+    refersToDatetime: fields.refersTo?.datetime ?? null,
+  };
+}
+
+export function parseDatetime(datetime: string): Date {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(datetime);
+  if (!m) throw new Error(`bad 14-digit datetime: ${datetime}`);
+  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+}
+
+/** The request as sent: request line plus the headers the client reports. */
+export function httpRequestHead(response: HttpResponse): Buffer {
+  const url = new URL(response.url);
+  const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`];
+  for (const [name, value] of response.requestHeaders) lines.push(`${name}: ${value}`);
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+}
+
+/**
+ * The response head as stored. The body we hold is de-chunked, so a Transfer-Encoding header
+ * would make the record lie about its framing: it is kept under another name.
+ */
+export function httpResponseHead(response: HttpResponse): Buffer {
+  const lines = [`HTTP/${response.httpVersion} ${response.statusCode} ${response.statusText}`.trimEnd()];
+  for (const [name, value] of response.headers) {
+    const stored = name.toLowerCase() === 'transfer-encoding' ? 'X-Archive-Orig-Transfer-Encoding' : name;
+    lines.push(`${stored}: ${value.replace(/[\r\n]+/g, ' ')}`);
+  }
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+}
+
+/**
+ * Hashes the raw payload (WARC digests) and the decoded file (md5, sha1, sha256) in one pass.
+ * With identity encoding raw and decoded are the same bytes, so the file sha1 is the payload sha1.
+ */
+class BodyHashes extends Transform {
+  readonly payloadSha1 = createHash('sha1');
+  readonly blockSha1 = createHash('sha1');
+  rawLength = 0;
+  private readonly md5 = createHash('md5');
+  private readonly sha256 = createHash('sha256');
+  private readonly decodedSha1: Hash | null;
+  private decodedLength = 0;
+  private readonly sniff: Buffer[] = [];
+  private sniffLength = 0;
+  private readonly decoderDone: Promise<void>;
+
+  constructor(
+    responseHead: Buffer,
+    private readonly decoder: Transform | null,
+    private readonly maxBytes: number | undefined,
+    decodedPath: string | undefined,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+    this.blockSha1.update(responseHead);
+    this.decodedSha1 = this.decoder ? createHash('sha1') : null;
+    if (this.decoder) {
+      const sink = new Writable({
+        write: (chunk: Buffer, _enc, cb) => {
+          this.onDecoded(chunk);
+          cb();
+        },
+      });
+      const targets = decodedPath ? [this.decoder, tee(sink, decodedPath)] : [this.decoder, sink];
+      this.decoderDone = pipeline(targets[0] as Transform, targets[1] as Writable);
+    } else {
+      this.decoderDone = Promise.resolve();
+    }
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.rawLength += chunk.length;
+    if (this.maxBytes !== undefined && this.rawLength > this.maxBytes) {
+      callback(new BodyTooLargeError(`body exceeds the limit of ${this.maxBytes} bytes`));
+      return;
+    }
+    this.payloadSha1.update(chunk);
+    this.blockSha1.update(chunk);
+    if (this.decoder) {
+      if (!this.decoder.write(chunk)) {
+        this.decoder.once('drain', () => callback(null, chunk));
+        return;
+      }
+    } else {
+      this.onDecoded(chunk);
+    }
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.decoder?.end();
+    callback();
+  }
+
+  decoded(): Promise<void> {
+    return this.decoderDone;
+  }
+
+  private onDecoded(chunk: Buffer): void {
+    this.decodedLength += chunk.length;
+    this.md5.update(chunk);
+    this.sha256.update(chunk);
+    this.decodedSha1?.update(chunk);
+    if (this.sniffLength < SNIFF_BYTES) {
+      this.sniff.push(chunk.subarray(0, SNIFF_BYTES - this.sniffLength));
+      this.sniffLength += Math.min(chunk.length, SNIFF_BYTES - this.sniffLength);
+    }
+  }
+
+  head(): Buffer {
+    return Buffer.concat(this.sniff);
+  }
+
+  /** The decoded file's digests; with identity encoding its sha1 is the payload sha1 already taken. */
+  fileDigests(payloadSha1: Buffer): { size: number; sha1hex: string; md5hex: string; sha256hex: string } {
+    return {
+      size: this.decodedLength,
+      sha1hex: this.decodedSha1 ? this.decodedSha1.digest('hex') : payloadSha1.toString('hex'),
+      md5hex: this.md5.digest('hex'),
+      sha256hex: this.sha256.digest('hex'),
+    };
+  }
+}
+
+/** Decoders for the codings Node can undo; an unknown coding is hashed as transferred. */
+function decoderFor(encoding: string): Transform | null {
+  switch (encoding) {
+    case 'identity':
+    case '':
+      return null;
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    default:
+      return null;
+  }
+}
+
+function tee(sink: Writable, path: string): Writable {
+  const file = createWriteStream(path);
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      sink.write(chunk);
+      if (!file.write(chunk)) file.once('drain', () => cb());
+      else cb();
+    },
+    final(cb) {
+      sink.end();
+      file.end(cb);
+    },
+  });
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+export function base32Decode(text: string): Uint8Array {
+  const out: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const char of text.replace(/=+$/, '')) {
+    const index = BASE32.indexOf(char.toUpperCase());
+    if (index < 0) throw new Error(`not base32: ${text}`);
+    value = (value << 5) | index;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Uint8Array.from(out);
+}

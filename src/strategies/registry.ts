@@ -1,0 +1,11 @@
+// The strategies that exist, by wire name; a chosen strategy missing here is `no-strategy-helper`.
+// Every strategy file in this folder must be listed (test/strategies/registry.test.ts).
+import type { StrategyName } from './names.js';
+import type { ArchiveStrategy } from './types.js';
+import { webFile } from './web-file.js';
+import { webFileset } from './web-fileset.js';
+
+export const STRATEGIES: Partial<Record<StrategyName, ArchiveStrategy>> = {
+  'web-file': webFile,
+  'web-fileset': webFileset,
+};

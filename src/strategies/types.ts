@@ -1,0 +1,37 @@
+// The archive strategy interface: look for an existing copy, else archive every file.
+import type { Config } from '../config.js';
+import type { HttpClient } from '../http/client.js';
+import type { Logger } from '../logger.js';
+import type { PlatformItem } from '../platforms/types.js';
+import type { IngestRequest } from '../schemas/request.js';
+import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
+import type { Status } from '../schemas/statuses.js';
+import type { CaptureIndex } from '../stores/warc/capture-index.js';
+import type { WebCaptureDeps } from '../stores/warc/web-capture.js';
+import type { StrategyName } from './names.js';
+
+export interface StrategyContext {
+  config: Config;
+  logger: Logger;
+  http: HttpClient;
+  capture: WebCaptureDeps;
+  index: CaptureIndex;
+  request: IngestRequest;
+  signal?: AbortSignal;
+  onFileDone?: (entry: ManifestEntry, bytes: number) => void;
+}
+
+export interface StrategyResult {
+  status: Status;
+  manifest: ManifestEntry[];
+  errorMessage?: string;
+  filesetFile?: CaptureResult;
+  filesetBundle?: CaptureResult & { archiveorg_bundle_path?: string | null };
+}
+
+export interface ArchiveStrategy {
+  readonly name: StrategyName;
+  /** A complete earlier archive of this item, or null; never downloads a dataset file. */
+  checkExisting(item: PlatformItem, ctx: StrategyContext): Promise<StrategyResult | null>;
+  process(item: PlatformItem, ctx: StrategyContext): Promise<StrategyResult>;
+}

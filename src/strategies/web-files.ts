@@ -1,0 +1,153 @@
+// Archiving a manifest's files into the WARC store, shared by web-file and web-fileset: per-file
+// existence check, streamed capture of every hop, verification, per-file statuses.
+import { BodyTooLargeError, IngestError, InfrastructureError } from '../errors.js';
+import { followRedirects } from '../http/redirects.js';
+import type { PlatformFile, PlatformItem } from '../platforms/types.js';
+import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
+import type { FileStatus, Status } from '../schemas/statuses.js';
+import type { Capture } from '../stores/warc/capture-index.js';
+import { captureResponse, cdxFromCapture, type CapturedResponse } from '../stores/warc/web-capture.js';
+import type { StrategyContext } from './types.js';
+import { fillFromMeta, verifyFile } from './verify.js';
+
+export interface FileOutcome {
+  entry: ManifestEntry;
+  capture?: CaptureResult;
+  message?: string;
+}
+
+/** The wire form of an entry: internal fields dropped. */
+export function wireEntry(file: PlatformFile, status: FileStatus): ManifestEntry {
+  const { prefetched: _prefetched, restricted: _restricted, ...entry } = file;
+  return { ...entry, status };
+}
+
+function captureResult(captured: CapturedResponse): CaptureResult {
+  return { file_meta: captured.fileMeta, terminal: captured.terminal, cdx: captured.cdx, revisit_cdx: captured.revisitCdx };
+}
+
+function existingResult(capture: Capture): CaptureResult | null {
+  if (!capture.sha1hex || !capture.md5hex || !capture.sha256hex || capture.sizeBytes === null) return null;
+  return {
+    file_meta: {
+      size_bytes: capture.sizeBytes,
+      sha1hex: capture.sha1hex,
+      md5hex: capture.md5hex,
+      sha256hex: capture.sha256hex,
+      mimetype: capture.mimetype ?? 'application/octet-stream',
+    },
+    terminal: {
+      terminal_url: capture.url,
+      terminal_dt: capture.datetime,
+      terminal_status_code: capture.statusCode ?? 200,
+      terminal_sha1hex: capture.sha1hex,
+    },
+    cdx: cdxFromCapture(capture),
+    revisit_cdx: null,
+  };
+}
+
+/** An earlier capture of this file whose bytes agree with every size and hash the platform gave. */
+export async function findExisting(file: PlatformFile, ctx: StrategyContext): Promise<FileOutcome | null> {
+  if (file.restricted || !file.platform_url) return null;
+  const candidates = [
+    await ctx.index.latestByUrl(file.platform_url),
+    file.sha1 ? await ctx.index.byFileHash('sha1', file.sha1) : null,
+    file.sha256 ? await ctx.index.byFileHash('sha256', file.sha256) : null,
+    file.md5 ? await ctx.index.byFileHash('md5', file.md5) : null,
+  ];
+  for (const capture of candidates) {
+    const result = capture && existingResult(capture);
+    if (!result?.file_meta || verifyFile(file, result.file_meta).status !== 'success') continue;
+    const entry = fillFromMeta(wireEntry(file, 'exists'), result.file_meta);
+    return {
+      entry: { ...entry, terminal_url: capture!.url, terminal_dt: capture!.datetime },
+      capture: result,
+    };
+  }
+  return null;
+}
+
+async function download(file: PlatformFile, ctx: StrategyContext): Promise<FileOutcome> {
+  const failed = (status: FileStatus, message: string): FileOutcome => ({ entry: wireEntry(file, status), message });
+  if (!file.platform_url) return failed('error-platform-download', `${file.path}: the platform gave no download URL`);
+  let captured: CapturedResponse;
+  try {
+    if (file.prefetched) {
+      captured = file.prefetched;
+    } else {
+      const { final } = await followRedirects(ctx.http, file.platform_url, {
+        maxRedirects: ctx.config.http.maxRedirects,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        onHop: async (hop) => void (await captureResponse(ctx.capture, hop, { signal: ctx.signal })),
+      });
+      // A server that sends more than the platform declared is cut off: it cannot fill our disk.
+      const maxBytes = file.size ?? ctx.config.limits.maxTotalSize;
+      captured = await captureResponse(ctx.capture, final, { maxBytes, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    }
+  } catch (err) {
+    if (ctx.signal?.aborted || err instanceof InfrastructureError) throw err;
+    if (err instanceof BodyTooLargeError && file.size !== undefined && file.size !== null) {
+      return failed('mismatch-size', `${file.path}: server sent more than the ${file.size} bytes the platform declared`);
+    }
+    if (err instanceof IngestError) return failed('error-platform-download', `${file.path}: ${err.message}`);
+    throw err;
+  }
+  if (captured.statusCode < 200 || captured.statusCode >= 300) {
+    return failed('error-platform-download', `${file.path}: HTTP ${captured.statusCode} from ${captured.url}`);
+  }
+  const verdict = verifyFile(file, captured.fileMeta);
+  const located = { terminal_url: captured.url, terminal_dt: captured.datetime };
+  if (verdict.status !== 'success') {
+    return { entry: { ...wireEntry(file, verdict.status), ...located }, capture: captureResult(captured), message: verdict.message! };
+  }
+  return {
+    entry: { ...fillFromMeta(wireEntry(file, 'success'), captured.fileMeta), ...located },
+    capture: captureResult(captured),
+  };
+}
+
+/** Runs `task` over `items` with at most `limit` at once; results keep the input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Promise<FileOutcome[]> {
+  return mapLimit(item.manifest, ctx.config.downloadConcurrency, async (file) => {
+    if (file.restricted) {
+      return { entry: wireEntry(file, 'platform-restricted'), message: `${file.path}: restricted by the platform` };
+    }
+    // A file captured during this ingest (the landing page itself) is new, not "exists".
+    const lookForCopy = ctx.request.force_recrawl !== true && !file.prefetched;
+    const outcome = (lookForCopy && (await findExisting(file, ctx))) || (await download(file, ctx));
+    ctx.onFileDone?.(outcome.entry, outcome.entry.size ?? 0);
+    return outcome;
+  });
+}
+
+/**
+ * The dataset's status from its files: the first failing file decides; restricted files make an
+ * otherwise complete set `success-partial`; only earlier copies make it `success-existing`.
+ */
+export function summarise(outcomes: FileOutcome[], success: Status): { status: Status; errorMessage?: string } {
+  const failure = outcomes.find((o) => !['success', 'exists', 'platform-restricted'].includes(o.entry.status ?? ''));
+  if (failure) return { status: failure.entry.status as Status, errorMessage: failure.message ?? failure.entry.status! };
+  const restricted = outcomes.filter((o) => o.entry.status === 'platform-restricted');
+  if (restricted.length === outcomes.length) {
+    return { status: 'platform-restricted', errorMessage: 'every file is restricted by the platform' };
+  }
+  if (restricted.length) {
+    return { status: 'success-partial', errorMessage: `${restricted.length} of ${outcomes.length} files are restricted` };
+  }
+  if (outcomes.every((o) => o.entry.status === 'exists')) return { status: 'success-existing' };
+  return { status: success };
+}

@@ -1,0 +1,25 @@
+// web-fileset: every file of a small dataset captured into the WARC store.
+import type { ArchiveStrategy } from './types.js';
+import { archiveFiles, findExisting, summarise } from './web-files.js';
+
+export const webFileset: ArchiveStrategy = {
+  name: 'web-fileset',
+
+  async checkExisting(item, ctx) {
+    const open = item.manifest.filter((f) => !f.restricted);
+    if (!open.length || open.length !== item.manifest.length) return null;
+    const found = [];
+    for (const file of open) {
+      const existing = await findExisting(file, ctx);
+      if (!existing) return null;
+      found.push(existing);
+    }
+    return { status: 'success-existing', manifest: found.map((f) => f.entry) };
+  },
+
+  async process(item, ctx) {
+    const outcomes = await archiveFiles(item, ctx);
+    const { status, errorMessage } = summarise(outcomes, 'success');
+    return { status, manifest: outcomes.map((o) => o.entry), ...(errorMessage ? { errorMessage } : {}) };
+  },
+};

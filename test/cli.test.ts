@@ -1,0 +1,169 @@
+// The built `fileset-ingest` binary, spawned as a user would run it.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { FixtureServer } from './support/fixture-server.js';
+import { expectValidWarc } from './support/jwarc.js';
+import { warcFiles } from './support/runtime.js';
+import { recordFiles, serveZenodoRecord } from './support/zenodo-site.js';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'fileset-ingest.js');
+const RECORD = '7078760';
+
+let server: FixtureServer;
+let database: TestDatabase;
+let dataDir: string;
+
+function run(args: string[], options: { env?: Record<string, string>; input?: string } = {}) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        FILESET_DATA_DIR: dataDir,
+        FILESET_DATABASE_URL: database.url,
+        FILESET_HTTP_REWRITE: `https://zenodo.org=${server.origin},https://doi.org=${server.origin}`,
+        FILESET_LOG_LEVEL: 'warn',
+        ...options.env,
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+const lines = (text: string) => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+beforeAll(async () => {
+  server = await FixtureServer.start();
+  serveZenodoRecord(server, 'zenodo_record_7078760.json', { files: recordFiles(RECORD, ['data2.csv', 'data.csv', 'datapackage.json']) });
+  server.route('/one.csv', { body: 'a,b\n1,2\n', headers: { 'Content-Type': 'text/csv' } });
+  database = await createTestDatabase();
+  dataDir = await mkdtemp(join(tmpdir(), 'fileset-cli-'));
+});
+
+afterAll(async () => {
+  await server.close();
+  await database.drop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('fileset-ingest CLI', () => {
+  it('prints help for the program and each command', async () => {
+    const main = await run(['--help']);
+    expect(main.code).toBe(0);
+    for (const command of ['ingest', 'requests', 'inspect', 'cdxj', 'db migrate']) expect(main.stdout).toContain(command);
+    for (const command of ['ingest', 'requests', 'inspect', 'cdxj', 'db']) {
+      const help = await run([command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`Usage: fileset-ingest ${command}`));
+    }
+  });
+
+  it('rejects bad usage and bad configuration with a message, not a stack trace', async () => {
+    const unknown = await run(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
+    const badFlag = await run(['ingest', '--no-such-flag', 'x']);
+    expect(badFlag.code).toBe(2);
+    const badConfig = await run(['ingest', 'https://zenodo.org/records/1'], { env: { FILESET_MAX_FILE_COUNT: 'lots' } });
+    expect(badConfig.code).toBe(2);
+    expect(badConfig.stderr).toMatch(/FILESET_MAX_FILE_COUNT/);
+    expect(badConfig.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('inspects a dataset without downloading any file', async () => {
+    const before = server.requests.length;
+    const { code, stdout } = await run(['inspect', `https://doi.org/10.5281/zenodo.${RECORD}`]);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      status: 'ready',
+      platform_name: 'zenodo',
+      platform_domain: 'zenodo.org',
+      platform_id: RECORD,
+      archiveorg_item_name: `zenodo.org-${RECORD}`,
+      file_count: 3,
+      total_size: 1768,
+      ingest_strategy: 'web-fileset',
+    });
+    expect((report.manifest as Array<{ path: string; md5: string }>).map((e) => [e.path, e.md5])).toEqual([
+      ['data2.csv', 'cb4a683d8eecb72c9ac9beea91fd592e'],
+      ['data.csv', 'c028f525f314c49ea48ed09e82292ed2'],
+      ['datapackage.json', '127f3943c9a2fa7fe892c7159b6fbded'],
+    ]);
+    expect(server.requests.slice(before).filter((p) => p.startsWith('/api/files/'))).toEqual([]);
+  });
+
+  it('ingests a dataset, then a one-file dataset with its dataset-file line first', async () => {
+    const dataset = await run(['ingest', `https://zenodo.org/records/${RECORD}`]);
+    expect(dataset.code).toBe(0);
+    const [result] = lines(dataset.stdout);
+    expect(result).toMatchObject({ status: 'success', ingest_strategy: 'web-fileset' });
+
+    const file = await run(['ingest', 'https://files.example.org/one.csv'], {
+      env: { FILESET_HTTP_REWRITE: `https://files.example.org=${server.origin}` },
+    });
+    expect(file.code).toBe(0);
+    const [fileResult, filesetResult] = lines(file.stdout);
+    expect(fileResult).toMatchObject({ status: 'success', request: { ingest_type: 'dataset-file' } });
+    expect(filesetResult).toMatchObject({ status: 'success-file', ingest_strategy: 'web-file' });
+    for (const warc of await warcFiles(join(dataDir, 'warcs'))) await expectValidWarc(join(dataDir, 'warcs', warc));
+  });
+
+  it('processes JSON lines, reporting bad lines and continuing', async () => {
+    const input = [
+      JSON.stringify({ base_url: `https://zenodo.org/records/${RECORD}`, ingest_type: 'dataset', link_source: 'test' }),
+      '{not json',
+      JSON.stringify({ ingest_type: 'dataset' }),
+      '',
+      JSON.stringify({ base_url: 'gopher://example.org/1' }),
+      JSON.stringify({ base_url: 'https://zenodo.org/records/68358988' }),
+    ].join('\n');
+    const { code, stdout, stderr } = await run(['requests', '--concurrency', '2'], { input });
+    expect(code).toBe(0);
+    const statuses = lines(stdout).map((r) => [(r.request as { base_url?: string }).base_url, r.status]);
+    expect(statuses).toEqual(
+      expect.arrayContaining([
+        [`https://zenodo.org/records/${RECORD}`, 'success-existing'],
+        [undefined, 'bad-request'],
+        ['gopher://example.org/1', 'invalid-url'],
+        ['https://zenodo.org/records/68358988', 'platform-404'],
+      ]),
+    );
+    expect(statuses).toHaveLength(4);
+    expect(stderr).toMatch(/^line 2: not JSON/m);
+  });
+
+  it('exports the capture index as CDXJ', async () => {
+    const { code, stdout } = await run(['cdxj']);
+    expect(code).toBe(0);
+    const cdxj = stdout.trim().split('\n');
+    expect(cdxj.length).toBeGreaterThanOrEqual(5);
+    const surts = cdxj.map((l) => l.split(' ')[0]!);
+    expect([...surts].sort()).toEqual(surts);
+    const [, datetime, json] = cdxj[0]!.match(/^(\S+) (\d{14}) (\{.*\})$/)!.slice(1);
+    expect(datetime).toMatch(/^\d{14}$/);
+    expect(JSON.parse(json!)).toEqual(expect.objectContaining({ url: expect.any(String), digest: expect.stringMatching(/^sha1:[A-Z2-7]{32}$/) }));
+  });
+
+  it('runs on the embedded database when no database URL is set', async () => {
+    const embeddedDir = await mkdtemp(join(tmpdir(), 'fileset-embedded-'));
+    try {
+      const env = { FILESET_DATABASE_URL: '', FILESET_DATA_DIR: embeddedDir };
+      const first = await run(['ingest', `https://zenodo.org/records/${RECORD}`], { env });
+      expect(lines(first.stdout)[0]).toMatchObject({ status: 'success' });
+      const second = await run(['ingest', `https://zenodo.org/records/${RECORD}`], { env });
+      expect(lines(second.stdout)[0]).toMatchObject({ status: 'success-existing' });
+    } finally {
+      await rm(embeddedDir, { recursive: true, force: true });
+    }
+  });
+});

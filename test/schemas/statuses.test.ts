@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ENV_NAMES } from '../../src/config.js';
+import { STATUSES } from '../../src/schemas/statuses.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+function tableNames(marker: string): string[] {
+  const section = README.split(`<!-- ${marker}:start -->`)[1]?.split(`<!-- ${marker}:end -->`)[0] ?? '';
+  return [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
+}
+
+describe('README mirrors the code', () => {
+  it('lists every status, in the order of STATUSES, and no other', () => {
+    expect(tableNames('statuses')).toEqual([...STATUSES]);
+  });
+
+  it('documents every configuration variable in the README and .env.example', () => {
+    expect(tableNames('config')).toEqual([...ENV_NAMES]);
+    const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
+    const inExample = [...example.matchAll(/^#?\s*(FILESET_[A-Z_]+)=/gm)].map((m) => m[1]);
+    expect(inExample).toEqual([...ENV_NAMES]);
+  });
+});

@@ -1,0 +1,25 @@
+// Building configs, loggers and HTTP clients for tests that talk to a local fixture server.
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../src/config.js';
+import { HttpClient } from '../../src/http/client.js';
+import type { PlatformContext } from '../../src/platforms/types.js';
+
+export const silentLogger = pino({ level: 'silent' });
+
+/** Config whose rewrite map sends each listed origin to the fixture server. */
+export function testConfig(origin: string, env: Record<string, string> = {}, rewritten = ['https://zenodo.org', 'https://doi.org']): Config {
+  return loadConfig({
+    FILESET_HTTP_REWRITE: rewritten.map((o) => `${o}=${origin}`).join(','),
+    FILESET_HTTP_RETRIES: '1',
+    FILESET_LOG_LEVEL: 'silent',
+    ...env,
+  });
+}
+
+export function testHttp(config: Config): HttpClient {
+  return new HttpClient({ config, logger: silentLogger, retryBaseDelayMs: 1 });
+}
+
+export function platformContext(config: Config): PlatformContext & { http: HttpClient } {
+  return { config, logger: silentLogger, http: testHttp(config) };
+}
