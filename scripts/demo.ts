@@ -1,6 +1,6 @@
 // `npm run demo`: archives a recorded Zenodo dataset offline with the real CLI on the embedded
 // default, twice, then validates the WARC files with jwarc and shows where everything went.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -18,13 +18,22 @@ interface Result {
   manifest?: Array<{ path: string; size: number; md5: string; sha1: string; sha256: string; mimetype: string; status: string }>;
 }
 
-function runCli(args: string[], env: Record<string, string>): string {
-  const run = spawnSync(process.execPath, [join(ROOT, 'bin', 'fileset-ingest.js'), ...args], {
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
+/** Runs the CLI asynchronously: the fixture server lives in this process and must keep answering. */
+function runCli(args: string[], env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'fileset-ingest.js'), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`fileset-ingest ${args.join(' ')} exited ${code}:\n${stderr}`)),
+    );
   });
-  if (run.status !== 0) throw new Error(`fileset-ingest ${args.join(' ')} exited ${run.status}:\n${run.stderr}`);
-  return run.stdout;
 }
 
 async function main(): Promise<void> {
@@ -40,7 +49,7 @@ async function main(): Promise<void> {
     console.log(`Recorded Zenodo record ${RECORD} served at ${server.origin} (rewriting zenodo.org and doi.org)\n`);
     for (const attempt of ['first run', 'second run']) {
       console.log(`$ fileset-ingest ingest ${DOI_URL}    # ${attempt}`);
-      const lines = runCli(['ingest', DOI_URL], env).trim().split('\n');
+      const lines = (await runCli(['ingest', DOI_URL], env)).trim().split('\n');
       const result = JSON.parse(lines.at(-1)!) as Result;
       console.log(`status: ${result.status}, strategy: ${result.ingest_strategy}`);
       for (const e of result.manifest ?? []) {
@@ -57,7 +66,7 @@ async function main(): Promise<void> {
   console.log(`WARC files in ${relative(process.cwd(), warcDir)}/:`);
   for (const warc of warcs) console.log(`  ${warc}  ${(await stat(join(warcDir, warc))).size} bytes`);
   console.log(`Capture index: embedded PostgreSQL (PGlite) in ${relative(process.cwd(), join(DATA_DIR, 'pglite'))}/`);
-  const cdxj = runCli(['cdxj'], env).trim().split('\n');
+  const cdxj = (await runCli(['cdxj'], env)).trim().split('\n');
   console.log(`CDXJ (fileset-ingest cdxj), ${cdxj.length} lines, first: ${cdxj[0]}`);
 
   if (spawnSync('java', ['-version']).status === 0) {

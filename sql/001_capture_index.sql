@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS capture (
   -- WARC-Payload-Digest as base32 SHA-1, what CDX "digest" carries
   payload_sha1b32    text NOT NULL CHECK (length(payload_sha1b32) = 32 AND payload_sha1b32 !~ '[^A-Z2-7]'),
   -- hashes and size of the decoded file (content-encoding removed); null for non-file records
+  file_mimetype      text CHECK (file_mimetype <> ''),
   sha1hex            text CHECK (length(sha1hex) = 40 AND sha1hex !~ '[^0-9a-f]'),
   md5hex             text CHECK (length(md5hex) = 32 AND md5hex !~ '[^0-9a-f]'),
   sha256hex          text CHECK (length(sha256hex) = 64 AND sha256hex !~ '[^0-9a-f]'),

@@ -34,7 +34,7 @@ function existingResult(capture: Capture): CaptureResult | null {
       sha1hex: capture.sha1hex,
       md5hex: capture.md5hex,
       sha256hex: capture.sha256hex,
-      mimetype: capture.mimetype ?? 'application/octet-stream',
+      mimetype: capture.fileMimetype ?? capture.mimetype ?? 'application/octet-stream',
     },
     terminal: {
       terminal_url: capture.url,

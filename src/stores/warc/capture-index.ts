@@ -10,8 +10,9 @@ export interface Capture {
   datetime: string;              // 14 digits UTC
   recordType: 'response' | 'revisit' | 'resource' | 'metadata';
   statusCode: number | null;
-  mimetype: string | null;
+  mimetype: string | null;       // as the server declared it (CDX semantics)
   payloadSha1b32: string;
+  fileMimetype: string | null;   // the decoded file's resolved type (file_meta.mimetype)
   sha1hex: string | null;        // hashes and size of the decoded file; null for non-file records
   md5hex: string | null;
   sha256hex: string | null;
@@ -41,6 +42,7 @@ interface CaptureRow {
   status_code: number | null;
   mimetype: string | null;
   payload_sha1b32: string;
+  file_mimetype: string | null;
   sha1hex: string | null;
   md5hex: string | null;
   sha256hex: string | null;
@@ -51,7 +53,7 @@ interface CaptureRow {
 
 const COLUMNS =
   'warc_path, warc_offset, warc_csize, url, surt, datetime, record_type, status_code, mimetype, payload_sha1b32, ' +
-  'sha1hex, md5hex, sha256hex, size_bytes, refers_to_url, refers_to_datetime';
+  'file_mimetype, sha1hex, md5hex, sha256hex, size_bytes, refers_to_url, refers_to_datetime';
 const SELECT = `SELECT ${COLUMNS} FROM capture`;
 const LATEST = 'ORDER BY datetime DESC, warc_path DESC, warc_offset DESC LIMIT 1';
 const EXPORT_ORDER = 'ORDER BY surt, datetime, warc_path, warc_offset';
@@ -69,7 +71,7 @@ export type FileHashAlgorithm = 'sha1' | 'md5' | 'sha256';
 /** Every statement the index runs, exported so a test can EXPLAIN exactly these at scale. */
 export const CAPTURE_SQL = {
   insert:
-    `INSERT INTO capture (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ` +
+    `INSERT INTO capture (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ` +
     'ON CONFLICT (warc_path, warc_offset) DO NOTHING',
   latestByUrl:
     `${SELECT} WHERE url = $1 AND record_type IN ('response', 'revisit') AND status_code BETWEEN 200 AND 299 ${LATEST}`,
@@ -97,7 +99,7 @@ export class CaptureIndex {
    * SURT key is computed from the URL unless given. An empty mimetype (a server sending an empty
    * Content-Type) is stored as null.
    */
-  async add(capture: Omit<Capture, 'surt'> & { surt?: string }): Promise<void> {
+  async add(capture: Omit<Capture, 'surt' | 'fileMimetype'> & { surt?: string; fileMimetype?: string | null }): Promise<void> {
     await this.db.query(CAPTURE_SQL.insert, [
       capture.warcPath,
       capture.warcOffset,
@@ -109,6 +111,7 @@ export class CaptureIndex {
       capture.statusCode,
       capture.mimetype || null,
       capture.payloadSha1b32,
+      capture.fileMimetype || null,
       capture.sha1hex,
       capture.md5hex,
       capture.sha256hex,
@@ -196,6 +199,7 @@ function toCapture(row: CaptureRow): Capture {
     statusCode: row.status_code,
     mimetype: row.mimetype,
     payloadSha1b32: row.payload_sha1b32,
+    fileMimetype: row.file_mimetype,
     sha1hex: row.sha1hex,
     md5hex: row.md5hex,
     sha256hex: row.sha256hex,

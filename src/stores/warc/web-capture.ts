@@ -180,6 +180,7 @@ function captureRow(
     statusCode: fields.statusCode,
     mimetype: fields.mimetype,
     payloadSha1b32: fields.payloadSha1b32,
+    fileMimetype: fields.fileMeta.mimetype,
     sha1hex: fields.fileMeta.sha1hex,
     md5hex: fields.fileMeta.md5hex,
     sha256hex: fields.fileMeta.sha256hex,

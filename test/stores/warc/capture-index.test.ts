@@ -34,6 +34,7 @@ function capture(fields: Partial<Capture> = {}): Omit<Capture, 'surt'> {
     recordType: 'response',
     statusCode: 200,
     mimetype: 'application/json',
+    fileMimetype: 'application/json',
     payloadSha1b32: b32(body),
     sha1hex: hex('sha1', body),
     md5hex: hex('md5', body),
@@ -149,6 +150,11 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
   it('rejects an empty or spaced SURT given by the caller', async () => {
     await expect(index.add({ ...capture(), surt: '' })).rejects.toMatchObject({ code: '23514' });
     await expect(index.add({ ...capture(), surt: 'org,x)/a b' })).rejects.toMatchObject({ code: '23514' });
+  });
+
+  it('keeps the file\'s resolved mimetype apart from the declared one', async () => {
+    await index.add(capture({ url: 'https://example.org/sniffed', mimetype: 'application/octet-stream', fileMimetype: 'text/csv' }));
+    expect(await index.latestByUrl('https://example.org/sniffed')).toMatchObject({ mimetype: 'application/octet-stream', fileMimetype: 'text/csv' });
   });
 
   it('stores an empty mimetype as null', async () => {
