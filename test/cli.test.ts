@@ -102,6 +102,36 @@ describe('fileset-ingest CLI', () => {
     expect(server.requests.slice(before).filter((p) => p.startsWith('/api/files/'))).toEqual([]);
   });
 
+  it('inspects a URL that is itself a file without downloading it', async () => {
+    let completed: boolean | undefined;
+    server.route('/big.bin', {
+      handler: (_req, res) => {
+        const chunk = Buffer.alloc(1 << 20);
+        let sent = 0;
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(256 << 20) });
+        res.on('close', () => (completed = res.writableFinished));
+        const pump = () => {
+          while (sent < 256 && res.write(chunk)) sent += 1;
+          if (sent >= 256) res.end();
+          else res.once('drain', () => ((sent += 1), pump()));
+        };
+        pump();
+      },
+    });
+    const { code, stdout } = await run(['inspect', 'https://files.example.org/big.bin'], {
+      env: { FILESET_HTTP_REWRITE: `https://files.example.org=${server.origin}`, FILESET_WEB_MAX_FILE_SIZE: '1GiB' },
+    });
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({
+      status: 'ready',
+      platform_name: 'web',
+      ingest_strategy: 'web-file',
+      manifest: [{ path: 'big.bin', size: 256 << 20, mimetype: 'application/octet-stream' }],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(completed).toBe(false);
+  });
+
   it('ingests a dataset, then a one-file dataset with its dataset-file line first', async () => {
     const dataset = await run(['ingest', `https://zenodo.org/records/${RECORD}`]);
     expect(dataset.code).toBe(0);

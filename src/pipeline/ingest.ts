@@ -124,7 +124,13 @@ class IngestRun {
       tmpDir: this.deps.tmpDir,
       now: this.deps.now,
     };
-    const landing = await fetchLanding(this.url, { config, http: this.deps.http, capture, signal: this.signal });
+    const landing = await fetchLanding(this.url, {
+      config,
+      http: this.deps.http,
+      capture,
+      signal: this.signal,
+      dryRun: this.dryRun,
+    });
     this.partial = { ...this.partial, ...landingFields(landing) };
 
     const platformRequest = { ...this.request, url: this.url };

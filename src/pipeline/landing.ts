@@ -14,6 +14,8 @@ export interface LandingDeps {
   http: HttpClient;
   capture: WebCaptureDeps;
   signal?: AbortSignal;
+  /** Inspect: a body that may be the dataset itself is not downloaded. */
+  dryRun?: boolean;
 }
 
 const ACCEPT = 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8';
@@ -37,6 +39,12 @@ export async function fetchLanding(url: string, deps: LandingDeps): Promise<Land
     // Pages we may parse are bounded by the landing limit; anything else may be the dataset itself.
     const maybeHtml = declared === null || isHtml(declared) || declared.endsWith('xml');
     const ok = final.statusCode >= 200 && final.statusCode < 300;
+    if (deps.dryRun && ok && !maybeHtml) {
+      final.body.destroy();
+      const length = Number(final.header('content-length'));
+      const size = Number.isSafeInteger(length) && length >= 0 ? length : null;
+      return { url, hops, unread: { url: final.url, statusCode: final.statusCode, contentType: declared, size } };
+    }
     const capture = await captureResponse(deps.capture, final, {
       maxBytes: maybeHtml ? deps.config.landingMaxSize : deps.config.limits.maxTotalSize,
       keepBody: maybeHtml && ok,

@@ -18,6 +18,8 @@ export interface LandingPage {
   biblio?: HtmlBiblio | null;
   /** Why the landing page could not be used (a status-carrying error), when it could not. */
   error?: Error;
+  /** A dry run leaves a non-HTML body unread: what its headers said. */
+  unread?: { url: string; statusCode: number; contentType: string | null; size: number | null };
 }
 
 export interface PlatformContext {
