@@ -162,8 +162,7 @@ async function ingestCommand(config: Config, logger: Logger, args: string[], for
 async function inspectCommand(config: Config, logger: Logger, args: string[]): Promise<number> {
   const url = oneUrl(args);
   return withRuntime(config, logger, async (runtime) => {
-    const { result } = await ingestFileset({ base_url: url, ingest_type: 'dataset' }, runtime.deps, { dryRun: true });
-    const ready = result.status === 'internal-error' && !result.error_message;
+    const { result, ready } = await ingestFileset({ base_url: url, ingest_type: 'dataset' }, runtime.deps, { dryRun: true });
     const report = {
       status: ready ? 'ready' : result.status,
       ...(result.error_message ? { error_message: result.error_message } : {}),

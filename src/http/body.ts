@@ -1,6 +1,6 @@
 // Response bodies: releasing the host slot however a body ends, typed errors for a body that
 // fails mid-transfer, and the two ways the client itself consumes one (discard, read whole).
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { BodyTooLargeError } from '../errors.js';
@@ -42,7 +42,8 @@ export async function discard(body: Readable, maxBytes = 64 * 1024): Promise<voi
   }
 }
 
-function decoderFor(encoding: string | undefined) {
+/** A decoder for the Content-Encodings Node can undo (gzip, deflate, br); undefined for identity or others. */
+export function contentDecoder(encoding: string | undefined): Transform | undefined {
   switch (encoding?.trim().toLowerCase()) {
     case 'gzip':
     case 'x-gzip':
@@ -81,7 +82,7 @@ export async function readAll(
       chunks.push(chunk);
     }
   };
-  const decoder = decoderFor(headers.contentEncoding);
+  const decoder = contentDecoder(headers.contentEncoding);
   if (decoder) await pipeline(body, decoder, collect);
   else await pipeline(body, collect);
   return Buffer.concat(chunks, length);

@@ -60,6 +60,11 @@ export interface IngestOutcome {
   fileResult: DatasetFileResult | null;
   /** The strategy chosen (also in the result once it ran). */
   strategy?: StrategyName;
+  /**
+   * A dry run reached the strategy and found nothing archived yet: `result` then holds everything
+   * learned so far, and its status means nothing.
+   */
+  ready: boolean;
 }
 
 export async function ingestFileset(
@@ -72,7 +77,7 @@ export async function ingestFileset(
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.length ? `request.${issue.path.join('.')}` : 'request';
-    return { result: newResult(echo, 'bad-request', `${field}: ${issue.message}`), fileResult: null };
+    return { result: newResult(echo, 'bad-request', `${field}: ${issue.message}`), fileResult: null, ready: false };
   }
   const request = parsed.data;
   const deadline = AbortSignal.timeout(deps.config.ingestDeadlineMs);
@@ -93,7 +98,12 @@ export async function ingestFileset(
   }
   log.info({ status: result.status, strategy: result.ingest_strategy, files: result.file_count }, 'ingest finished');
   deps.onProgress?.({ phase: 'done' });
-  return { result, fileResult: datasetFileResult(result), ...(run.strategy ? { strategy: run.strategy } : {}) };
+  return {
+    result,
+    fileResult: datasetFileResult(result),
+    ready: run.ready && result === run.partial,
+    ...(run.strategy ? { strategy: run.strategy } : {}),
+  };
 }
 
 /** One request's way through the pipeline; `partial` holds what is known when something fails. */
@@ -101,6 +111,7 @@ class IngestRun {
   partial: FilesetResult;
   url: string | undefined;
   strategy: StrategyName | undefined;
+  ready = false;
 
   constructor(
     private readonly request: IngestRequest,
@@ -160,7 +171,9 @@ class IngestRun {
     const strategyCtx = this.strategyContext(capture, item);
     const existing = this.request.force_recrawl ? null : await strategy.checkExisting(item, strategyCtx);
     if (this.dryRun) {
-      return existing ? this.finish(existing.status, existing) : this.partial;
+      if (existing) return this.finish(existing.status, existing);
+      this.ready = true;
+      return this.partial;
     }
     const outcome = existing ?? (await strategy.process(item, strategyCtx));
     return this.finish(outcome.status, outcome);

@@ -149,6 +149,21 @@ describe('ingestFileset on a Zenodo dataset', () => {
     await rt.closeAndValidate();
   });
 
+  it('inspects a post-2023 record without downloading a file (dry run)', async () => {
+    const rt = await runtime();
+    const before = server.requests.length;
+    const { result, ready } = await ingestFileset({ base_url: 'https://doi.org/10.5281/zenodo.5244404' }, rt.deps, { dryRun: true });
+    expect(ready).toBe(true);
+    expect(result).toMatchObject({ platform_id: '5244404', ingest_strategy: 'web-fileset', file_count: 3, total_size: 1376495 });
+    expect(result.manifest!.map((e) => [e.path, e.status])).toEqual([
+      ['Holmes_et_al_(2021)_Cell_Supplementary.pdf', 'not-processed'],
+      ['Holmes_et_al_(2021)_Cell.pdf', 'not-processed'],
+      ['gisaid_acknowledgement_table.pdf', 'not-processed'],
+    ]);
+    expect(server.requests.slice(before).filter((p) => p.includes('/files/'))).toEqual([]);
+    expect(await rt.closeAndValidate()).toEqual([]);
+  });
+
   it('gives platform-scope for a concept DOI and platform-404 for an unknown record, even without a landing page', async () => {
     const rt = await runtime();
     const concept = await ingest(rt, { base_url: 'doi:10.5281/zenodo.7089245' });

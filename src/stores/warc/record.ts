@@ -38,6 +38,24 @@ export function sha1Base32(digest: Buffer): string {
   return out;
 }
 
+/** The bytes of an RFC 4648 base32 text (padding optional); throws on other characters. */
+export function base32Decode(text: string): Buffer {
+  const out: number[] = [];
+  let value = 0;
+  let bits = 0;
+  for (const char of text.replace(/=+$/, '')) {
+    const index = BASE32_ALPHABET.indexOf(char.toUpperCase());
+    if (index < 0) throw new Error(`not base32: ${text}`);
+    value = ((value << 5) | index) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
 /** `sha1:<BASE32>`, the labelled digest form WARC-Block-Digest and WARC-Payload-Digest use. */
 export function sha1Label(digest: Buffer): string {
   return `sha1:${sha1Base32(digest)}`;

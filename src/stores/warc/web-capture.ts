@@ -6,13 +6,14 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
 import { BodyTooLargeError } from '../../errors.js';
+import { contentDecoder } from '../../http/body.js';
 import type { HttpResponse } from '../../http/client.js';
 import { chooseMimetype, mediaType } from '../../pipeline/mimetype.js';
 import type { Cdx, FileMeta, Terminal } from '../../schemas/result.js';
 import type { Capture, CaptureIndex } from './capture-index.js';
+import { base32Decode } from './record.js';
 import { surt } from './surt.js';
 import { sha1Base32, type RecordLocation, type WarcWriter } from './writer.js';
 
@@ -60,7 +61,7 @@ export function cdxFromCapture(capture: Capture): Cdx {
     mimetype: capture.recordType === 'revisit' ? 'warc/revisit' : capture.mimetype,
     status_code: capture.statusCode,
     sha1b32: capture.payloadSha1b32,
-    sha1hex: Buffer.from(base32Decode(capture.payloadSha1b32)).toString('hex'),
+    sha1hex: base32Decode(capture.payloadSha1b32).toString('hex'),
     warc_path: capture.warcPath,
     warc_offset: capture.warcOffset,
     warc_csize: capture.warcCsize,
@@ -77,8 +78,9 @@ export async function captureResponse(
   const responseHead = httpResponseHead(response);
   await mkdir(deps.tmpDir, { recursive: true });
   const spoolPath = join(deps.tmpDir, `spool-${randomUUID()}`);
-  const encoding = (response.header('content-encoding') ?? 'identity').trim().toLowerCase();
-  const decoder = decoderFor(encoding);
+  const encoding = response.header('content-encoding');
+  // An unknown coding is hashed as transferred.
+  const decoder = contentDecoder(encoding) ?? null;
   // A kept body is the decoded file: the spool itself for identity encoding, else a second file.
   const decodedPath = options.keepBody && decoder ? `${spoolPath}.body` : undefined;
   const bodyPath = options.keepBody ? (decodedPath ?? spoolPath) : undefined;
@@ -313,24 +315,6 @@ class BodyHashes extends Transform {
   }
 }
 
-/** Decoders for the codings Node can undo; an unknown coding is hashed as transferred. */
-function decoderFor(encoding: string): Transform | null {
-  switch (encoding) {
-    case 'identity':
-    case '':
-      return null;
-    case 'gzip':
-    case 'x-gzip':
-      return createGunzip();
-    case 'deflate':
-      return createInflate();
-    case 'br':
-      return createBrotliDecompress();
-    default:
-      return null;
-  }
-}
-
 function tee(sink: Writable, path: string): Writable {
   const file = createWriteStream(path);
   return new Writable({
@@ -344,23 +328,4 @@ function tee(sink: Writable, path: string): Writable {
       file.end(cb);
     },
   });
-}
-
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-export function base32Decode(text: string): Uint8Array {
-  const out: number[] = [];
-  let bits = 0;
-  let value = 0;
-  for (const char of text.replace(/=+$/, '')) {
-    const index = BASE32.indexOf(char.toUpperCase());
-    if (index < 0) throw new Error(`not base32: ${text}`);
-    value = (value << 5) | index;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Uint8Array.from(out);
 }

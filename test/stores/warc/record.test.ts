@@ -168,3 +168,15 @@ describe('GzipMemberWriter', () => {
     await expect(writer.settle()).resolves.toBeUndefined();
   });
 });
+
+describe('base32Decode', () => {
+  it('inverts sha1Base32 for SHA-1 digests', async () => {
+    const { base32Decode, sha1Base32 } = await import('../../../src/stores/warc/record.js');
+    const { createHash } = await import('node:crypto');
+    for (const text of ['', 'a', 'fileset-ingest']) {
+      const digest = createHash('sha1').update(text).digest();
+      expect(base32Decode(sha1Base32(digest))).toEqual(digest);
+    }
+    expect(() => base32Decode('not-base32!')).toThrow(/not base32/);
+  });
+});

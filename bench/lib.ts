@@ -1,0 +1,301 @@
+// Helpers shared by the benchmarks: sizes, generated test files, a Zenodo-shaped site served by a
+// separate process, timed child processes (wall time, CPU time, peak RSS), databases, tables.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
+import { createTestDatabase } from '../test/support/database.js';
+
+export const REPO = resolve(import.meta.dirname, '..');
+export const CLI = join(REPO, 'bin', 'fileset-ingest.js');
+export const MB = 1e6;
+export const MiB = 2 ** 20;
+export const GiB = 2 ** 30;
+
+export interface BenchReport {
+  /** Markdown: what was measured and the tables. */
+  markdown: string;
+  /** A run did not end as it must (e.g. status not `success`): the figures mean nothing. */
+  invalid: string[];
+}
+
+export function envNumber(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}=${text}: expected a positive number`);
+  return value;
+}
+
+/** BENCH_SCALE multiplies every generated size: 1 is the full benchmark, 0.01 a quick check. */
+export const benchScale = (): number => envNumber('BENCH_SCALE', 1);
+export const scaled = (bytes: number, min = MiB): number => Math.max(min, Math.round(bytes * benchScale()));
+
+export const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
+export const fmt = (value: number, digits = 1): string => value.toFixed(digits);
+export const mb = (bytes: number): string => fmt(bytes / MB);
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+export const min = (xs: number[]): number => Math.min(...xs);
+
+export function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export function machine(): string {
+  const model = cpus()[0]?.model ?? 'unknown CPU';
+  return (
+    `${availableParallelism()} cores (${model}), ${fmt(totalmem() / GiB, 0)} GiB RAM, Node ${process.version}, ` +
+    `load average ${loadavg().map((l) => fmt(l, 2)).join(' ')} at start, BENCH_SCALE=${benchScale()}`
+  );
+}
+
+// Cleanup that must also happen on Ctrl-C: temp dirs, databases, the file server.
+const cleanups = new Set<() => Promise<unknown>>();
+export async function withCleanup<T>(cleanup: () => Promise<unknown>, body: () => Promise<T>): Promise<T> {
+  cleanups.add(cleanup);
+  try {
+    return await body();
+  } finally {
+    cleanups.delete(cleanup);
+    await cleanup();
+  }
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    void Promise.allSettled([...cleanups].map((c) => c())).then(() => process.exit(130));
+  });
+}
+
+/** A temp dir (BENCH_TMPDIR or the OS one) for the duration of `body`. */
+export async function withTempDir<T>(label: string, body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(process.env.BENCH_TMPDIR ?? tmpdir(), `fileset-bench-${label}-`));
+  return withCleanup(() => rm(dir, { recursive: true, force: true }), () => body(dir));
+}
+
+/** A fresh PostgreSQL database (its URL) or, for `pglite`, none (undefined: the embedded default). */
+export async function withDatabase<T>(kind: 'postgres' | 'pglite', body: (url: string | undefined) => Promise<T>): Promise<T> {
+  if (kind === 'pglite') return body(undefined);
+  const db = await createTestDatabase('fileset_bench');
+  return withCleanup(() => db.drop(), () => body(db.url));
+}
+
+export async function dirBytes(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const sizes = await Promise.all(names.map(async (n) => (await stat(join(dir, n))).size));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+// ---- generated files ----
+
+export type FileKind = 'text' | 'random';
+export interface TestFile {
+  key: string;
+  path: string;
+  size: number;
+  md5: string;
+}
+
+/** CSV-like rows from a seeded xorshift PRNG: compresses about like real tabular data. */
+export class CsvText {
+  private state: number;
+  private row = 0;
+  private rest = 'id,date,station,lat,lon,temperature_c,count,flag\n';
+  private static readonly STATIONS = ['BERLIN-TEGEL', 'OSLO-BLINDERN', 'LYON-BRON', 'NAIROBI-JKIA', 'LIMA-CALLAO', 'PERTH-AIRPORT'];
+
+  constructor(seed: number) {
+    this.state = (Math.imul(seed, 2654435761) >>> 0) || 1;
+  }
+
+  private rand(): number {
+    let x = this.state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.state = x >>> 0;
+    return this.state / 2 ** 32;
+  }
+
+  /** Exactly `n` bytes of text. */
+  next(n: number): Buffer {
+    const parts = [this.rest];
+    let length = this.rest.length;
+    while (length < n) {
+      this.row += 1;
+      const r = () => this.rand();
+      const day = `2023-${String(1 + Math.floor(r() * 12)).padStart(2, '0')}-${String(1 + Math.floor(r() * 28)).padStart(2, '0')}`;
+      const station = CsvText.STATIONS[Math.floor(r() * CsvText.STATIONS.length)];
+      const line = `${this.row},${day},${station},${(r() * 180 - 90).toFixed(3)},${(r() * 360 - 180).toFixed(3)},${(r() * 50 - 15).toFixed(1)},${Math.floor(r() * 5000)},${r() < 0.95 ? 'ok' : 'suspect'}\n`;
+      parts.push(line);
+      length += line.length;
+    }
+    const all = parts.join('');
+    this.rest = all.slice(n);
+    return Buffer.from(all.slice(0, n), 'latin1');
+  }
+}
+
+/** Writes `size` bytes of CSV-like text or random bytes to `path`; returns its md5. */
+export async function writeTestFile(path: string, key: string, size: number, kind: FileKind, seed = 1): Promise<TestFile> {
+  const md5 = createHash('md5');
+  const out = createWriteStream(path);
+  const text = kind === 'text' ? new CsvText(seed) : null;
+  for (let done = 0; done < size; ) {
+    const n = Math.min(4 * MiB, size - done);
+    const chunk = text ? text.next(n) : randomFillSync(Buffer.allocUnsafe(n));
+    md5.update(chunk);
+    if (!out.write(chunk)) await once(out, 'drain');
+    done += n;
+  }
+  out.end();
+  await finished(out);
+  return { key, path, size, md5: md5.digest('hex') };
+}
+
+// ---- the Zenodo-shaped site and its server process ----
+
+export interface Route {
+  type: string;
+  body?: string;
+  /** Stream this file (Content-Length from its size). */
+  file?: string;
+}
+
+interface RecordJson {
+  id: number;
+  metadata: { title?: string };
+  files: Array<{ bucket: string }>;
+}
+
+/**
+ * BENCHMARKING ONLY: the real recorded Zenodo record 7078725 (test/fixtures/zenodo) with its
+ * `files` array replaced by a generated file list in the same legacy shape (key, size,
+ * checksum "md5:…", links.self), plus a minimal landing page.
+ */
+export function zenodoSite(files: TestFile[]): { url: string; routes: Record<string, Route>; paths: string[] } {
+  const fixture = join(REPO, 'test', 'fixtures', 'zenodo', 'zenodo_record_7078725.json');
+  const record = JSON.parse(readFileSync(fixture, 'utf8')) as RecordJson;
+  const bucket = record.files[0]!.bucket;
+  const paths = files.map((f) => `/api/files/${bucket}/${f.key}`);
+  record.files = files.map((f, i) => ({
+    bucket,
+    checksum: `md5:${f.md5}`,
+    key: f.key,
+    links: { self: `https://zenodo.org${paths[i]}` },
+    size: f.size,
+    type: f.key.split('.').pop() ?? '',
+  }));
+  const title = record.metadata.title ?? '';
+  const routes: Record<string, Route> = {
+    [`/api/records/${record.id}`]: { type: 'application/json', body: JSON.stringify(record) },
+    [`/records/${record.id}`]: {
+      type: 'text/html; charset=utf-8',
+      body: `<!DOCTYPE html>\n<html><head><title>${title}</title><meta name="citation_title" content="${title}"></head><body></body></html>\n`,
+    },
+  };
+  files.forEach((f, i) => (routes[paths[i]!] = { type: 'application/octet-stream', file: f.path }));
+  return { url: `https://zenodo.org/records/${record.id}`, routes, paths };
+}
+
+/** bench/file-server.ts in its own process: it never shares an event loop with what is measured. */
+export class FileServer {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly origin: string,
+  ) {}
+
+  static async start(routes: Record<string, Route>, dir: string): Promise<FileServer> {
+    const config = join(dir, 'routes.json');
+    await writeFile(config, JSON.stringify(routes));
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'file-server.ts'), config], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines = createInterface({ input: child.stdout! });
+    const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => [''])])) as string[];
+    if (!line) throw new Error('file server did not start');
+    return new FileServer(child, (JSON.parse(line) as { origin: string }).origin);
+  }
+
+  /** CPU seconds (user + system) the server process has used so far. */
+  async cpuSeconds(): Promise<number> {
+    const usage = (await (await fetch(`${this.origin}/__cpu`)).json()) as { user: number; system: number };
+    return (usage.user + usage.system) / 1e6;
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+export async function withServer<T>(routes: Record<string, Route>, dir: string, body: (s: FileServer) => Promise<T>): Promise<T> {
+  const server = await FileServer.start(routes, dir);
+  return withCleanup(() => server.close(), () => body(server));
+}
+
+// ---- timed child processes ----
+
+export interface Timed {
+  code: number | null;
+  wallS: number;
+  /** user + system CPU seconds */
+  cpuS: number;
+  /** peak resident set size in bytes (GNU time's %M, which is KiB) */
+  rssBytes: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command under /usr/bin/time; wall time from a monotonic clock around the spawn. */
+export async function timedRun(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeFile: string): Promise<Timed> {
+  const start = process.hrtime.bigint();
+  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, cmd, ...args], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => void (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-20_000)));
+  const [code] = (await once(child, 'close')) as [number | null];
+  const wallS = Number(process.hrtime.bigint() - start) / 1e9;
+  const last = (await readFile(timeFile, 'utf8')).trim().split('\n').pop() ?? '';
+  const [rssKb, user, sys] = last.split(' ').map(Number);
+  return { code, wallS, cpuS: (user ?? NaN) + (sys ?? NaN), rssBytes: (rssKb ?? NaN) * 1024, stdout, stderr };
+}
+
+export interface IngestRun extends Timed {
+  status: string;
+  warcBytes: number;
+}
+
+/** `node bin/fileset-ingest.js ingest <url>` with only the FILESET_* variables given here. */
+export async function runIngest(url: string, dataDir: string, vars: Record<string, string | undefined>): Promise<IngestRun> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('FILESET_')) env[name] = value;
+  for (const [name, value] of Object.entries({ FILESET_LOG_LEVEL: 'warn', FILESET_DATA_DIR: dataDir, ...vars })) {
+    if (value !== undefined) env[name] = value;
+  }
+  const run = await timedRun(process.execPath, [CLI, 'ingest', url], env, join(dataDir, '..', `time-${Date.now()}`));
+  let status = `no result (exit ${run.code})`;
+  try {
+    status = (JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as { status: string }).status;
+  } catch {
+    // keep the exit code
+  }
+  return { ...run, status, warcBytes: await dirBytes(join(dataDir, 'warcs')) };
+}
