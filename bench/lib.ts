@@ -283,14 +283,19 @@ export interface IngestRun extends Timed {
   warcBytes: number;
 }
 
-/** `node bin/fileset-ingest.js ingest <url>` with only the FILESET_* variables given here. */
-export async function runIngest(url: string, dataDir: string, vars: Record<string, string | undefined>): Promise<IngestRun> {
+/** `node bin/fileset-ingest.js <args>` with only the FILESET_* variables given here. */
+export async function runCli(args: string[], dataDir: string, vars: Record<string, string | undefined>): Promise<Timed> {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('FILESET_')) env[name] = value;
   for (const [name, value] of Object.entries({ FILESET_LOG_LEVEL: 'warn', FILESET_DATA_DIR: dataDir, ...vars })) {
     if (value !== undefined) env[name] = value;
   }
-  const run = await timedRun(process.execPath, [CLI, 'ingest', url], env, join(dataDir, '..', `time-${Date.now()}`));
+  return timedRun(process.execPath, [CLI, ...args], env, join(dataDir, '..', `time-${Date.now()}`));
+}
+
+/** `fileset-ingest ingest <url>`: the result's status, and the bytes of WARC written. */
+export async function runIngest(url: string, dataDir: string, vars: Record<string, string | undefined>): Promise<IngestRun> {
+  const run = await runCli(['ingest', url], dataDir, vars);
   let status = `no result (exit ${run.code})`;
   try {
     status = (JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as { status: string }).status;

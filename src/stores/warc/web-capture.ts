@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
-import { BodyTooLargeError } from '../../errors.js';
+import { BodyTooLargeError, describeError, IngestError } from '../../errors.js';
 import { contentDecoder } from '../../http/body.js';
 import type { HttpResponse } from '../../http/client.js';
 import { chooseMimetype, mediaType } from '../../pipeline/mimetype.js';
@@ -49,6 +49,14 @@ export interface CapturedResponse {
 
 const SNIFF_BYTES = 512;
 
+/** The body is not in the Content-Encoding the server declared. */
+export class ContentDecodingError extends IngestError {
+  constructor(message: string) {
+    super('error-platform-download', message);
+    this.name = 'ContentDecodingError';
+  }
+}
+
 export function warcDatetime(date: Date): string {
   return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
@@ -85,7 +93,7 @@ export async function captureResponse(
   const decodedPath = options.keepBody && decoder ? `${spoolPath}.body` : undefined;
   const bodyPath = options.keepBody ? (decodedPath ?? spoolPath) : undefined;
 
-  const hashes = new BodyHashes(responseHead, decoder, options.maxBytes, decodedPath);
+  const hashes = new BodyHashes(responseHead, encoding, decoder, options.maxBytes, decodedPath);
   try {
     await pipeline(response.body, hashes, createWriteStream(spoolPath, { highWaterMark: 1 << 20 }), {
       signal: options.signal,
@@ -240,6 +248,7 @@ class BodyHashes extends Transform {
 
   constructor(
     responseHead: Buffer,
+    encoding: string | undefined,
     private readonly decoder: Transform | null,
     private readonly maxBytes: number | undefined,
     decodedPath: string | undefined,
@@ -254,8 +263,15 @@ class BodyHashes extends Transform {
           cb();
         },
       });
-      const targets = decodedPath ? [this.decoder, tee(sink, decodedPath)] : [this.decoder, sink];
-      this.decoderDone = pipeline(targets[0] as Transform, targets[1] as Writable);
+      const decoder = this.decoder;
+      this.decoderDone = pipeline(decoder, decodedPath ? tee(sink, decodedPath) : sink).catch((err: unknown) => {
+        // A body that is not what its Content-Encoding says: stop the transfer (a stalled decoder
+        // would never drain) and say why.
+        const failure = new ContentDecodingError(`body could not be decoded as ${encoding}: ${describeError(err)}`);
+        this.destroy(failure);
+        throw failure;
+      });
+      this.decoderDone.catch(() => undefined);
     } else {
       this.decoderDone = Promise.resolve();
     }
@@ -317,7 +333,7 @@ class BodyHashes extends Transform {
 
 function tee(sink: Writable, path: string): Writable {
   const file = createWriteStream(path);
-  return new Writable({
+  const both = new Writable({
     write(chunk: Buffer, _enc, cb) {
       sink.write(chunk);
       if (!file.write(chunk)) file.once('drain', () => cb());
@@ -328,4 +344,6 @@ function tee(sink: Writable, path: string): Writable {
       file.end(cb);
     },
   });
+  file.once('error', (err) => both.destroy(err));
+  return both;
 }

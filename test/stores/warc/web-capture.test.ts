@@ -34,6 +34,8 @@ beforeAll(async () => {
     '/encoded.csv': { body: GZIPPED, headers: { 'Content-Type': 'text/csv', 'Content-Encoding': 'gzip' } },
     '/plain.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
     '/copy.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
+    // A lying server: claims gzip, sends something else (large enough to fill the decoder's buffers).
+    '/lying.csv': { body: Buffer.concat([GZIPPED.subarray(0, 10), Buffer.alloc(4 << 20, 7)]), headers: { 'Content-Encoding': 'gzip' } },
   });
   database = await createTestDatabase();
   db = await openDatabase({ dataDir: '/nonexistent', databaseUrl: database.url }, silentLogger);
@@ -77,6 +79,12 @@ describe('captureResponse', () => {
     expect(second.cdx).toMatchObject({ mimetype: 'warc/revisit', sha1b32: first.payloadSha1b32 });
     expect(second.revisitCdx).toEqual(first.cdx);
     expect(second.fileMeta).toEqual(first.fileMeta);
+  });
+
+  it('fails cleanly, without hanging, when a body is not in its declared Content-Encoding', async () => {
+    const response = await http.request('https://data.example.org/lying.csv', { headers: { 'Accept-Encoding': 'gzip' } });
+    await expect(captureResponse(deps, response)).rejects.toThrow(/could not be decoded as gzip/);
+    expect(await readdir(deps.tmpDir)).toEqual([]);
   });
 
   it('stops at the byte limit and leaves no spool file behind', async () => {
