@@ -246,6 +246,14 @@ describe('ingestFileset on other input', () => {
     expect(result.request).toEqual({ base_url: 'ftp://x', extra_field: { kept: true } });
   });
 
+  it('gives timeout when the request runs past its deadline', async () => {
+    const rt = await runtime({ FILESET_INGEST_DEADLINE_S: '1' }, ['https://slow.example.org']);
+    server.route('/never', { handler: () => undefined });
+    const { result } = await ingest(rt, { base_url: 'https://slow.example.org/never' });
+    expect(result.status).toBe('timeout');
+    expect(result.error_message).toMatch(/deadline/);
+  });
+
   it('turns an unexpected exception into internal-error with its message', async () => {
     const rt = await runtime();
     const broken: PlatformHelper = {
