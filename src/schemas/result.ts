@@ -64,7 +64,6 @@ export const FilesetResultSchema = z.object({
   platform_base_url: z.string().nullish(),
   platform_bundle_url: z.string().nullish(),
   archiveorg_item_name: z.string().nullish(),
-  archiveorg_item_bundle_path: z.string().nullish(),
   manifest: z.array(ManifestEntrySchema).nullish(),
   file_count: z.number().int().nonnegative().nullish(),
   total_size: z.number().int().nonnegative().nullish(),
