@@ -17,10 +17,9 @@ export const MB = 1e6;
 export const MiB = 2 ** 20;
 export const GiB = 2 ** 30;
 
+/** `invalid`: runs that did not end as they must (e.g. status not `success`): the figures are void. */
 export interface BenchReport {
-  /** Markdown: what was measured and the tables. */
   markdown: string;
-  /** A run did not end as it must (e.g. status not `success`): the figures mean nothing. */
   invalid: string[];
 }
 
@@ -44,7 +43,6 @@ export const median = (xs: number[]): number => {
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
-export const min = (xs: number[]): number => Math.min(...xs);
 
 export function markdownTable(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
@@ -70,12 +68,15 @@ export async function withCleanup<T>(cleanup: () => Promise<unknown>, body: () =
     await cleanup();
   }
 }
+let interrupted: Promise<never> | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log(`${signal}: cleaning up`);
-    void Promise.allSettled([...cleanups].map((c) => c())).then(() => process.exit(130));
+    interrupted = Promise.allSettled([...cleanups].map((c) => c())).then(() => process.exit(130));
   });
 }
+/** After Ctrl-C, failures of the interrupted work are expected: wait for the cleanup (it exits). */
+export const afterInterrupt = (): Promise<never> | undefined => interrupted;
 
 /** A temp dir (BENCH_TMPDIR or the OS one) for the duration of `body`. */
 export async function withTempDir<T>(label: string, body: (dir: string) => Promise<T>): Promise<T> {
@@ -92,13 +93,13 @@ export async function withDatabase<T>(kind: 'postgres' | 'pglite', body: (url: s
 
 export async function dirBytes(dir: string): Promise<number> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  const sizes = await Promise.all(names.map(async (n) => (await stat(join(dir, n))).size));
+  // A file may be renamed (.open → .warc.gz) between readdir and stat: count it as empty then.
+  const sizes = await Promise.all(names.map(async (n) => (await stat(join(dir, n)).catch(() => ({ size: 0 }))).size));
   return sizes.reduce((a, b) => a + b, 0);
 }
 
 // ---- generated files ----
 
-export type FileKind = 'text' | 'random';
 export interface TestFile {
   key: string;
   path: string;
@@ -106,50 +107,39 @@ export interface TestFile {
   md5: string;
 }
 
-/** CSV-like rows from a seeded xorshift PRNG: compresses about like real tabular data. */
+/** CSV-like rows from a seeded xorshift PRNG (compresses like real tabular data); next(n): n bytes. */
 export class CsvText {
-  private state: number;
   private row = 0;
   private rest = 'id,date,station,lat,lon,temperature_c,count,flag\n';
-  private static readonly STATIONS = ['BERLIN-TEGEL', 'OSLO-BLINDERN', 'LYON-BRON', 'NAIROBI-JKIA', 'LIMA-CALLAO', 'PERTH-AIRPORT'];
+  constructor(private state: number) {}
 
-  constructor(seed: number) {
-    this.state = (Math.imul(seed, 2654435761) >>> 0) || 1;
-  }
-
-  private rand(): number {
-    let x = this.state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.state = x >>> 0;
-    return this.state / 2 ** 32;
-  }
-
-  /** Exactly `n` bytes of text. */
   next(n: number): Buffer {
+    const r = () => {
+      let x = this.state || 1;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      this.state = (x ^ (x << 5)) >>> 0;
+      return this.state / 2 ** 32;
+    };
     const parts = [this.rest];
-    let length = this.rest.length;
-    while (length < n) {
-      this.row += 1;
-      const r = () => this.rand();
-      const day = `2023-${String(1 + Math.floor(r() * 12)).padStart(2, '0')}-${String(1 + Math.floor(r() * 28)).padStart(2, '0')}`;
-      const station = CsvText.STATIONS[Math.floor(r() * CsvText.STATIONS.length)];
-      const line = `${this.row},${day},${station},${(r() * 180 - 90).toFixed(3)},${(r() * 360 - 180).toFixed(3)},${(r() * 50 - 15).toFixed(1)},${Math.floor(r() * 5000)},${r() < 0.95 ? 'ok' : 'suspect'}\n`;
-      parts.push(line);
-      length += line.length;
+    for (let length = this.rest.length; length < n; length += parts[parts.length - 1]!.length) {
+      const day = `2023-${10 + Math.floor(r() * 3)}-${10 + Math.floor(r() * 19)}`;
+      const station = STATIONS[Math.floor(r() * STATIONS.length)];
+      const place = `${(r() * 180 - 90).toFixed(3)},${(r() * 360 - 180).toFixed(3)}`;
+      parts.push(`${++this.row},${day},${station},${place},${(r() * 50 - 15).toFixed(1)},${Math.floor(r() * 5000)},${r() < 0.95 ? 'ok' : 'suspect'}\n`);
     }
     const all = parts.join('');
     this.rest = all.slice(n);
     return Buffer.from(all.slice(0, n), 'latin1');
   }
 }
+const STATIONS = ['BERLIN-TEGEL', 'OSLO-BLINDERN', 'LYON-BRON', 'NAIROBI-JKIA', 'LIMA-CALLAO', 'PERTH-AIRPORT'];
 
 /** Writes `size` bytes of CSV-like text or random bytes to `path`; returns its md5. */
-export async function writeTestFile(path: string, key: string, size: number, kind: FileKind, seed = 1): Promise<TestFile> {
+export async function writeTestFile(path: string, key: string, size: number, kind: 'text' | 'random', seed = 1): Promise<TestFile> {
   const md5 = createHash('md5');
   const out = createWriteStream(path);
-  const text = kind === 'text' ? new CsvText(seed) : null;
+  const text = kind === 'text' ? new CsvText(seed * 2654435761) : null;
   for (let done = 0; done < size; ) {
     const n = Math.min(4 * MiB, size - done);
     const chunk = text ? text.next(n) : randomFillSync(Buffer.allocUnsafe(n));
@@ -164,17 +154,11 @@ export async function writeTestFile(path: string, key: string, size: number, kin
 
 // ---- the Zenodo-shaped site and its server process ----
 
+/** A response: `body`, or the file at `file` streamed with its Content-Length. */
 export interface Route {
   type: string;
   body?: string;
-  /** Stream this file (Content-Length from its size). */
   file?: string;
-}
-
-interface RecordJson {
-  id: number;
-  metadata: { title?: string };
-  files: Array<{ bucket: string }>;
 }
 
 /**
@@ -184,7 +168,7 @@ interface RecordJson {
  */
 export function zenodoSite(files: TestFile[]): { url: string; routes: Record<string, Route>; paths: string[] } {
   const fixture = join(REPO, 'test', 'fixtures', 'zenodo', 'zenodo_record_7078725.json');
-  const record = JSON.parse(readFileSync(fixture, 'utf8')) as RecordJson;
+  const record = JSON.parse(readFileSync(fixture, 'utf8')) as { id: number; metadata: { title?: string }; files: Array<{ bucket: string }> };
   const bucket = record.files[0]!.bucket;
   const paths = files.map((f) => `/api/files/${bucket}/${f.key}`);
   record.files = files.map((f, i) => ({
@@ -234,10 +218,8 @@ export class FileServer {
   }
 
   async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = once(this.child, 'exit');
-    this.child.kill('SIGTERM');
-    await exited;
+    const exited = this.child.exitCode === null && this.child.signalCode === null && once(this.child, 'exit');
+    if (exited && this.child.kill('SIGTERM')) await exited;
   }
 }
 
@@ -248,12 +230,11 @@ export async function withServer<T>(routes: Record<string, Route>, dir: string, 
 
 // ---- timed child processes ----
 
+/** cpuS: user + system seconds; rssBytes: peak resident set size (GNU time's %M, in KiB, × 1024). */
 export interface Timed {
   code: number | null;
   wallS: number;
-  /** user + system CPU seconds */
   cpuS: number;
-  /** peak resident set size in bytes (GNU time's %M, which is KiB) */
   rssBytes: number;
   stdout: string;
   stderr: string;
@@ -262,11 +243,7 @@ export interface Timed {
 /** Runs a command under /usr/bin/time; wall time from a monotonic clock around the spawn. */
 export async function timedRun(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeFile: string): Promise<Timed> {
   const start = process.hrtime.bigint();
-  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, cmd, ...args], {
-    cwd: REPO,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, cmd, ...args], { cwd: REPO, env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => void (stdout += d.toString()));
@@ -293,6 +270,14 @@ export async function runCli(args: string[], dataDir: string, vars: Record<strin
   return timedRun(process.execPath, [CLI, ...args], env, join(dataDir, '..', `time-${Date.now()}`));
 }
 
+/** The variables that send the CLI to a zenodoSite() and keep every file on the `web` backend. */
+export const siteVars = (server: FileServer, databaseUrl: string | undefined): Record<string, string | undefined> => ({
+  FILESET_DATABASE_URL: databaseUrl,
+  FILESET_HTTP_REWRITE: `https://zenodo.org=${server.origin}`,
+  FILESET_WEB_MAX_FILE_SIZE: '1TiB',
+  FILESET_WEB_MAX_TOTAL_SIZE: '1TiB',
+});
+
 /** `fileset-ingest ingest <url>`: the result's status, and the bytes of WARC written. */
 export async function runIngest(url: string, dataDir: string, vars: Record<string, string | undefined>): Promise<IngestRun> {
   const run = await runCli(['ingest', url], dataDir, vars);
@@ -300,7 +285,7 @@ export async function runIngest(url: string, dataDir: string, vars: Record<strin
   try {
     status = (JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as { status: string }).status;
   } catch {
-    // keep the exit code
+    /* no JSON result line: keep the exit code */
   }
   return { ...run, status, warcBytes: await dirBytes(join(dataDir, 'warcs')) };
 }

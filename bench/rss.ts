@@ -3,6 +3,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  dirBytes,
   fmt,
   GiB,
   log,
@@ -12,6 +13,7 @@ import {
   runCli,
   runIngest,
   scaled,
+  siteVars,
   withDatabase,
   withServer,
   withTempDir,
@@ -30,6 +32,23 @@ interface Measured {
   db: Db;
   size: number;
   run: IngestRun;
+  /** Seconds from the start until the WARC began to grow: spooling and hashing the body are done. */
+  downloadS: number | undefined;
+}
+
+/** Samples the WARC dir while an ingest runs; the returned stop() tells when it first held `threshold` bytes. */
+function watchWarcGrowth(dataDir: string, threshold: number): () => number | undefined {
+  const start = process.hrtime.bigint();
+  let reached: number | undefined;
+  const timer = setInterval(() => {
+    void dirBytes(join(dataDir, 'warcs')).then((bytes) => {
+      if (reached === undefined && bytes >= threshold) reached = Number(process.hrtime.bigint() - start) / 1e9;
+    });
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    return reached;
+  };
 }
 
 export async function rssBench(): Promise<BenchReport> {
@@ -50,22 +69,19 @@ export async function rssBench(): Promise<BenchReport> {
             log(`${key} with ${DB_LABEL[db]}`);
             const dataDir = join(work, `data-${db}-${key}`);
             try {
-              const run = await withDatabase(db, async (databaseUrl) => {
-                const vars = {
-                  FILESET_DATABASE_URL: databaseUrl,
-                  FILESET_HTTP_REWRITE: `https://zenodo.org=${server.origin}`,
-                  FILESET_WEB_MAX_FILE_SIZE: '1TiB',
-                  FILESET_WEB_MAX_TOTAL_SIZE: '1TiB',
-                };
+              const { run, downloadS } = await withDatabase(db, async (databaseUrl) => {
+                const vars = siteVars(server, databaseUrl);
                 // Not measured: the first start of PGlite (initdb) peaks far above any ingest and
                 // would hide the ingest's own peak; it is reported on its own line.
                 const init = await runCli(['db', 'migrate'], dataDir, vars);
                 if (init.code !== 0) invalid.push(`db migrate with ${db} exited ${init.code}\n${init.stderr}`);
                 if (db === 'pglite') firstStarts.push(init.rssBytes);
-                return runIngest(site.url, dataDir, vars);
+                const stop = watchWarcGrowth(dataDir, Math.max(MB, size / 100));
+                const run = await runIngest(site.url, dataDir, vars);
+                return { run, downloadS: stop() };
               });
               if (run.status !== 'success-file') invalid.push(`${key} with ${db}: status ${run.status}\n${run.stderr}`);
-              measured.push({ db, size, run });
+              measured.push({ db, size, run, downloadS });
             } finally {
               await rm(dataDir, { recursive: true, force: true });
             }
@@ -79,16 +95,17 @@ export async function rssBench(): Promise<BenchReport> {
 
   const rss = (db: Db, size: number) => measured.find((m) => m.db === db && m.size === size)?.run.rssBytes ?? NaN;
   const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-  const rows = measured.map(({ db, size, run }) => [
+  const rows = measured.map(({ db, size, run, downloadS }) => [
     DB_LABEL[db],
     `${mb(size)} MB`,
     mb(run.rssBytes),
     fmt(run.wallS, 1),
     fmt(size / MB / run.wallS, 0),
     fmt(run.cpuS, 1),
+    size === small || downloadS === undefined ? '–' : `${fmt(downloadS, 1)} + ${fmt(run.wallS - downloadS, 1)}`,
     run.status,
   ]);
-  rows.push(['embedded PGlite, first start on an empty data dir (`db migrate`: initdb + migrations)', '–', mb(Math.max(...firstStarts)), '–', '–', '–', '–']);
+  rows.push(['embedded PGlite, first start on an empty data dir (`db migrate`: initdb + migrations)', '–', mb(Math.max(...firstStarts)), '–', '–', '–', '–', '–']);
   const pgBig = rss('postgres', big);
   const embeddedExtra = rss('pglite', big) - rss('pglite', small);
   const targets = [
@@ -99,12 +116,18 @@ export async function rssBench(): Promise<BenchReport> {
       verdict(embeddedExtra <= EMBEDDED_EXTRA),
     ],
   ];
+  const phases =
+    'download + WARC write: seconds until the WARC file began to grow (the body is spooled to disk and hashed ' +
+    'by then), and the rest of the run (gzip of the spooled body into the WARC, capture index, fsync), from ' +
+    'sampling the WARC directory every 100 ms.';
   const markdown = [
     `One-file Zenodo-shaped dataset (strategy \`web-file\`), random bytes, one run each; peak RSS of the CLI ` +
       `process from \`/usr/bin/time -f %M\`. Before each measured ingest, \`fileset-ingest db migrate\` ` +
       `creates the embedded database (or migrates the fresh PostgreSQL one). MB = 10^6 bytes.`,
     '',
-    markdownTable(['database', 'file', 'peak RSS MB', 'wall s', 'MB/s', 'CPU s', 'status'], rows),
+    markdownTable(['database', 'file', 'peak RSS MB', 'wall s', 'MB/s', 'CPU s', 'download + WARC write s', 'status'], rows),
+    '',
+    phases,
     '',
     markdownTable(['target', 'measured', 'verdict'], targets),
   ].join('\n');

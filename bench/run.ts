@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { log, machine, REPO, type BenchReport } from './lib.js';
+import { afterInterrupt, log, machine, REPO, type BenchReport } from './lib.js';
 import { rssBench } from './rss.js';
 import { throughputBench } from './throughput.js';
 
@@ -62,4 +62,7 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-process.exitCode = await main();
+process.exitCode = await main().catch(async (err: unknown) => {
+  await afterInterrupt();
+  throw err;
+});
