@@ -1,5 +1,6 @@
 // Cleaning request URLs (DOIs, whitespace, fragments) and the URL blocklist.
 import { BlockedUrlError, InvalidUrlError } from '../errors.js';
+import { parseHttpUrl } from '../http/url.js';
 
 const DOI_PATTERN = /^(?:doi:\s*|https?:\/\/(?:dx\.)?doi\.org\/|info:doi\/)?(10\.\d{4,9}\/\S+)$/i;
 
@@ -13,19 +14,7 @@ export function cleanUrl(raw: string): string {
   if (!text) throw new InvalidUrlError('empty URL');
   const doi = DOI_PATTERN.exec(text);
   if (doi) return `https://doi.org/${doi[1]}`;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidUrlError(`not a URL: ${truncate(text)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidUrlError(`not an http(s) URL: ${truncate(text)}`);
-  }
-  if (!url.hostname) throw new InvalidUrlError(`URL has no host: ${truncate(text)}`);
-  if (url.username || url.password) throw new InvalidUrlError('URL carries credentials');
-  url.hash = '';
-  return url.toString();
+  return parseHttpUrl(text).toString();
 }
 
 /** Request URLs we never crawl: web-archive replays and other archives' copies, plus configured patterns. */
@@ -47,6 +36,3 @@ export function checkBlocklist(url: string, extra: readonly string[]): void {
   }
 }
 
-function truncate(text: string): string {
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-}
