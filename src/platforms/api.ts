@@ -1,7 +1,8 @@
 // Fetching and validating a platform's API responses: one place turns HTTP trouble and changed
 // JSON shapes into platform statuses.
 import type { z } from 'zod';
-import { PlatformError, PlatformHttpError, PlatformNotFoundError } from '../errors.js';
+import { BodyTooLargeError, PlatformError, PlatformHttpError, PlatformNotFoundError } from '../errors.js';
+import { readAll } from '../http/body.js';
 import { followRedirects } from '../http/redirects.js';
 import type { PlatformContext } from './types.js';
 
@@ -20,7 +21,17 @@ export async function getApi(ctx: PlatformContext, url: string): Promise<ApiResp
     headers: { Accept: 'application/json' },
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
-  const text = await readText(final.body, API_BODY_LIMIT, url);
+  let text: string;
+  try {
+    const body = await readAll(final.body, API_BODY_LIMIT, url, {
+      contentLength: final.header('content-length'),
+      contentEncoding: final.header('content-encoding'),
+    });
+    text = body.toString('utf8');
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) throw new PlatformError(`API response from ${url} exceeds ${API_BODY_LIMIT} bytes`);
+    throw err;
+  }
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : undefined;
@@ -50,15 +61,4 @@ export function parseApi<T>(schema: z.ZodType<T>, response: ApiResponse, what: s
   const issue = parsed.error.issues[0]!;
   const field = issue.path.length ? issue.path.join('.') : '(root)';
   throw new PlatformError(`${what}: unexpected response shape at "${field}": ${issue.message}`);
-}
-
-async function readText(body: AsyncIterable<Buffer>, limit: number, url: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of body) {
-    length += chunk.length;
-    if (length > limit) throw new PlatformError(`API response from ${url} exceeds ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
