@@ -49,14 +49,17 @@ function existingResult(capture: Capture): CaptureResult | null {
 
 /** An earlier capture of this file whose bytes agree with every size and hash the platform gave. */
 export async function findExisting(file: PlatformFile, ctx: StrategyContext): Promise<FileOutcome | null> {
-  if (file.restricted || !file.platform_url) return null;
-  const candidates = [
-    await ctx.index.latestByUrl(file.platform_url),
-    file.sha1 ? await ctx.index.byFileHash('sha1', file.sha1) : null,
-    file.sha256 ? await ctx.index.byFileHash('sha256', file.sha256) : null,
-    file.md5 ? await ctx.index.byFileHash('md5', file.md5) : null,
+  const url = file.platform_url;
+  if (file.restricted || !url) return null;
+  // Asked one at a time, cheapest identification first: most files stop at the URL lookup.
+  const lookups = [
+    () => ctx.index.latestByUrl(url),
+    () => (file.sha1 ? ctx.index.byFileHash('sha1', file.sha1) : null),
+    () => (file.sha256 ? ctx.index.byFileHash('sha256', file.sha256) : null),
+    () => (file.md5 ? ctx.index.byFileHash('md5', file.md5) : null),
   ];
-  for (const capture of candidates) {
+  for (const lookup of lookups) {
+    const capture = await lookup();
     const result = capture && existingResult(capture);
     if (!result?.file_meta || verifyFile(file, result.file_meta).status !== 'success') continue;
     const entry = fillFromMeta(wireEntry(file, 'exists'), result.file_meta);
