@@ -27,6 +27,11 @@ export interface HttpRequestOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal;
   retry?: boolean;
+  /**
+   * A named request budget (`<platform>:api`, `<platform>:download`): its own concurrency and rate,
+   * shared by every request naming it, paused as a whole when the platform answers 429.
+   */
+  budget?: string;
 }
 
 export interface HttpResponse {

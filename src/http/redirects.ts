@@ -9,6 +9,8 @@ export interface FollowOptions {
   maxRedirects: number;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** The request budget every hop counts against (see HttpRequestOptions.budget). */
+  budget?: string;
   /** Called for every redirect response; it must consume the body (e.g. to capture it). */
   onHop?: (response: HttpResponse) => Promise<void>;
 }
@@ -34,6 +36,7 @@ export async function followRedirects(
     const response = await client.request(next, {
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.headers ? { headers: options.headers } : {}),
+      ...(options.budget ? { budget: options.budget } : {}),
     });
     hops.push(response.url);
     const location = response.header('location');

@@ -14,12 +14,21 @@ export interface ApiResponse {
   json: unknown;
 }
 
-/** GET a JSON API URL (following redirects); the body is parsed when it is JSON. */
-export async function getApi(ctx: PlatformContext, url: string): Promise<ApiResponse> {
+export interface ApiOptions {
+  /** Extra request headers (Accept defaults to application/json). */
+  headers?: Record<string, string>;
+}
+
+/**
+ * GET a JSON API URL (following redirects); the body is parsed when it is JSON. The request counts
+ * against the helper's API budget, so a platform's rate limit is shared by everything asking it.
+ */
+export async function getApi(ctx: PlatformContext, url: string, options: ApiOptions = {}): Promise<ApiResponse> {
   const { final } = await followRedirects(ctx.http, url, {
     maxRedirects: ctx.config.http.maxRedirects,
-    headers: { Accept: 'application/json' },
+    headers: { Accept: 'application/json', ...options.headers },
     ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(ctx.budget ? { budget: `${ctx.budget}:api` } : {}),
   });
   let text: string;
   try {

@@ -14,6 +14,8 @@ export interface LandingPage {
   url: string;
   hops: string[];
   capture?: CapturedResponse;
+  /** The final response's headers as received (FAIR signposting lives in `Link`). */
+  headers?: Array<[string, string]>;
   html?: string;
   biblio?: HtmlBiblio | null;
   /** Why the landing page could not be used (a status-carrying error), when it could not. */
@@ -27,6 +29,8 @@ export interface PlatformContext {
   logger: Logger;
   http: HttpClient;
   signal?: AbortSignal;
+  /** The helper's request budget name (its wire name): API calls count against `<budget>:api`. */
+  budget?: string;
 }
 
 /** A manifest entry plus what the pipeline may already hold for it (not on the wire). */
@@ -46,6 +50,11 @@ export interface PlatformItem {
   archiveorgItemMeta: Record<string, unknown>;
   platformBaseUrl: string | null;
   platformBundleUrl: string | null;
+  /**
+   * The platform is itself the archive (an archive.org item): nothing is copied, the result is
+   * `success-existing` with the platform's own sizes and hashes.
+   */
+  alreadyArchived?: boolean;
 }
 
 export interface PlatformRequest extends IngestRequest {
