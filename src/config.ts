@@ -1,6 +1,7 @@
 // The only reader of process.env: one zod schema for every FILESET_* variable, parsed once at
 // start-up. Every variable can also be given as a CLI flag: FILESET_DATA_DIR is --data-dir.
 import { z } from 'zod';
+import { parseBudgets, type BudgetLimits } from './http/budget.js';
 
 const VERSION = '0.1.0';
 
@@ -67,6 +68,18 @@ const rewriteMap = z
     return map;
   });
 
+const budgets = z
+  .string()
+  .default('')
+  .transform((text, ctx) => {
+    try {
+      return parseBudgets(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
 /** Every variable, with its default. README "Configuration" documents each one. */
 export const EnvSchema = z.object({
   FILESET_DATA_DIR: z.string().min(1).default('./data'),
@@ -78,6 +91,8 @@ export const EnvSchema = z.object({
   FILESET_HTTP_ALLOW_PRIVATE: bool(false),
   FILESET_HTTP_RETRIES: int(4),
   FILESET_HTTP_RETRY_MAX_DELAY_MS: int(60_000),
+  FILESET_HTTP_RATE_LIMIT_RETRIES: int(8),
+  FILESET_PLATFORM_BUDGETS: budgets,
   FILESET_HTTP_PER_HOST_CONCURRENCY: int(4, 1),
   FILESET_HTTP_CONNECT_TIMEOUT_MS: int(15_000, 1),
   FILESET_HTTP_HEADERS_TIMEOUT_MS: int(60_000, 1),
@@ -112,6 +127,10 @@ export interface Config {
     allowPrivate: boolean;
     retries: number;
     retryMaxDelayMs: number;
+    /** Retries of a 429 answer (the platform asked us to wait), counted apart from other retries. */
+    rateLimitRetries: number;
+    /** Per-platform request budgets overriding the defaults of src/http/budget.ts. */
+    budgets: Map<string, BudgetLimits>;
     perHostConcurrency: number;
     connectTimeoutMs: number;
     headersTimeoutMs: number;
@@ -172,6 +191,8 @@ export function loadConfig(
       allowPrivate: e.FILESET_HTTP_ALLOW_PRIVATE,
       retries: e.FILESET_HTTP_RETRIES,
       retryMaxDelayMs: e.FILESET_HTTP_RETRY_MAX_DELAY_MS,
+      rateLimitRetries: e.FILESET_HTTP_RATE_LIMIT_RETRIES,
+      budgets: e.FILESET_PLATFORM_BUDGETS,
       perHostConcurrency: e.FILESET_HTTP_PER_HOST_CONCURRENCY,
       connectTimeoutMs: e.FILESET_HTTP_CONNECT_TIMEOUT_MS,
       headersTimeoutMs: e.FILESET_HTTP_HEADERS_TIMEOUT_MS,

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { discard, guardBody, readAll } from './body.js';
+import { Budgets, hostBudget } from './budget.js';
 import { HostLimiter, type Release } from './host-limiter.js';
 import {
   RETRYABLE_STATUSES, abortable, backoffDelay, classifyError, defaultSleep, errorCode, isRetryableError, retryAfterDelay,
@@ -57,6 +58,7 @@ export class HttpClient {
   readonly #baseDelayMs: number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #limiter: HostLimiter;
+  readonly #budgets: Budgets;
   readonly #transport: Transport;
   readonly #trustedOrigins: ReadonlySet<string>;
   readonly #unreleased = new FinalizationRegistry<Release>((release) => release());
@@ -68,6 +70,7 @@ export class HttpClient {
     this.#baseDelayMs = deps.retryBaseDelayMs ?? 500;
     this.#sleep = deps.sleep ?? defaultSleep;
     this.#limiter = new HostLimiter(http.perHostConcurrency);
+    this.#budgets = new Budgets(http.budgets, { sleep: this.#sleep });
     this.#trustedOrigins = http.allowPrivate ? new Set(['*']) : rewriteTargets(http.rewrite);
     this.#transport = new Transport({
       connectTimeoutMs: http.connectTimeoutMs,
@@ -87,23 +90,38 @@ export class HttpClient {
     if (!this.#config.http.allowPrivate && !rewritten) assertPublicIpLiteral(fetched.hostname);
     const requestHeaders = buildRequestHeaders(original, this.#config.userAgent, options.headers);
     const maxRetries = options.retry === false ? 0 : this.#config.http.retries;
+    const maxRateLimited = options.retry === false ? 0 : this.#config.http.rateLimitRetries;
     const { signal } = options;
 
-    for (let retries = 0; ; retries++) {
+    // 429s are counted apart: the platform is asking us to wait, which we do for longer.
+    let rateLimited = 0;
+    for (let retries = 0; ; ) {
+      const attempt = retries + rateLimited;
       let response: HttpResponse;
       try {
-        response = await this.#attempt(original, fetched, requestHeaders, options, retries);
+        response = await this.#attempt(original, fetched, requestHeaders, options, attempt);
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
         const failure = classifyError(err, original.host);
         if (retries >= maxRetries || !isRetryableError(err)) throw failure;
-        await this.#pause(original.href, { code: errorCode(err) }, retries, undefined, signal);
+        await this.#pause(original.href, { code: errorCode(err) }, retries++, undefined, signal);
         continue;
       }
-      if (retries >= maxRetries || !RETRYABLE_STATUSES.has(response.statusCode)) return response;
+      const status = response.statusCode;
+      if (status === 429 ? rateLimited >= maxRateLimited : retries >= maxRetries || !RETRYABLE_STATUSES.has(status)) {
+        return response;
+      }
       const retryAfter = retryAfterDelay(response.header('retry-after'));
       await discard(response.body);
-      await this.#pause(original.href, { status: response.statusCode }, retries, retryAfter, signal);
+      if (status === 429) {
+        const delayMs = this.#delay(rateLimited++, retryAfter);
+        // Everything asking this host (and this platform budget) waits, not just this request.
+        this.#budgets.pause(hostBudget(original), delayMs);
+        if (options.budget) this.#budgets.pause(options.budget, delayMs);
+        this.#log.warn({ url: original.href, status, attempt: rateLimited, delayMs, budget: options.budget }, 'rate limited: pausing');
+        continue;
+      }
+      await this.#pause(original.href, { status }, retries++, retryAfter, signal);
     }
   }
 
@@ -135,7 +153,20 @@ export class HttpClient {
     retries: number,
   ): Promise<HttpResponse> {
     // Politeness is owed to the site we mean to visit, not to wherever the rewrite map sends us.
-    const release = await this.#limiter.acquire(original.hostname, options.signal);
+    // The platform budget is waited for before the host slot, so a slow budget holds no host slot.
+    const releaseBudget = options.budget ? await this.#budgets.acquire(options.budget, options.signal) : () => {};
+    let release: Release;
+    try {
+      await (await this.#budgets.acquire(hostBudget(original), options.signal))();
+      const releaseHost = await this.#limiter.acquire(original.hostname, options.signal);
+      release = () => {
+        releaseHost();
+        releaseBudget();
+      };
+    } catch (err) {
+      releaseBudget();
+      throw err;
+    }
     let result: Awaited<ReturnType<Transport['request']>>;
     try {
       result = await this.#transport.request({
@@ -171,6 +202,11 @@ export class HttpClient {
     };
   }
 
+  #delay(retries: number, retryAfterMs: number | undefined): number {
+    const maxMs = this.#config.http.retryMaxDelayMs;
+    return Math.min(maxMs, retryAfterMs ?? backoffDelay(retries, this.#baseDelayMs, maxMs));
+  }
+
   async #pause(
     url: string,
     reason: { status?: number; code?: string | undefined },
@@ -178,8 +214,7 @@ export class HttpClient {
     retryAfterMs: number | undefined,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const maxMs = this.#config.http.retryMaxDelayMs;
-    const delayMs = Math.min(maxMs, retryAfterMs ?? backoffDelay(retries, this.#baseDelayMs, maxMs));
+    const delayMs = this.#delay(retries, retryAfterMs);
     this.#log.warn({ url, ...reason, attempt: retries + 1, delayMs }, 'retrying request');
     await abortable(this.#sleep(delayMs, signal), signal);
   }

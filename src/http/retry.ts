@@ -111,7 +111,11 @@ export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Makes any promise give up when `signal` aborts (an injected sleep may ignore the signal). */
 export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) {
+    // The promise may reject too (a sleep that saw the same abort): that rejection is expected.
+    promise.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });

@@ -137,14 +137,17 @@ describe('retries', () => {
     sleeps.forEach((ms, i) => expect(ms).toBeLessThanOrEqual(Math.min(100, 5 * 2 ** i)));
   });
 
-  it('returns the last 429 when retries run out', async () => {
+  it('returns the last 429 when its own retries run out, pausing the host for Retry-After each time', async () => {
     server = await startServer((_req, res) => res.writeHead(429, { 'Retry-After': '1' }).end('slow down'));
-    ({ client } = testClient({ retries: 2 }));
+    let sleeps: number[];
+    ({ client, sleeps } = testClient({ retries: 0, rateLimitRetries: 2 }));
     const response = await client.request(`${server.origin}/`);
     expect(response.statusCode).toBe(429);
     expect(response.retries).toBe(2);
     expect((await readBody(response.body)).toString()).toBe('slow down');
     expect(server.requests).toHaveLength(3);
+    expect(sleeps).toHaveLength(2);
+    for (const ms of sleeps) expect(ms).toBeGreaterThan(900);
   });
 
   it('does not retry when retry is false', async () => {
