@@ -1,16 +1,15 @@
 // The built `fileset-ingest` binary, spawned as a user would run it.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonLines, runCli } from './support/cli.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FixtureServer } from './support/fixture-server.js';
 import { expectValidWarc } from './support/jwarc.js';
 import { warcFiles } from './support/runtime.js';
 import { recordFiles, serveZenodoRecord } from './support/zenodo-site.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'fileset-ingest.js');
 const RECORD = '7078760';
 
 let server: FixtureServer;
@@ -18,28 +17,18 @@ let database: TestDatabase;
 let dataDir: string;
 
 function run(args: string[], options: { env?: Record<string, string>; input?: string } = {}) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        FILESET_DATA_DIR: dataDir,
-        FILESET_DATABASE_URL: database.url,
-        FILESET_HTTP_REWRITE: `https://zenodo.org=${server.origin},https://doi.org=${server.origin}`,
-        FILESET_LOG_LEVEL: 'warn',
-        ...options.env,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
+  const env = {
+    FILESET_DATA_DIR: dataDir,
+    FILESET_DATABASE_URL: database.url,
+    FILESET_HTTP_REWRITE: `https://zenodo.org=${server.origin},https://doi.org=${server.origin}`,
+    FILESET_LOG_LEVEL: 'warn',
+    FILESET_PLATFORM_BUDGETS: '*:api=8',
+    ...options.env,
+  };
+  return runCli(args, env, options.input);
 }
 
-const lines = (text: string) => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = jsonLines;
 
 beforeAll(async () => {
   server = await FixtureServer.start();

@@ -49,7 +49,7 @@ interface BudgetState {
 }
 
 export class Budgets {
-  readonly #limits: ReadonlyMap<string, BudgetLimits>;
+  readonly #overrides: ReadonlyMap<string, BudgetLimits>;
   readonly #states = new Map<string, BudgetState>();
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -58,7 +58,7 @@ export class Budgets {
     overrides: ReadonlyMap<string, BudgetLimits> = new Map(),
     clock: { now?: () => number; sleep?: (ms: number, signal?: AbortSignal) => Promise<void> } = {},
   ) {
-    this.#limits = new Map([...Object.entries(DEFAULT_BUDGETS), ...overrides]);
+    this.#overrides = overrides;
     this.#now = clock.now ?? Date.now;
     this.#sleep = clock.sleep ?? defaultSleep;
   }
@@ -66,7 +66,13 @@ export class Budgets {
   /** The limits a budget name gets. */
   limits(name: string): BudgetLimits | undefined {
     if (name.startsWith('host:')) return HOST_PAUSE_ONLY;
-    return this.#limits.get(name) ?? (name.endsWith(':api') ? DEFAULT_API_BUDGET : undefined);
+    const kind = name.slice(name.lastIndexOf(':'));
+    return (
+      this.#overrides.get(name) ??
+      this.#overrides.get(`*${kind}`) ??
+      DEFAULT_BUDGETS[name] ??
+      (kind === ':api' ? DEFAULT_API_BUDGET : undefined)
+    );
   }
 
   /** Waits for a slot and for the budget's rate and pauses; the slot is held until release. */
@@ -120,11 +126,14 @@ export class Budgets {
   }
 }
 
-/** `zenodo:api=2@60,dryad:download=1` → overrides; throws on a malformed entry. */
+/**
+ * `zenodo:api=2@60,dryad:download=1,*:api=4` → overrides (`*` stands for every platform not named);
+ * throws on a malformed entry.
+ */
 export function parseBudgets(text: string): Map<string, BudgetLimits> {
   const budgets = new Map<string, BudgetLimits>();
   for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const match = /^([a-z0-9._-]+:(?:api|download))=(\d+)(?:@(\d+(?:\.\d+)?))?$/i.exec(entry);
+    const match = /^((?:\*|[a-z0-9._-]+):(?:api|download))=(\d+)(?:@(\d+(?:\.\d+)?))?$/i.exec(entry);
     if (!match || Number(match[2]) < 1 || (match[3] !== undefined && Number(match[3]) <= 0)) {
       throw new Error(`"${entry}" is not <platform>:<api|download>=<concurrency>[@<per minute>]`);
     }

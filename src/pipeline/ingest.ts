@@ -13,7 +13,7 @@ import type { WarcWriter } from '../stores/warc/writer.js';
 import { chooseStrategy } from '../strategies/chooser.js';
 import type { StrategyName } from '../strategies/names.js';
 import { STRATEGIES } from '../strategies/registry.js';
-import type { ArchiveStrategy, StrategyContext } from '../strategies/types.js';
+import type { ArchiveStrategy, StrategyContext, StrategyResult } from '../strategies/types.js';
 import { wireEntry } from '../strategies/web-files.js';
 import { fetchLanding } from './landing.js';
 import { applyLimits } from './limits.js';
@@ -152,19 +152,23 @@ class IngestRun {
       throw new NoPlatformMatchError(`no platform helper recognises ${landing.capture?.url ?? this.url}`);
     }
     this.deps.onProgress?.({ phase: 'platform' });
-    const ctx = { config, logger: this.log, http: this.deps.http, signal: this.signal };
+    const ctx = { config, logger: this.log, http: this.deps.http, signal: this.signal, budget: platform.name };
     const item = await platform.processRequest(platformRequest, landing.error ? null : landing, ctx);
     this.partial = {
       ...this.partial,
       ...platformFields(item),
       manifest: item.manifest.map((f) => wireEntry(f, f.restricted ? 'platform-restricted' : 'not-processed')),
     };
-    applyLimits(item, config.limits);
-
+    // Chosen before the limits are applied, so a result (and inspect) that hits a limit still says
+    // which strategy the dataset would take.
     this.strategy =
       platform.chooseStrategy?.(item) ??
       chooseStrategy({ sizes: item.manifest.map((f) => f.size), bundleUrl: item.platformBundleUrl }, config.thresholds);
     this.partial.ingest_strategy = this.strategy;
+    // Limits guard downloads; an item that is already an archive downloads nothing.
+    if (item.alreadyArchived && item.manifest.length) return this.finish('success-existing', alreadyArchived(item));
+    applyLimits(item, config.limits);
+
     const strategy = (this.deps.strategies ?? STRATEGIES)[this.strategy];
     if (!strategy) throw new NoStrategyHelperError(`strategy ${this.strategy} is not implemented yet`);
 
@@ -202,6 +206,17 @@ class IngestRun {
       },
     };
   }
+}
+
+/**
+ * The platform is itself an archive (an archive.org item): copying it into an item would copy it
+ * into itself, so the result points at the platform's own copy with the platform's own hashes.
+ */
+function alreadyArchived(item: PlatformItem): StrategyResult {
+  return {
+    status: 'success-existing',
+    manifest: item.manifest.map((f) => ({ ...wireEntry(f, 'exists'), terminal_url: f.platform_url ?? null })),
+  };
 }
 
 /** The ingest's note: a `metadata` record holding its result, beside what it captured. */

@@ -1,31 +1,16 @@
 // Zenodo: record URLs (/record/<id>, /records/<id>) and 10.5281/zenodo.<id> DOIs, read through the
 // records API in all three shapes it has served (legacy, Oct-2023 transitional, InvenioRDM).
 import { z } from 'zod';
-import { PlatformError, PlatformRestrictedError, PlatformScopeError } from '../errors.js';
+import { PlatformRestrictedError, PlatformScopeError } from '../errors.js';
 import { expectOk, getApi, parseApi } from './api.js';
-import type { LandingPage, PlatformContext, PlatformFile, PlatformHelper, PlatformItem, PlatformRequest } from './types.js';
+import { InvenioFile, invenioManifest } from './invenio.js';
+import type { LandingPage, PlatformContext, PlatformHelper, PlatformItem, PlatformRequest } from './types.js';
 
 const HOSTS = new Set(['zenodo.org', 'www.zenodo.org', 'sandbox.zenodo.org']);
 const RECORD_PATH = /^\/(?:api\/)?records?\/(\d+)(?:[/?#]|$)/;
 const DOI_PATH = /^\/(10\.5281\/zenodo\.(\d+))$/i;
 
 // GET https://zenodo.org/api/records/<id>: only the fields we read.
-const ZenodoFile = z.object({
-  id: z.string().optional(),
-  key: z.string().optional(),           // legacy and current
-  filename: z.string().optional(),      // Oct-2023 transitional
-  size: z.number().int().nonnegative().optional(),
-  filesize: z.number().int().nonnegative().optional(),
-  checksum: z.string().optional(),      // "md5:<hex>" or bare hex (transitional)
-  type: z.string().optional(),
-  mimetype: z.string().optional(),
-  links: z.object({
-    self: z.string().optional(),
-    content: z.string().optional(),
-    download: z.string().optional(),
-  }),
-});
-
 const ZenodoRecord = z.object({
   id: z.union([z.number(), z.string()]),
   conceptrecid: z.union([z.number(), z.string()]).optional(),
@@ -40,7 +25,7 @@ const ZenodoRecord = z.object({
     resource_type: z.object({ type: z.string().optional() }).optional(),
     version: z.string().optional(),
   }),
-  files: z.array(ZenodoFile).nullish(),
+  files: z.array(InvenioFile).nullish(),
   links: z.object({ archive: z.string().optional() }).optional(),
 });
 
@@ -75,32 +60,6 @@ function targetOf(request: PlatformRequest, landing: LandingPage | null): Zenodo
   return zenodoTarget(request.url) ?? (landing?.capture ? zenodoTarget(landing.capture.url) : null);
 }
 
-export function parseChecksum(checksum: string | undefined): { md5?: string } {
-  if (!checksum) return {};
-  const [algo, value] = checksum.includes(':') ? checksum.split(':', 2) : ['md5', checksum];
-  return algo?.toLowerCase() === 'md5' && value && /^[0-9a-f]{32}$/i.test(value) ? { md5: value.toLowerCase() } : {};
-}
-
-function manifestOf(record: ZenodoRecord): PlatformFile[] {
-  return (record.files ?? []).map((file, index) => {
-    const path = file.key ?? file.filename;
-    const size = file.size ?? file.filesize;
-    const url = file.links.content ?? file.links.download ?? file.links.self;
-    if (!path || size === undefined || !url) {
-      const missing = !path ? 'key' : size === undefined ? 'size' : 'links.content';
-      throw new PlatformError(`Zenodo record: unexpected response shape at "files.${index}.${missing}": missing`);
-    }
-    return {
-      path,
-      size,
-      ...parseChecksum(file.checksum),
-      ...(file.mimetype ? { mimetype: file.mimetype } : {}),
-      platform_url: url,
-      extra: { ...(file.id ? { zenodo_file_id: file.id } : {}), ...(file.type ? { type: file.type } : {}) },
-    };
-  });
-}
-
 export const zenodo: PlatformHelper = {
   name: 'zenodo',
 
@@ -133,7 +92,7 @@ export const zenodo: PlatformHelper = {
       platformName: 'zenodo',
       platformDomain: target.host,
       platformId: recordId,
-      manifest: manifestOf(record),
+      manifest: invenioManifest(record.files ?? [], 'Zenodo record', 'files'),
       archiveorgItemName: `${target.host}-${recordId}`,
       archiveorgItemMeta: {
         title: md.title,

@@ -71,7 +71,7 @@ export async function findExisting(file: PlatformFile, ctx: StrategyContext): Pr
   return null;
 }
 
-async function download(file: PlatformFile, ctx: StrategyContext): Promise<FileOutcome> {
+async function download(file: PlatformFile, ctx: StrategyContext, budget: string): Promise<FileOutcome> {
   const failed = (status: FileStatus, message: string): FileOutcome => ({ entry: wireEntry(file, status), message });
   if (!file.platform_url) return failed('error-platform-download', `${file.path}: the platform gave no download URL`);
   let captured: CapturedResponse;
@@ -81,6 +81,7 @@ async function download(file: PlatformFile, ctx: StrategyContext): Promise<FileO
     } else {
       const { final } = await followRedirects(ctx.http, file.platform_url, {
         maxRedirects: ctx.config.http.maxRedirects,
+        budget,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         onHop: async (hop) => void (await captureResponse(ctx.capture, hop, { signal: ctx.signal })),
       });
@@ -125,13 +126,15 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (
 }
 
 export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Promise<FileOutcome[]> {
+  // Downloads count against the platform's download budget, apart from its API budget.
+  const budget = `${item.platformName}:download`;
   return mapLimit(item.manifest, ctx.config.downloadConcurrency, async (file) => {
     if (file.restricted) {
       return { entry: wireEntry(file, 'platform-restricted'), message: `${file.path}: restricted by the platform` };
     }
     // A file captured during this ingest (the landing page itself) is new, not "exists".
     const lookForCopy = ctx.request.force_recrawl !== true && !file.prefetched;
-    const outcome = (lookForCopy && (await findExisting(file, ctx))) || (await download(file, ctx));
+    const outcome = (lookForCopy && (await findExisting(file, ctx))) || (await download(file, ctx, budget));
     ctx.onFileDone?.(outcome.entry, outcome.entry.size ?? 0);
     return outcome;
   });

@@ -78,6 +78,13 @@ describe('Budgets', () => {
     expect(clock.sleeps).toEqual([30_000]);
   });
 
+  it('a "*" override applies to every budget of its kind the variable does not name', () => {
+    const budgets = new Budgets(parseBudgets('*:api=8,dryad:api=1@10'));
+    expect(budgets.limits('zenodo:api')).toEqual({ concurrency: 8 });
+    expect(budgets.limits('dryad:api')).toEqual({ concurrency: 1, perMinute: 10 });
+    expect(budgets.limits('zenodo:download')).toEqual(DEFAULT_BUDGETS['zenodo:download']);
+  });
+
   it('has defaults for every platform API, and none for an unnamed download', () => {
     const budgets = new Budgets();
     expect(budgets.limits('dryad:api')).toEqual(DEFAULT_BUDGETS['dryad:api']);

@@ -6,7 +6,7 @@ import type { PlatformHelper } from '../../src/platforms/types.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'src', 'platforms');
 /** Modules of the folder that are not helpers. */
-const SUPPORT = ['api.ts', 'detect.ts', 'registry.ts', 'types.ts'];
+const SUPPORT = ['api.ts', 'detect.ts', 'invenio.ts', 'registry.ts', 'types.ts'];
 
 function isHelper(value: unknown): value is PlatformHelper {
   return typeof value === 'object' && value !== null && 'matchRequest' in value && 'processRequest' in value;

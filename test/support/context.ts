@@ -11,6 +11,8 @@ export function testConfig(origin: string, env: Record<string, string> = {}, rew
   return loadConfig({
     FILESET_HTTP_REWRITE: rewritten.map((o) => `${o}=${origin}`).join(','),
     FILESET_HTTP_RETRIES: '1',
+    // Platform rate budgets would space requests a second apart; politeness has its own tests.
+    FILESET_PLATFORM_BUDGETS: '*:api=8,*:download=8',
     FILESET_LOG_LEVEL: 'silent',
     ...env,
   });
