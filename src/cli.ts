@@ -41,8 +41,10 @@ wrong shape gets a "bad-request" result; processing always continues with the ne
   inspect: `Usage: fileset-ingest inspect <url> [config flags]
 
 Finds the platform, lists the manifest and the chosen strategy without downloading any dataset
-file or writing anything. Prints one JSON object with the result's field names; its "status"
-is an error status, "success-existing" when already archived, or "ready".`,
+file or writing anything. Prints one JSON object with the result's field names: the platform
+name, domain and id, the item name, the manifest (paths, sizes, every hash the platform gave),
+the chosen strategy, the limits and "limit_hit" when the dataset is beyond one. Its "status" is
+an error status, "success-existing" when already archived, or "ready".`,
   cdxj: `Usage: fileset-ingest cdxj [--output FILE] [config flags]
 
 Writes every capture in the index as CDXJ lines (sorted by SURT and time), for pywb.`,
@@ -159,6 +161,9 @@ async function ingestCommand(config: Config, logger: Logger, args: string[], for
   });
 }
 
+/** Statuses that mean the dataset is beyond a configured limit (inspect reports them as `limit_hit`). */
+const LIMIT_STATUSES: ReadonlySet<string> = new Set(['too-many-files', 'too-large-size', 'body-too-large']);
+
 async function inspectCommand(config: Config, logger: Logger, args: string[]): Promise<number> {
   const url = oneUrl(args);
   return withRuntime(config, logger, async (runtime) => {
@@ -177,6 +182,7 @@ async function inspectCommand(config: Config, logger: Logger, args: string[]): P
       total_size: result.total_size ?? 0,
       ingest_strategy: result.ingest_strategy ?? null,
       limits: { max_total_size: config.limits.maxTotalSize, max_file_count: config.limits.maxFileCount },
+      limit_hit: LIMIT_STATUSES.has(result.status) ? { status: result.status, message: result.error_message ?? null } : null,
       hops: result.hops ?? [],
       html_biblio: result.html_biblio ?? null,
     };

@@ -89,6 +89,21 @@ describe('fileset-ingest CLI', () => {
       ['datapackage.json', '127f3943c9a2fa7fe892c7159b6fbded'],
     ]);
     expect(server.requests.slice(before).filter((p) => p.startsWith('/api/files/'))).toEqual([]);
+    expect(report.limit_hit).toBeNull();
+  });
+
+  it('inspect reports the limit a dataset hits, with the strategy it would take and its manifest', async () => {
+    const { code, stdout } = await run(['inspect', `https://zenodo.org/records/${RECORD}`], { env: { FILESET_MAX_FILE_COUNT: '2' } });
+    expect(code).toBe(1);
+    const report = JSON.parse(stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      status: 'too-many-files',
+      limit_hit: { status: 'too-many-files', message: '3 files, more than the limit of 2' },
+      limits: { max_file_count: 2 },
+      ingest_strategy: 'web-fileset',
+      file_count: 3,
+    });
+    expect((report.manifest as unknown[]).length).toBe(3);
   });
 
   it('inspects a URL that is itself a file without downloading it', async () => {
