@@ -14,7 +14,7 @@ import { chooseStrategy } from '../strategies/chooser.js';
 import type { StrategyName } from '../strategies/names.js';
 import { STRATEGIES } from '../strategies/registry.js';
 import type { ArchiveStrategy, StrategyContext, StrategyResult } from '../strategies/types.js';
-import { wireEntry } from '../strategies/web-files.js';
+import { summarise, wireEntry } from '../strategies/web-files.js';
 import { fetchLanding } from './landing.js';
 import { applyLimits } from './limits.js';
 import {
@@ -166,7 +166,10 @@ class IngestRun {
       chooseStrategy({ sizes: item.manifest.map((f) => f.size), bundleUrl: item.platformBundleUrl }, config.thresholds);
     this.partial.ingest_strategy = this.strategy;
     // Limits guard downloads; an item that is already an archive downloads nothing.
-    if (item.alreadyArchived && item.manifest.length) return this.finish('success-existing', alreadyArchived(item));
+    if (item.alreadyArchived && item.manifest.length) {
+      const outcome = alreadyArchived(item);
+      return this.finish(outcome.status, outcome);
+    }
     applyLimits(item, config.limits);
 
     const strategy = (this.deps.strategies ?? STRATEGIES)[this.strategy];
@@ -211,12 +214,13 @@ class IngestRun {
 /**
  * The platform is itself an archive (an archive.org item): copying it into an item would copy it
  * into itself, so the result points at the platform's own copy with the platform's own hashes.
+ * Files the platform keeps private are reported as restricted, as a download would find them.
  */
 function alreadyArchived(item: PlatformItem): StrategyResult {
-  return {
-    status: 'success-existing',
-    manifest: item.manifest.map((f) => ({ ...wireEntry(f, 'exists'), terminal_url: f.platform_url ?? null })),
-  };
+  const outcomes = item.manifest.map((f) => ({
+    entry: { ...wireEntry(f, f.restricted ? 'platform-restricted' : 'exists'), terminal_url: f.platform_url ?? null },
+  }));
+  return { ...summarise(outcomes, 'success-existing'), manifest: outcomes.map((o) => o.entry) };
 }
 
 /** The ingest's note: a `metadata` record holding its result, beside what it captured. */

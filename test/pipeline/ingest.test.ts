@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ingestFileset } from '../../src/pipeline/ingest.js';
-import type { PlatformHelper } from '../../src/platforms/types.js';
+import type { PlatformHelper, PlatformItem } from '../../src/platforms/types.js';
 import { FilesetResultSchema, type FilesetResult } from '../../src/schemas/result.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { testRuntime, type TestRuntime } from '../support/runtime.js';
@@ -266,5 +266,34 @@ describe('ingestFileset on other input', () => {
     const { result } = await ingestFileset({ base_url: `https://zenodo.org/records/${RECORD}` }, { ...rt.deps, platforms: [broken] });
     expect(result.status).toBe('internal-error');
     expect(result.error_message).toBe('TypeError: cannot read properties of undefined');
+  });
+
+  it('answers an item that is already an archive with its own hashes and downloads nothing; private files are restricted', async () => {
+    const rt = await runtime();
+    const file = (path: string, restricted: boolean) => ({
+      path, size: 10, md5: 'a'.repeat(32), sha1: 'b'.repeat(40), restricted,
+      platform_url: `https://archive.example/download/item/${path}?cnt=0`,
+    });
+    const archive = (manifest: PlatformItem['manifest']): PlatformHelper => ({
+      name: 'archiveorg',
+      matchRequest: () => true,
+      processRequest: async () => ({
+        platformName: 'archiveorg', platformDomain: 'archive.example', platformId: 'item', manifest,
+        archiveorgItemName: 'item', archiveorgItemMeta: {}, platformBaseUrl: null, platformBundleUrl: null, alreadyArchived: true,
+      }),
+    });
+    const before = server.requests.length;
+    const mixed = await ingestFileset({ base_url: `https://zenodo.org/records/${RECORD}` }, { ...rt.deps, platforms: [archive([file('a.csv', false), file('b.csv', true)])] });
+    expect(mixed.result.status).toBe('success-partial');
+    expect(mixed.result.manifest?.map((e) => [e.path, e.status, e.md5, e.terminal_url])).toEqual([
+      ['a.csv', 'exists', 'a'.repeat(32), 'https://archive.example/download/item/a.csv?cnt=0'],
+      ['b.csv', 'platform-restricted', 'a'.repeat(32), 'https://archive.example/download/item/b.csv?cnt=0'],
+    ]);
+    const open = await ingestFileset({ base_url: `https://zenodo.org/records/${RECORD}` }, { ...rt.deps, platforms: [archive([file('a.csv', false)])] });
+    expect(open.result.status).toBe('success-existing');
+    const closed = await ingestFileset({ base_url: `https://zenodo.org/records/${RECORD}` }, { ...rt.deps, platforms: [archive([file('b.csv', true)])] });
+    expect(closed.result.status).toBe('platform-restricted');
+    // Only the landing page was fetched, three times: no file download.
+    expect(server.requests.slice(before)).toEqual(Array(3).fill(`/records/${RECORD}`));
   });
 });
