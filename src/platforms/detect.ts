@@ -20,7 +20,10 @@ export interface LandingSignals {
   links: TypedLink[];
   /** Every JSON-LD block that parsed. */
   jsonLd: unknown[];
-  /** The DOI the page declares (lower case, no resolver prefix): citation_doi, JSON-LD or signposting cite-as. */
+  /**
+   * The DOI the page declares, as written (DOIs are case-insensitive, but some APIs look them up
+   * exactly), without a resolver prefix: citation_doi, JSON-LD or signposting cite-as.
+   */
   doi?: string;
 }
 
@@ -140,7 +143,7 @@ function doiIn(text: string | undefined): string | undefined {
   } catch {
     // keep the raw text
   }
-  return DOI.exec(decoded)?.[1]?.replace(/[.,;]+$/, '').toLowerCase();
+  return DOI.exec(decoded)?.[1]?.replace(/[.,;]+$/, '');
 }
 
 function doiInJsonLd(blocks: unknown[]): string | undefined {
