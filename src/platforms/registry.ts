@@ -6,6 +6,7 @@ import { dataverse } from './dataverse.js';
 import { dryad } from './dryad.js';
 import { figshare } from './figshare.js';
 import { inveniordm } from './inveniordm.js';
+import { osf } from './osf.js';
 import { web } from './web.js';
 import { zenodo } from './zenodo.js';
 
@@ -13,7 +14,7 @@ import { zenodo } from './zenodo.js';
  * URL-identified platforms first; then those found by what their landing page says; `web` (the
  * landing page is the file) last.
  */
-export const PLATFORMS: readonly PlatformHelper[] = [zenodo, figshare, dryad, archiveorg, inveniordm, dataverse, web];
+export const PLATFORMS: readonly PlatformHelper[] = [zenodo, figshare, dryad, osf, archiveorg, inveniordm, dataverse, web];
 
 export function findPlatform(
   request: PlatformRequest,

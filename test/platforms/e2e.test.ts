@@ -37,6 +37,18 @@ describe.each(sites.map((s) => [s.platform, s] as const))('fileset-ingest ingest
         FILESET_LOG_LEVEL: 'warn',
         FILESET_PLATFORM_BUDGETS: '*:api=8,*:download=8',
       };
+      // inspect first: everything the platform says, nothing downloaded or written.
+      const inspect = await runCli(['inspect', dataset.url], env);
+      const report = JSON.parse(inspect.stdout) as Record<string, unknown> & { manifest: Array<Record<string, unknown>> };
+      expect(report.status, inspect.stderr).toBe(dataset.status === 'success-existing' ? 'success-existing' : 'ready');
+      expect(report).toMatchObject({ platform_name: site.platform, platform_id: dataset.platformId, archiveorg_item_name: dataset.itemName, limit_hit: null });
+      expect(report.platform_domain).toEqual(expect.any(String));
+      expect(report.ingest_strategy).toEqual(expect.any(String));
+      expect(report.manifest.map((f) => f.path)).toEqual(dataset.paths);
+      // Sizes always; hashes as the platform gave them (the 2022 Dryad listing gives none).
+      expect(report.manifest.every((f) => typeof f.size === 'number')).toBe(true);
+      expect(await warcFiles(join(dataDir, 'warcs'))).toEqual([]);
+
       const run = await runCli(['ingest', dataset.url], env);
       const lines = jsonLines(run.stdout);
       const result = FilesetResultSchema.parse(lines.at(-1));
