@@ -111,6 +111,20 @@ export const EnvSchema = z.object({
   FILESET_INGEST_DEADLINE_S: int(6 * 3600, 1),
   FILESET_WARC_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('FILESET'),
   FILESET_WARC_ROLLOVER_SIZE: size('1GB'),
+  FILESET_ITEM_STORE: z.string().optional(),
+  FILESET_WORK_DIR_BUDGET: size('50GiB'),
+  FILESET_BUNDLE_MAX_EXPANDED_SIZE: size('8GiB'),
+  FILESET_BUNDLE_MAX_RATIO: int(1000, 1),
+  FILESET_S3_ENDPOINT: z.string().url().optional(),
+  FILESET_S3_REGION: z.string().min(1).default('us-east-1'),
+  FILESET_S3_ACCESS_KEY_ID: z.string().optional(),
+  FILESET_S3_SECRET_ACCESS_KEY: z.string().optional(),
+  FILESET_S3_FORCE_PATH_STYLE: bool(false),
+  FILESET_S3_PART_SIZE: size('64MiB'),
+  FILESET_IAS3_ENDPOINT: z.string().url().default('https://s3.us.archive.org'),
+  FILESET_IAS3_METADATA_URL: z.string().url().default('https://archive.org'),
+  FILESET_IAS3_ACCESS_KEY: z.string().optional(),
+  FILESET_IAS3_SECRET_KEY: z.string().optional(),
 });
 
 export type EnvName = keyof typeof EnvSchema.shape;
@@ -150,6 +164,22 @@ export interface Config {
   downloadConcurrency: number;
   ingestDeadlineMs: number;
   warc: { prefix: string; rolloverSize: number };
+  items: {
+    /** FILESET_ITEM_STORE as given: `fs:///path`, `s3://bucket/prefix` or `ias3://`; unset: fs under dataDir/items. */
+    store: string | undefined;
+    /** Bytes the archiveorg-* strategies may hold in their working directory at once. */
+    workDirBudget: number;
+  };
+  bundle: { maxExpandedSize: number; maxRatio: number };
+  s3: {
+    endpoint: string | undefined;
+    region: string;
+    accessKeyId: string | undefined;
+    secretAccessKey: string | undefined;
+    forcePathStyle: boolean;
+    partSize: number;
+  };
+  ias3: { endpoint: string; metadataUrl: string; accessKey: string | undefined; secretKey: string | undefined };
 }
 
 /** The flag spelling of a variable: FILESET_DATA_DIR → data-dir. */
@@ -212,5 +242,21 @@ export function loadConfig(
     downloadConcurrency: e.FILESET_DOWNLOAD_CONCURRENCY,
     ingestDeadlineMs: e.FILESET_INGEST_DEADLINE_S * 1000,
     warc: { prefix: e.FILESET_WARC_PREFIX, rolloverSize: e.FILESET_WARC_ROLLOVER_SIZE },
+    items: { store: e.FILESET_ITEM_STORE, workDirBudget: e.FILESET_WORK_DIR_BUDGET },
+    bundle: { maxExpandedSize: e.FILESET_BUNDLE_MAX_EXPANDED_SIZE, maxRatio: e.FILESET_BUNDLE_MAX_RATIO },
+    s3: {
+      endpoint: e.FILESET_S3_ENDPOINT,
+      region: e.FILESET_S3_REGION,
+      accessKeyId: e.FILESET_S3_ACCESS_KEY_ID,
+      secretAccessKey: e.FILESET_S3_SECRET_ACCESS_KEY,
+      forcePathStyle: e.FILESET_S3_FORCE_PATH_STYLE,
+      partSize: e.FILESET_S3_PART_SIZE,
+    },
+    ias3: {
+      endpoint: e.FILESET_IAS3_ENDPOINT,
+      metadataUrl: e.FILESET_IAS3_METADATA_URL,
+      accessKey: e.FILESET_IAS3_ACCESS_KEY,
+      secretKey: e.FILESET_IAS3_SECRET_KEY,
+    },
   };
 }

@@ -14,6 +14,12 @@ export const REDACT_PATHS = [
   '*.password',
   'secret',
   '*.secret',
+  'config.s3.secretAccessKey',
+  'config.ias3.secretKey',
+  'secretAccessKey',
+  '*.secretAccessKey',
+  'secretKey',
+  '*.secretKey',
 ];
 
 export function createLogger(level: string, destination = pino.destination({ fd: 2, sync: false })): Logger {

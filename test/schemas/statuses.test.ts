@@ -20,7 +20,7 @@ describe('README mirrors the code', () => {
   it('documents every configuration variable in the README and .env.example', () => {
     expect(tableNames('config')).toEqual([...ENV_NAMES]);
     const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
-    const inExample = [...example.matchAll(/^#?\s*(FILESET_[A-Z_]+)=/gm)].map((m) => m[1]);
+    const inExample = [...example.matchAll(/^#?\s*(FILESET_[A-Z0-9_]+)=/gm)].map((m) => m[1]);
     expect(inExample).toEqual([...ENV_NAMES]);
   });
 });

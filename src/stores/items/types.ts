@@ -1,0 +1,79 @@
+// The item store: where the archiveorg-* strategies put a dataset's files, one item per dataset.
+// Three backends share this interface (fs.ts, s3.ts, ias3.ts) and one contract test suite
+// (test/stores/items/contract.ts). Trouble reaching the store is an InfrastructureError (the
+// request is retried); a store that refuses a file is an ItemUploadError (`error-archiveorg-upload`).
+import type { Readable } from 'node:stream';
+import { IngestError } from '../../errors.js';
+
+/** One file of an item as the store lists it. */
+export interface ItemFile {
+  /** The manifest path (relative, `/`-separated). */
+  path: string;
+  size: number;
+  md5: string;
+  sha1: string;
+  /** null when the store does not know it (archive.org computes no sha256). */
+  sha256: string | null;
+  mimetype: string | null;
+}
+
+/** A verified local file to put into an item. */
+export interface PutFile extends ItemFile {
+  /** Absolute path of the local file holding the bytes (streamed, never read whole). */
+  source: string;
+}
+
+/** One ingest's note: what was done to the item and with what result. */
+export interface ItemNote {
+  /** When the ingest ran; the note is named by its Unix time stamp (seconds). */
+  time: Date;
+  [key: string]: unknown;
+}
+
+export interface ItemStore {
+  /** `fs`, `s3` or `ias3`. */
+  readonly kind: string;
+  /** The item's current files (empty when the item does not exist yet). */
+  listFiles(item: string, signal?: AbortSignal): Promise<ItemFile[]>;
+  /**
+   * Stores the file at `file.path`, atomically: a reader sees the old bytes or the new, never a
+   * part. A different file already at that path is kept as a previous version (where the backend
+   * keeps versions); identical bytes already there are left alone.
+   */
+  putFile(item: string, file: PutFile, signal?: AbortSignal): Promise<void>;
+  /** The bytes of a current file; throws when it does not exist. */
+  readFile(item: string, path: string): Promise<Readable>;
+  setMetadata(item: string, metadata: Record<string, unknown>): Promise<void>;
+  /** The item metadata last set, or null. */
+  getMetadata(item: string): Promise<Record<string, unknown> | null>;
+  writeNote(item: string, note: ItemNote): Promise<void>;
+  /** Every note of the item, oldest first. */
+  listNotes(item: string): Promise<ItemNote[]>;
+  /** Where a file of the item lives, for results and logs (a path or URL; never with credentials). */
+  locate(item: string, path?: string): string;
+  close(): Promise<void>;
+}
+
+/** The store refused a file (not a connection failure): the dataset's status is error-archiveorg-upload. */
+export class ItemUploadError extends IngestError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('error-archiveorg-upload', message, options);
+    this.name = 'ItemUploadError';
+  }
+}
+
+/** The Unix time stamp (seconds) a note or a previous version is named by. */
+export function unixStamp(date: Date): string {
+  return String(Math.floor(date.getTime() / 1000));
+}
+
+/**
+ * Whether a manifest path can be stored as given: relative, `/`-separated, no empty, `.` or `..`
+ * segments, no NUL or backslash, and not inside the store's own `.fileset` folder.
+ */
+export function isSafeItemPath(path: string): boolean {
+  if (!path || path.length > 1024 || path.startsWith('/') || /[\\\0]/.test(path)) return false;
+  const segments = path.split('/');
+  if (segments[0] === '.fileset') return false;
+  return segments.every((s) => s !== '' && s !== '.' && s !== '..');
+}
