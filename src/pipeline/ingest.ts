@@ -7,6 +7,7 @@ import { findPlatform, PLATFORMS } from '../platforms/registry.js';
 import type { PlatformHelper, PlatformItem } from '../platforms/types.js';
 import { IngestRequestSchema, type IngestRequest } from '../schemas/request.js';
 import type { DatasetFileResult, FilesetResult, ManifestEntry } from '../schemas/index.js';
+import type { ItemStore } from '../stores/items/types.js';
 import type { CaptureIndex } from '../stores/warc/capture-index.js';
 import type { WebCaptureDeps } from '../stores/warc/web-capture.js';
 import type { WarcWriter } from '../stores/warc/writer.js';
@@ -41,7 +42,10 @@ export interface IngestDeps {
   http: HttpClient;
   index: CaptureIndex;
   writer: WarcWriter;
+  items: ItemStore;
   tmpDir: string;
+  /** The archiveorg-* strategies' working directory, kept across runs (resumable downloads). */
+  workDir: string;
   now: () => Date;
   platforms?: readonly PlatformHelper[];
   strategies?: Partial<Record<StrategyName, ArchiveStrategy>>;
@@ -200,6 +204,9 @@ class IngestRun {
       http: this.deps.http,
       capture,
       index: this.deps.index,
+      items: this.deps.items,
+      workDir: this.deps.workDir,
+      now: this.deps.now,
       request: this.request,
       signal: this.signal,
       onFileDone: (_entry: ManifestEntry, bytes: number) => {

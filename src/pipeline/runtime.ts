@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { HttpClient } from '../http/client.js';
 import type { Logger } from '../logger.js';
+import { openItemStore } from '../stores/items/index.js';
 import { CaptureIndex } from '../stores/warc/capture-index.js';
 import { WarcWriter } from '../stores/warc/writer.js';
 import type { IngestDeps } from './ingest.js';
@@ -21,12 +22,23 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   const dataDir = resolve(config.dataDir);
   const warcDir = join(dataDir, 'warcs');
   const tmpDir = join(dataDir, 'tmp', String(process.pid));
+  const workDir = join(dataDir, 'work');
   await mkdir(tmpDir, { recursive: true });
-  const db = await openDatabase(config, logger);
+  await mkdir(workDir, { recursive: true });
+  // A misconfigured item store fails here, before anything else is opened.
+  const items = await openItemStore(config, logger);
+  let db: Database;
+  try {
+    db = await openDatabase(config, logger);
+  } catch (err) {
+    await items.close();
+    throw err;
+  }
   try {
     await migrate(db, logger);
   } catch (err) {
     await db.close();
+    await items.close();
     throw err;
   }
   const writer = await WarcWriter.open({
@@ -44,7 +56,9 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     http,
     index: new CaptureIndex(db),
     writer,
+    items,
     tmpDir,
+    workDir,
     now: () => new Date(),
   };
   return {
@@ -53,6 +67,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     warcDir,
     async close() {
       await writer.close();
+      await items.close();
       await http.close();
       await db.close();
       await rm(tmpDir, { recursive: true, force: true });

@@ -39,6 +39,10 @@ export const STATUSES = [
   'unsafe-path',
   'error-archiveorg-upload',
   'too-much-spn',
+  // bundles (a platform's "download all" zip)
+  'bundle-zip-bomb',
+  'bundle-encrypted',
+  'bundle-corrupt',
   // worker
   'timeout',
   'internal-error',
@@ -59,6 +63,8 @@ export const FILE_STATUSES = [
   'mismatch-sha256',
   'error-platform-download',
   'unsafe-path',
+  'error-archiveorg-upload',
+  'too-large-size',
   'platform-restricted',
   'not-processed',
 ] as const;

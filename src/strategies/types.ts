@@ -6,6 +6,7 @@ import type { PlatformItem } from '../platforms/types.js';
 import type { IngestRequest } from '../schemas/request.js';
 import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
 import type { Status } from '../schemas/statuses.js';
+import type { ItemStore } from '../stores/items/types.js';
 import type { CaptureIndex } from '../stores/warc/capture-index.js';
 import type { WebCaptureDeps } from '../stores/warc/web-capture.js';
 import type { StrategyName } from './names.js';
@@ -17,6 +18,11 @@ export interface StrategyContext {
   capture: WebCaptureDeps;
   index: CaptureIndex;
   request: IngestRequest;
+  /** The item store of the archiveorg-* strategies. */
+  items: ItemStore;
+  /** The archiveorg-* strategies' working directory (`<dataDir>/work`), kept across runs so downloads resume. */
+  workDir: string;
+  now: () => Date;
   signal?: AbortSignal;
   onFileDone?: (entry: ManifestEntry, bytes: number) => void;
 }
@@ -27,6 +33,8 @@ export interface StrategyResult {
   errorMessage?: string;
   filesetFile?: CaptureResult;
   filesetBundle?: CaptureResult & { archiveorg_bundle_path?: string | null };
+  /** What an archiveorg-* strategy did to the item (added, changed, unchanged files): the pipeline writes it as the item's note. */
+  note?: Record<string, unknown>;
 }
 
 export interface ArchiveStrategy {
