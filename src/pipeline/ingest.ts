@@ -187,7 +187,21 @@ class IngestRun {
       return this.partial;
     }
     const outcome = existing ?? (await strategy.process(item, strategyCtx));
+    await this.noteItem(item, outcome);
     return this.finish(outcome.status, outcome);
+  }
+
+  /** An item-store strategy leaves a note in the item: what it did, and the result. */
+  private async noteItem(item: PlatformItem, outcome: StrategyResult): Promise<void> {
+    if (!this.strategy?.startsWith('archiveorg') || !item.archiveorgItemName) return;
+    await this.deps.items.writeNote(item.archiveorgItemName, {
+      time: this.deps.now(),
+      base_url: this.request.base_url,
+      strategy: this.strategy,
+      status: outcome.status,
+      ...(outcome.errorMessage ? { error_message: outcome.errorMessage } : {}),
+      ...outcome.note,
+    });
   }
 
   private finish(status: FilesetResult['status'], outcome: Parameters<typeof strategyFields>[0]): FilesetResult {
