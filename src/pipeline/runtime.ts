@@ -26,7 +26,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   await mkdir(tmpDir, { recursive: true });
   await mkdir(workDir, { recursive: true });
   // A misconfigured item store fails here, before anything else is opened.
-  const items = await openItemStore(config, logger);
+  const items = openItemStore(config, logger);
   let db: Database;
   try {
     db = await openDatabase(config, logger);

@@ -4,8 +4,10 @@ import type { StrategyName } from './names.js';
 import type { ArchiveStrategy } from './types.js';
 import { webFile } from './web-file.js';
 import { webFileset } from './web-fileset.js';
+import { webFilesetBundled } from './web-fileset-bundled.js';
 
 export const STRATEGIES: Partial<Record<StrategyName, ArchiveStrategy>> = {
   'web-file': webFile,
   'web-fileset': webFileset,
+  'web-fileset-bundled': webFilesetBundled,
 };

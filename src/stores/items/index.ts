@@ -3,6 +3,8 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import { createFsItemStore } from './fs.js';
+import { createIas3ItemStore } from './ias3.js';
+import { createS3ItemStore } from './s3.js';
 import type { ItemStore } from './types.js';
 
 export type ItemStoreLocation =
@@ -36,13 +38,15 @@ export function itemStoreLocation(config: Config): ItemStoreLocation {
   }
 }
 
-export async function openItemStore(config: Config, logger: Logger): Promise<ItemStore> {
+export function openItemStore(config: Config, logger: Logger): ItemStore {
   const location = itemStoreLocation(config);
   const log = logger.child({ module: 'items', store: location.kind });
   switch (location.kind) {
     case 'fs':
       return createFsItemStore({ root: location.root, logger: log });
-    default:
-      throw new Error(`FILESET_ITEM_STORE: the ${location.kind} backend is not available yet`);
+    case 's3':
+      return createS3ItemStore({ bucket: location.bucket, prefix: location.prefix, s3: config.s3, logger: log });
+    case 'ias3':
+      return createIas3ItemStore({ ias3: config.ias3, logger: log, userAgent: config.userAgent, retries: config.http.retries });
   }
 }

@@ -164,6 +164,10 @@ export async function captureResponse(
     });
     await deps.index.add(capture);
     return { ...base, cdx: cdxFromCapture(capture), revisitCdx: original ? cdxFromCapture(original) : null };
+  } catch (err) {
+    // The caller never learns the kept body's path when this fails: remove it here.
+    if (bodyPath) await rm(bodyPath, { force: true });
+    throw err;
   } finally {
     if (bodyPath !== spoolPath) await rm(spoolPath, { force: true });
   }
