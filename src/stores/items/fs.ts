@@ -20,9 +20,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InfrastructureError, IngestError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile } from './types.js';
+import { isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
 
-const ITEM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** Errors that mean our disk is in trouble, not that the request is bad. */
 const DISK_CODES = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EIO', 'EROFS', 'EMFILE', 'ENFILE']);
 

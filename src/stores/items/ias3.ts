@@ -29,7 +29,7 @@ import { InfrastructureError, IngestError } from '../../errors.js';
 import { abortable, backoffDelay, defaultSleep, errorCode, isTransferError, retryAfterDelay } from '../../http/retry.js';
 import type { Logger } from '../../logger.js';
 import { formatMimetype } from '../../platforms/archiveorg.js';
-import { ItemUploadError, isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile } from './types.js';
+import { ItemUploadError, isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
 
 // GET <metadataUrl>/metadata/<item>: only the fields we read. Sizes are decimal strings.
 const IaFile = z.object({
@@ -44,7 +44,6 @@ const IaFile = z.object({
 const IaItem = z.object({ metadata: z.record(z.string(), z.unknown()), files: z.array(IaFile).default([]) });
 type IaItem = z.infer<typeof IaItem>;
 
-const ITEM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const METADATA_KEY = /^[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*$/;
 const NOTES_DIR = '_fileset_notes/';
 const NOTE_NAME = /^_fileset_notes\/(\d+)\.json$/;

@@ -22,11 +22,11 @@ import {
   type CompletedPart, type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import type { Config } from '../../config.js';
-import { InfrastructureError, IngestError } from '../../errors.js';
+import { IngestError } from '../../errors.js';
+import { classify, describeS3Error, s3Client, storeError } from './s3-client.js';
 import { redactUrl, type Logger } from '../../logger.js';
-import { isSafeItemPath, unixStamp, ItemUploadError, type ItemFile, type ItemNote, type ItemStore, type PutFile } from './types.js';
+import { isSafeItemPath, unixStamp, ItemUploadError, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
 
-const ITEM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const NOTE_NAME = /^(\d+)(?:-(\d+))?\.json$/;
 /** S3 allows at most 10,000 parts to an upload, and copies at most 5 GiB with one CopyObject. */
 const MAX_PARTS = 10_000;
@@ -34,8 +34,6 @@ const MAX_COPY_SIZE = 5 * 1024 ** 3;
 /** Tries of one request with a file body: the SDK never retries a streamed body, so we do. */
 const BODY_ATTEMPTS = 3;
 const HEAD_CONCURRENCY = 8;
-/** Error codes that mean "try again later", whatever their HTTP status. */
-const TRANSIENT_CODES = new Set(['RequestTimeout', 'SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'InternalError', 'ServiceUnavailable']);
 
 export interface S3ItemStoreOptions {
   bucket: string;
@@ -372,61 +370,4 @@ function hashing(source: Readable, hash: Hash): Readable {
     },
   });
   return pipeline(source, through, () => {});
-}
-
-function s3Client(s3: Config['s3'], log: Logger): S3Client {
-  const sdkWarning = (...args: unknown[]) => log.warn({ sdk: args.filter((a) => typeof a === 'string').join(' ') }, 'aws sdk warning');
-  return new S3Client({
-    region: s3.region,
-    endpoint: s3.endpoint,
-    forcePathStyle: s3.forcePathStyle,
-    credentials: s3.accessKeyId && s3.secretAccessKey ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } : undefined,
-    // Checksums only where S3 requires them: many S3-compatible stores refuse the SDK's default
-    // aws-chunked CRC trailers. The bytes are checked by Content-MD5 (whole) or our sha1 (parts).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { connectionTimeout: 15_000, requestTimeout: 120_000 },
-    // The SDK's own request logging would carry inputs; only its warnings are kept (as text).
-    logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: sdkWarning, error: sdkWarning },
-  });
-}
-
-type Failure = 'missing' | 'taken' | 'refused' | 'transient' | 'other';
-
-/** What a failed S3 call means: `other` is not the store's answer (ours to rethrow as it is). */
-function classify(err: unknown): Failure {
-  if (err instanceof IngestError || err instanceof InfrastructureError || !(err instanceof Error)) return 'other';
-  const e = err as Error & { Code?: string; code?: string; path?: unknown; $metadata?: { httpStatusCode?: number } };
-  if (e.name === 'AbortError' || typeof e.path === 'string') return 'other';
-  const status = e.$metadata?.httpStatusCode;
-  const code = e.Code ?? e.name;
-  if (status === undefined) {
-    // No HTTP answer: a connection failure or a timeout, unless it is not the SDK's error at all.
-    const network = e.$metadata !== undefined || /^E[A-Z_]+$/.test(e.code ?? '') || e.name === 'TimeoutError';
-    return network ? 'transient' : 'other';
-  }
-  if (status >= 500 || status === 429 || status === 408 || TRANSIENT_CODES.has(code)) return 'transient';
-  if (code === 'NoSuchKey' || code === 'NotFound') return 'missing';
-  if (status === 412 || code === 'ConditionalRequestConflict') return 'taken';
-  return 'refused';
-}
-
-/**
- * The error a store call throws: trouble reaching the store is an InfrastructureError (retry
- * later); a refused write is an ItemUploadError (error-archiveorg-upload). A refused read means
- * the store is misconfigured (bucket, credentials): ours to fix, so infrastructure too.
- */
-function storeError(err: unknown, action: 'read' | 'write', what: string): unknown {
-  const failure = classify(err);
-  if (failure === 'other') return err;
-  const message = `s3 ${what}: ${describeS3Error(err)}`;
-  if (failure === 'transient') return new InfrastructureError(`${message} (store unreachable or failing)`, { cause: err });
-  if (action === 'write') return new ItemUploadError(message, { cause: err });
-  return new InfrastructureError(`${message} (the store refused a read: check the bucket and credentials)`, { cause: err });
-}
-
-function describeS3Error(err: unknown): string {
-  const e = err as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  return `${e.Code ?? e.code ?? e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`;
 }

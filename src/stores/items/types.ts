@@ -62,6 +62,9 @@ export class ItemUploadError extends IngestError {
   }
 }
 
+/** archive.org identifier rules, which every backend applies: letters, digits, `.`, `-`, `_`. */
+export const ITEM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
 /** The Unix time stamp (seconds) a note or a previous version is named by. */
 export function unixStamp(date: Date): string {
   return String(Math.floor(date.getTime() / 1000));

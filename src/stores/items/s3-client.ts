@@ -1,0 +1,67 @@
+// The S3 client the s3 item store uses, and what its failures mean: a store that cannot be
+// reached is an InfrastructureError (retry later), a refused write an ItemUploadError.
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Config } from '../../config.js';
+import { InfrastructureError, IngestError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { ItemUploadError } from './types.js';
+
+/** Error codes that mean "try again later", whatever their HTTP status. */
+const TRANSIENT_CODES = new Set(['RequestTimeout', 'SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'InternalError', 'ServiceUnavailable']);
+
+export function s3Client(s3: Config['s3'], log: Logger): S3Client {
+  const sdkWarning = (...args: unknown[]) => log.warn({ sdk: args.filter((a) => typeof a === 'string').join(' ') }, 'aws sdk warning');
+  return new S3Client({
+    region: s3.region,
+    endpoint: s3.endpoint,
+    forcePathStyle: s3.forcePathStyle,
+    credentials: s3.accessKeyId && s3.secretAccessKey ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } : undefined,
+    // Checksums only where S3 requires them: many S3-compatible stores refuse the SDK's default
+    // aws-chunked CRC trailers. The bytes are checked by Content-MD5 (whole) or our sha1 (parts).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { connectionTimeout: 15_000, requestTimeout: 120_000 },
+    // The SDK's own request logging would carry inputs; only its warnings are kept (as text).
+    logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: sdkWarning, error: sdkWarning },
+  });
+}
+
+export type Failure = 'missing' | 'taken' | 'refused' | 'transient' | 'other';
+
+/** What a failed S3 call means: `other` is not the store's answer (ours to rethrow as it is). */
+export function classify(err: unknown): Failure {
+  if (err instanceof IngestError || err instanceof InfrastructureError || !(err instanceof Error)) return 'other';
+  const e = err as Error & { Code?: string; code?: string; path?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (e.name === 'AbortError' || typeof e.path === 'string') return 'other';
+  const status = e.$metadata?.httpStatusCode;
+  const code = e.Code ?? e.name;
+  if (status === undefined) {
+    // No HTTP answer: a connection failure or a timeout, unless it is not the SDK's error at all.
+    const network = e.$metadata !== undefined || /^E[A-Z_]+$/.test(e.code ?? '') || e.name === 'TimeoutError';
+    return network ? 'transient' : 'other';
+  }
+  if (status >= 500 || status === 429 || status === 408 || TRANSIENT_CODES.has(code)) return 'transient';
+  if (code === 'NoSuchKey' || code === 'NotFound') return 'missing';
+  if (status === 412 || code === 'ConditionalRequestConflict') return 'taken';
+  return 'refused';
+}
+
+/**
+ * The error a store call throws: trouble reaching the store is an InfrastructureError (retry
+ * later); a refused write is an ItemUploadError (error-archiveorg-upload). A refused read means
+ * the store is misconfigured (bucket, credentials): ours to fix, so infrastructure too.
+ */
+export function storeError(err: unknown, action: 'read' | 'write', what: string): unknown {
+  const failure = classify(err);
+  if (failure === 'other') return err;
+  const message = `s3 ${what}: ${describeS3Error(err)}`;
+  if (failure === 'transient') return new InfrastructureError(`${message} (store unreachable or failing)`, { cause: err });
+  if (action === 'write') return new ItemUploadError(message, { cause: err });
+  return new InfrastructureError(`${message} (the store refused a read: check the bucket and credentials)`, { cause: err });
+}
+
+export function describeS3Error(err: unknown): string {
+  const e = err as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  return `${e.Code ?? e.code ?? e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`;
+}
