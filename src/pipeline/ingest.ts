@@ -12,6 +12,7 @@ import type { CaptureIndex } from '../stores/warc/capture-index.js';
 import type { WebCaptureDeps } from '../stores/warc/web-capture.js';
 import type { WarcWriter } from '../stores/warc/writer.js';
 import { chooseStrategy } from '../strategies/chooser.js';
+import type { WorkBudget } from '../strategies/archiveorg-work.js';
 import type { StrategyName } from '../strategies/names.js';
 import { STRATEGIES } from '../strategies/registry.js';
 import type { ArchiveStrategy, StrategyContext, StrategyResult } from '../strategies/types.js';
@@ -46,6 +47,7 @@ export interface IngestDeps {
   tmpDir: string;
   /** The archiveorg-* strategies' working directory, kept across runs (resumable downloads). */
   workDir: string;
+  workBudget: WorkBudget;
   now: () => Date;
   platforms?: readonly PlatformHelper[];
   strategies?: Partial<Record<StrategyName, ArchiveStrategy>>;
@@ -220,6 +222,7 @@ class IngestRun {
       index: this.deps.index,
       items: this.deps.items,
       workDir: this.deps.workDir,
+      workBudget: this.deps.workBudget,
       now: this.deps.now,
       request: this.request,
       signal: this.signal,

@@ -7,6 +7,7 @@ import { openDatabase, type Database } from '../db/database.js';
 import { HttpClient } from '../http/client.js';
 import type { Logger } from '../logger.js';
 import { openItemStore } from '../stores/items/index.js';
+import { WorkBudget } from '../strategies/archiveorg-work.js';
 import { CaptureIndex } from '../stores/warc/capture-index.js';
 import { WarcWriter } from '../stores/warc/writer.js';
 import type { IngestDeps } from './ingest.js';
@@ -59,6 +60,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     items,
     tmpDir,
     workDir,
+    workBudget: new WorkBudget(config.items.workDirBudget),
     now: () => new Date(),
   };
   return {

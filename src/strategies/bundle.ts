@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { IngestError, InfrastructureError } from '../errors.js';
-import type { PlatformFile } from '../platforms/types.js';
+import type { Config } from '../config.js';
+import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import type { FileMeta } from '../schemas/result.js';
 import type { ManifestEntry } from '../schemas/manifest.js';
 import { isSafeItemPath } from '../stores/items/types.js';
@@ -227,4 +228,20 @@ function commonFolder(entries: BundleEntry[]): string | null {
   if (!first || slash < 1) return null;
   const folder = first.slice(0, slash + 1);
   return entries.every((e) => e.path.startsWith(folder)) ? folder : null;
+}
+
+const MIB = 1 << 20;
+
+/**
+ * Most bytes the bundle may take on the wire: twice what its files declare (a zip adds headers and
+ * a platform may add entries of its own, such as Dataverse's MANIFEST.TXT; a zip stores what it
+ * cannot compress, so it is never much larger than its files), 4 KiB per file and 1 MiB for
+ * datasets of tiny files. With a size missing, twice the bundled strategies' own total limit.
+ * A server that sends more is cut off before it fills our disk.
+ */
+export function bundleMaxBytes(item: PlatformItem, config: Config): number {
+  const sizes = item.manifest.map((f) => f.size);
+  if (sizes.some((s) => s === null || s === undefined)) return 2 * config.thresholds.bundleMaxTotalSize;
+  const total = sizes.reduce<number>((sum, s) => sum + s!, 0);
+  return 2 * total + 4096 * sizes.length + MIB;
 }

@@ -1,5 +1,8 @@
 // The strategies that exist, by wire name; a chosen strategy missing here is `no-strategy-helper`.
 // Every strategy file in this folder must be listed (test/strategies/registry.test.ts).
+import { archiveorgFile } from './archiveorg-file.js';
+import { archiveorgFileset } from './archiveorg-fileset.js';
+import { archiveorgFilesetBundled } from './archiveorg-fileset-bundled.js';
 import type { StrategyName } from './names.js';
 import type { ArchiveStrategy } from './types.js';
 import { webFile } from './web-file.js';
@@ -10,4 +13,7 @@ export const STRATEGIES: Partial<Record<StrategyName, ArchiveStrategy>> = {
   'web-file': webFile,
   'web-fileset': webFileset,
   'web-fileset-bundled': webFilesetBundled,
+  'archiveorg-file': archiveorgFile,
+  'archiveorg-fileset': archiveorgFileset,
+  'archiveorg-fileset-bundled': archiveorgFilesetBundled,
 };

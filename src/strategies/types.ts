@@ -9,6 +9,7 @@ import type { Status } from '../schemas/statuses.js';
 import type { ItemStore } from '../stores/items/types.js';
 import type { CaptureIndex } from '../stores/warc/capture-index.js';
 import type { WebCaptureDeps } from '../stores/warc/web-capture.js';
+import type { WorkBudget } from './archiveorg-work.js';
 import type { StrategyName } from './names.js';
 
 export interface StrategyContext {
@@ -22,6 +23,8 @@ export interface StrategyContext {
   items: ItemStore;
   /** The archiveorg-* strategies' working directory (`<dataDir>/work`), kept across runs so downloads resume. */
   workDir: string;
+  /** Bytes the working directory may hold, shared by every dataset of the process. */
+  workBudget: WorkBudget;
   now: () => Date;
   signal?: AbortSignal;
   onFileDone?: (entry: ManifestEntry, bytes: number) => void;

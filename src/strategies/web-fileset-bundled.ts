@@ -4,31 +4,14 @@ import { rm } from 'node:fs/promises';
 import { BodyTooLargeError, IngestError, InfrastructureError } from '../errors.js';
 import { followRedirects } from '../http/redirects.js';
 import type { PlatformItem } from '../platforms/types.js';
-import type { Config } from '../config.js';
 import { captureResponse, type CapturedResponse } from '../stores/warc/web-capture.js';
-import { matchBundle, readBundle } from './bundle.js';
+import { bundleMaxBytes, matchBundle, readBundle } from './bundle.js';
 import type { ArchiveStrategy, StrategyContext, StrategyResult } from './types.js';
 import { summarise, wireEntry } from './web-files.js';
 import { webFileset } from './web-fileset.js';
 
-const MIB = 1 << 20;
-
-/**
- * Most bytes the bundle may take on the wire: twice what its files declare (a zip adds headers and
- * a platform may add entries of its own, such as Dataverse's MANIFEST.TXT; a zip stores what it
- * cannot compress, so it is never much larger than its files), 4 KiB per file and 1 MiB for
- * datasets of tiny files. With a size missing, twice the bundled strategies' own total limit.
- * A server that sends more is cut off before it fills our disk.
- */
-function bundleMaxBytes(item: PlatformItem, config: Config): number {
-  const sizes = item.manifest.map((f) => f.size);
-  if (sizes.some((s) => s === null || s === undefined)) return 2 * config.thresholds.bundleMaxTotalSize;
-  const total = sizes.reduce<number>((sum, s) => sum + s!, 0);
-  return 2 * total + 4096 * sizes.length + MIB;
-}
-
 /** Every file as not processed (restricted ones as restricted): the bundle never got that far. */
-function unprocessed(item: PlatformItem) {
+export function unprocessed(item: PlatformItem) {
   return item.manifest.map((f) => wireEntry(f, f.restricted ? 'platform-restricted' : 'not-processed'));
 }
 

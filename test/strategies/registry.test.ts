@@ -6,7 +6,7 @@ import { STRATEGIES } from '../../src/strategies/registry.js';
 import type { ArchiveStrategy } from '../../src/strategies/types.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'src', 'strategies');
-const SUPPORT = ['archiveorg-files.ts', 'bundle.ts', 'chooser.ts', 'names.ts', 'registry.ts', 'types.ts', 'verify.ts', 'web-files.ts'];
+const SUPPORT = ['archiveorg-files.ts', 'archiveorg-work.ts', 'bundle.ts', 'chooser.ts', 'names.ts', 'registry.ts', 'types.ts', 'verify.ts', 'web-files.ts'];
 
 function isStrategy(value: unknown): value is ArchiveStrategy {
   return typeof value === 'object' && value !== null && 'checkExisting' in value && 'process' in value;

@@ -83,6 +83,7 @@ beforeEach(async () => {
     index: deps.index,
     items: deps.items,
     workDir: deps.workDir,
+    workBudget: deps.workBudget,
     now: deps.now,
     request: { base_url: platformRequest.base_url },
   };
