@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PlatformItem } from '../../src/platforms/types.js';
-import { ItemUploadError } from '../../src/stores/items/types.js';
+import { ItemUploadError, type ItemStore } from '../../src/stores/items/types.js';
 import { archiveorgFilesetBundled } from '../../src/strategies/archiveorg-fileset-bundled.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { workPaths } from '../../src/strategies/archiveorg-work.js';
@@ -22,7 +22,7 @@ let server: FixtureServer;
 let h: ItemHarness;
 let item: PlatformItem;
 
-async function setup(bundle: Buffer, wrap?: Parameters<typeof itemHarness>[1]['wrap']) {
+async function setup(bundle: Buffer, wrap?: (store: ItemStore) => ItemStore) {
   h = await itemHarness(server.origin, wrap ? { wrap } : {});
   ({ item } = await zenodoItem(server, h.config));
   item = { ...item, platformBundleUrl: BUNDLE_URL };
