@@ -143,21 +143,17 @@ class FsItemStore implements ItemStore {
     if (await exists(blob)) return blob;
     await mkdir(dirname(blob), { recursive: true });
     const temp = tempName(blob);
-    const sha1 = createHash('sha1');
-    let size = 0;
     try {
-      await pipeline(
-        createReadStream(file.source),
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            sha1.update(chunk);
-            size += chunk.length;
-            yield chunk;
-          }
+      // A source on the same file system is taken by a hard link and only read to check it;
+      // elsewhere it is copied while checked. Either way the bytes are checked before they count.
+      const linked = await link(file.source, temp).then(
+        () => true,
+        (err: { code?: string }) => {
+          if (err.code === 'EXDEV' || err.code === 'EPERM' || err.code === 'EMLINK') return false;
+          throw err;
         },
-        createWriteStream(temp, { flags: 'wx' }),
       );
-      const digest = sha1.digest('hex');
+      const { size, digest } = linked ? await sha1Of(temp) : await copyChecked(file.source, temp);
       if (size !== file.size || digest !== file.sha1) {
         throw new Error(`${file.source} is ${size} bytes with sha1 ${digest}, not ${file.size} bytes with sha1 ${file.sha1}`);
       }
@@ -181,6 +177,33 @@ class FsItemStore implements ItemStore {
       if (this.#locks.get(item) === settled) this.#locks.delete(item);
     }
   }
+}
+
+async function sha1Of(path: string): Promise<{ size: number; digest: string }> {
+  const sha1 = createHash('sha1');
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    sha1.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, digest: sha1.digest('hex') };
+}
+
+async function copyChecked(source: string, target: string): Promise<{ size: number; digest: string }> {
+  const sha1 = createHash('sha1');
+  let size = 0;
+  await pipeline(
+    createReadStream(source, { highWaterMark: 1 << 20 }),
+    async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
+        sha1.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    },
+    createWriteStream(target, { flags: 'wx' }),
+  );
+  return { size, digest: sha1.digest('hex') };
 }
 
 function tempName(path: string): string {

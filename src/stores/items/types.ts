@@ -19,7 +19,11 @@ export interface ItemFile {
 
 /** A verified local file to put into an item. */
 export interface PutFile extends ItemFile {
-  /** Absolute path of the local file holding the bytes (streamed, never read whole). */
+  /**
+   * Absolute path of the local file holding the bytes (streamed, never read whole). A backend may
+   * take it by hard link (fs on the same file system): the caller may delete it afterwards, but
+   * must not change it.
+   */
   source: string;
 }
 

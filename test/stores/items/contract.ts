@@ -17,6 +17,16 @@ export interface ContractOptions {
   largeFileSize?: number;
 }
 
+let localSerial = 0;
+
+/** A local file holding `bytes` in `dir`, described as putFile wants it. */
+export async function localFile(dir: string, path: string, bytes: Buffer | string, mimetype: string | null = 'text/plain'): Promise<PutFile> {
+  const data = Buffer.from(bytes);
+  const source = join(dir, `src-${process.pid}-${++localSerial}`);
+  await writeFile(source, data);
+  return { path, source, mimetype, ...hashes(data) };
+}
+
 function hashes(bytes: Buffer) {
   const hex = (alg: string) => createHash(alg).update(bytes).digest('hex');
   return { size: bytes.length, md5: hex('md5'), sha1: hex('sha1'), sha256: hex('sha256') };
@@ -36,11 +46,7 @@ export function itemStoreContract(name: string, open: () => Promise<ItemStore>, 
     /** A fresh item name per test, so tests never see each other's files. */
     const newItem = () => `contract-item-${process.pid}-${Date.now().toString(36)}-${++serial}`;
 
-    async function local(path: string, bytes: Buffer, mimetype: string | null = 'text/plain'): Promise<PutFile> {
-      const source = join(dir, `src-${++serial}`);
-      await writeFile(source, bytes);
-      return { path, source, mimetype, ...hashes(bytes) };
-    }
+    const local = (path: string, bytes: Buffer, mimetype: string | null = 'text/plain') => localFile(dir, path, bytes, mimetype);
 
     const listed = (file: PutFile): ItemFile => ({
       path: file.path,

@@ -82,6 +82,20 @@ describe('fs item store', () => {
     expect(a.nlink).toBeGreaterThanOrEqual(3); // both paths and the blob
   });
 
+  it('takes a source on the same file system by hard link, and copies one from another file system', async () => {
+    const same = await local('same.txt', 'linked, not copied');
+    await store.putFile('item', same);
+    expect(statSync(join(root, 'item', 'same.txt')).ino).toBe(statSync(same.source).ino);
+    // /dev/shm is a tmpfs here: a link across file systems fails (EXDEV) and the store copies.
+    const other = await mkdtemp('/dev/shm/items-fs-');
+    roots.push(other);
+    const far = { ...(await local('far.txt', 'copied across file systems')), source: join(other, 'far.txt') };
+    await writeFile(far.source, 'copied across file systems');
+    await store.putFile('item', far);
+    expect(readFileSync(join(root, 'item', 'far.txt'), 'utf8')).toBe('copied across file systems');
+    expect(statSync(join(root, 'item', 'far.txt')).ino).not.toBe(statSync(far.source).ino);
+  });
+
   it('refuses a source that is not what it claims, leaving nothing behind', async () => {
     const liar = { ...(await local('x.txt', 'real bytes')), sha1: 'f'.repeat(40) };
     await expect(store.putFile('item', liar)).rejects.toThrow(/sha1/);

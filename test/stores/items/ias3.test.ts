@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,8 @@ import { ItemUploadError, type ItemStore, type PutFile } from '../../../src/stor
 import { silentLogger } from '../../support/context.js';
 import { Ias3Server } from '../../support/ias3-server.js';
 import { captureLogger } from '../../http/helpers.js';
-import { itemStoreContract, readAllBytes } from './contract.js';
+import { NAWARIAN_PATHS } from '../../support/sites/archiveorg.js';
+import { itemStoreContract, localFile, readAllBytes } from './contract.js';
 
 const ACCESS = 'local-access-key';
 const SECRET = 'Zq8-unlikely-secret-Xv27';
@@ -43,13 +44,7 @@ function openStore(overrides: Partial<Ias3ItemStoreOptions> & { secretKey?: stri
   });
 }
 
-async function local(path: string, text: string, mimetype: string | null = 'text/plain'): Promise<PutFile> {
-  const bytes = Buffer.from(text);
-  const source = join(dir, `src-${++serial}`);
-  await writeFile(source, bytes);
-  const hex = (alg: string) => createHash(alg).update(bytes).digest('hex');
-  return { path, source, size: bytes.length, md5: hex('md5'), sha1: hex('sha1'), sha256: hex('sha256'), mimetype };
-}
+const local = (path: string, text: string, mimetype: string | null = 'text/plain'): Promise<PutFile> => localFile(dir, path, text, mimetype);
 
 const newItem = (name: string) => `ias3-${name}-${++serial}`;
 
@@ -228,15 +223,7 @@ describe('ias3 item store', () => {
   it('lists a recorded archive.org item: originals only, minus its system files; sizes as numbers; sha256 null', async () => {
     server.seed(JSON.parse(readFileSync('test/fixtures/archiveorg/nawarian-test.json', 'utf8')) as Parameters<Ias3Server['seed']>[0]);
     const files = await store.listFiles('nawarian-test');
-    expect(files.map((f) => f.path)).toEqual([
-      'archive_388_data.tar.gz',
-      'archive_389_data.tar.gz',
-      'archive_394_data.tar.gz',
-      'archive_397_data.tar.gz',
-      'archive_422_data.tar.gz',
-      'archive_423_data.tar.gz',
-      'archive_484_data.tar.gz',
-    ]);
+    expect(files.map((f) => f.path)).toEqual(NAWARIAN_PATHS);
     expect(files[0]).toEqual({ path: 'archive_388_data.tar.gz', size: 35380676, md5: '29e3cea56f0b26df41d2e28fce15b7a7', sha1: 'd3d6b5d8241e083f49b38b2b879a2ea29e46d872', sha256: null, mimetype: 'application/gzip' });
   });
 

@@ -1,7 +1,7 @@
 // The s3 item store against a real S3 server (S3Proxy, filesystem provider), started by the harness.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,7 @@ import { createS3ItemStore, type S3ItemStoreOptions } from '../../../src/stores/
 import { ItemUploadError, type ItemStore, type PutFile } from '../../../src/stores/items/types.js';
 import { silentLogger } from '../../support/context.js';
 import { startS3Proxy, type S3Proxy } from '../../support/s3proxy.js';
-import { itemStoreContract } from './contract.js';
+import { itemStoreContract, localFile } from './contract.js';
 
 const PART = 5 * 1024 * 1024;
 const MARCH_1 = new Date('2026-03-01T00:00:00Z'); // unix 1772323200
@@ -53,13 +53,7 @@ itemStoreContract(
   { knowsSha256: true, largeFileSize: 2 * PART + 4321 },
 );
 
-async function local(path: string, text: string, mimetype: string | null = 'text/plain'): Promise<PutFile> {
-  const bytes = Buffer.from(text);
-  const source = join(dir, `src-${++serial}`);
-  await writeFile(source, bytes);
-  const hex = (alg: string) => createHash(alg).update(bytes).digest('hex');
-  return { path, source, size: bytes.length, md5: hex('md5'), sha1: hex('sha1'), sha256: hex('sha256'), mimetype };
-}
+const local = (path: string, text: string, mimetype: string | null = 'text/plain'): Promise<PutFile> => localFile(dir, path, text, mimetype);
 
 /** A file of `size` random bytes, written and hashed in 1 MiB chunks. */
 async function largeLocal(path: string, size: number): Promise<PutFile> {
