@@ -118,7 +118,7 @@ export async function archiveorgBench(): Promise<BenchReport> {
       `${FILE_COUNT} files × ${mb(fileSize)} MB = ${mb(total)} MB (half CSV-like text, half random), \`FILESET_WEB_MAX_FILE_SIZE=1\` ` +
         `(so the chooser picks \`archiveorg-fileset\` at any scale), ${runs} run${runs === 1 ? '' : 's'}. Each file is downloaded into the ` +
         'working directory with md5, sha1 and sha256 computed in one pass, verified, then put into the fs item store ' +
-        '(copied into its content store and hard-linked). MB = 10^6 bytes.',
+        '(hard-linked into its content store and read once more to check its sha1). MB = 10^6 bytes.',
       '',
       markdownTable(['', 'median s', 'min s', 'MB/s (median)', 'CPU s (median)', 'peak RSS MB'], rows),
       '',
