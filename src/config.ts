@@ -125,6 +125,16 @@ export const EnvSchema = z.object({
   FILESET_IAS3_METADATA_URL: z.string().url().default('https://archive.org'),
   FILESET_IAS3_ACCESS_KEY: z.string().optional(),
   FILESET_IAS3_SECRET_KEY: z.string().optional(),
+  FILESET_KAFKA_BROKERS: z.string().default('127.0.0.1:9092').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  FILESET_KAFKA_ENV: z.string().regex(/^[A-Za-z0-9_-]+$/).default('dev'),
+  FILESET_KAFKA_REQUEST_TOPICS: list,
+  FILESET_KAFKA_PARTITIONS: int(8, 1),
+  FILESET_KAFKA_REPLICATION: int(1, 1),
+  FILESET_WORKER_CONCURRENCY: int(4, 1),
+  FILESET_PERSIST_BATCH_SIZE: int(500, 1),
+  FILESET_PERSIST_LINGER_MS: int(1000, 0),
+  FILESET_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  FILESET_METRICS_PORT: int(9464, 0),
 });
 
 export type EnvName = keyof typeof EnvSchema.shape;
@@ -180,6 +190,20 @@ export interface Config {
     partSize: number;
   };
   ias3: { endpoint: string; metadataUrl: string; accessKey: string | undefined; secretKey: string | undefined };
+  kafka: {
+    brokers: string[];
+    /** The `{env}` of sandcrawler's topic and group names. */
+    env: string;
+    /** Request topics the ingest worker consumes; empty: sandcrawler's daily and priority topics. */
+    requestTopics: string[];
+    partitions: number;
+    replication: number;
+  };
+  /** Requests in flight per ingest worker process. */
+  workerConcurrency: number;
+  persist: { batchSize: number; lingerMs: number };
+  /** The Prometheus endpoint of a worker; port 0 turns it off. */
+  metrics: { host: string; port: number };
 }
 
 /** The flag spelling of a variable: FILESET_DATA_DIR → data-dir. */
@@ -258,5 +282,15 @@ export function loadConfig(
       accessKey: e.FILESET_IAS3_ACCESS_KEY,
       secretKey: e.FILESET_IAS3_SECRET_KEY,
     },
+    kafka: {
+      brokers: e.FILESET_KAFKA_BROKERS,
+      env: e.FILESET_KAFKA_ENV,
+      requestTopics: e.FILESET_KAFKA_REQUEST_TOPICS,
+      partitions: e.FILESET_KAFKA_PARTITIONS,
+      replication: e.FILESET_KAFKA_REPLICATION,
+    },
+    workerConcurrency: e.FILESET_WORKER_CONCURRENCY,
+    persist: { batchSize: e.FILESET_PERSIST_BATCH_SIZE, lingerMs: e.FILESET_PERSIST_LINGER_MS },
+    metrics: { host: e.FILESET_METRICS_HOST, port: e.FILESET_METRICS_PORT },
   };
 }
