@@ -21,6 +21,8 @@ export interface HttpClientDeps {
   logger: Logger;
   retryBaseDelayMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Told of every retry (reason: an HTTP status or an error code) and every 429, for metrics. */
+  onRetry?: (reason: string, host: string) => void;
 }
 
 export interface HttpRequestOptions {
@@ -62,6 +64,7 @@ export class HttpClient {
   readonly #transport: Transport;
   readonly #trustedOrigins: ReadonlySet<string>;
   readonly #unreleased = new FinalizationRegistry<Release>((release) => release());
+  readonly #onRetry: (reason: string, host: string) => void;
 
   constructor(deps: HttpClientDeps) {
     const http = deps.config.http;
@@ -69,6 +72,7 @@ export class HttpClient {
     this.#log = deps.logger.child({ module: 'http' });
     this.#baseDelayMs = deps.retryBaseDelayMs ?? 500;
     this.#sleep = deps.sleep ?? defaultSleep;
+    this.#onRetry = deps.onRetry ?? (() => {});
     this.#limiter = new HostLimiter(http.perHostConcurrency);
     this.#budgets = new Budgets(http.budgets, { sleep: this.#sleep });
     this.#trustedOrigins = http.allowPrivate ? new Set(['*']) : rewriteTargets(http.rewrite);
@@ -104,6 +108,7 @@ export class HttpClient {
         if (signal?.aborted) throw signal.reason;
         const failure = classifyError(err, original.host);
         if (retries >= maxRetries || !isRetryableError(err)) throw failure;
+        this.#onRetry(errorCode(err) ?? 'error', original.hostname);
         await this.#pause(original.href, { code: errorCode(err) }, retries++, undefined, signal);
         continue;
       }
@@ -113,6 +118,7 @@ export class HttpClient {
       }
       const retryAfter = retryAfterDelay(response.header('retry-after'));
       await discard(response.body);
+      this.#onRetry(String(status), original.hostname);
       if (status === 429) {
         const delayMs = this.#delay(rateLimited++, retryAfter);
         // Everything asking this host (and this platform budget) waits, not just this request.

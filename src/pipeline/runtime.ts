@@ -19,7 +19,12 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** Told of every HTTP retry (an HTTP status or an error code) and the host: workers count them. */
+  onHttpRetry?: (reason: string, host: string) => void;
+}
+
+export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
   const dataDir = resolve(config.dataDir);
   const warcDir = join(dataDir, 'warcs');
   const tmpDir = join(dataDir, 'tmp', String(process.pid));
@@ -50,7 +55,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     userAgent: config.userAgent,
     logger: logger.child({ module: 'warc' }),
   });
-  const http = new HttpClient({ config, logger });
+  const http = new HttpClient({ config, logger, ...(options.onHttpRetry ? { onRetry: options.onHttpRetry } : {}) });
   const deps: IngestDeps = {
     config,
     logger,
