@@ -2,6 +2,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './commands/usage.js';
 import { ConfigError, ENV_NAMES, flagName, loadConfig, type Config, type EnvName } from './config.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/database.js';
@@ -65,7 +66,6 @@ const COMMAND_OPTIONS: ParseArgsConfig['options'] = {
   output: { type: 'string' },
 };
 
-class UsageError extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
