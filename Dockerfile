@@ -15,6 +15,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY sql ./sql
+# The workers run as node: their data volume must be theirs to write.
+RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 USER node
 ENTRYPOINT ["node", "/app/bin/fileset-ingest.js"]

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { afterInterrupt, log, machine, REPO, type BenchReport } from './lib.js';
 import { archiveorgBench } from './archiveorg.js';
+import { persistBench } from './persist.js';
 import { rssBench } from './rss.js';
 import { throughputBench } from './throughput.js';
 
@@ -13,6 +14,7 @@ const BENCHES: Record<string, { title: string; run: () => Promise<BenchReport> }
   throughput: { title: 'web-fileset throughput vs wget', run: throughputBench },
   rss: { title: 'Peak RSS archiving one large file', run: rssBench },
   archiveorg: { title: 'archiveorg-fileset throughput and peak RSS (fs item store)', run: archiveorgBench },
+  persist: { title: 'Persist throughput: batched upserts vs COPY', run: persistBench },
 };
 
 const USAGE = `Usage: npm run bench -- [${Object.keys(BENCHES).join('|')} ...] [--write]

@@ -2,7 +2,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import * as persist from './commands/persist.js';
+import * as produce from './commands/produce.js';
+import * as topics from './commands/topics.js';
 import { UsageError } from './commands/usage.js';
+import * as workerIngest from './commands/worker-ingest.js';
+import * as workerPersist from './commands/worker-persist.js';
 import { ConfigError, ENV_NAMES, flagName, loadConfig, type Config, type EnvName } from './config.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/database.js';
@@ -13,6 +18,10 @@ import { openRuntime, type Runtime } from './pipeline/runtime.js';
 import { CaptureIndex } from './stores/warc/capture-index.js';
 
 const HELP: Record<string, string> = {
+  persist: persist.usage,
+  produce: produce.usage,
+  topics: topics.usage,
+  worker: `${workerIngest.usage}\n\n${workerPersist.usage}`,
   main: `fileset-ingest: archive research datasets (Zenodo, ...) into WARC files
 
 Usage: fileset-ingest <command> [options]
@@ -23,6 +32,11 @@ Commands:
   inspect <url>          dry run: platform, manifest, strategy; downloads no dataset file
   cdxj [--output FILE]   export the capture index as CDXJ (pywb) on stdout or to FILE
   db migrate             apply sql/ migrations to the configured database
+  persist [file|-]       write fileset result lines to the PostgreSQL tables
+  produce --topic T [file|-]  send JSON-lines requests to a Kafka topic
+  topics create          create the Kafka topics (partitions from config)
+  worker ingest          the Kafka ingest-fileset worker (until SIGTERM)
+  worker persist         the Kafka persist worker (until SIGTERM)
 
 Every FILESET_* variable is also a flag: FILESET_DATA_DIR=x is --data-dir x.
 Run "fileset-ingest <command> --help" for a command's options.`,
@@ -64,6 +78,7 @@ const COMMAND_OPTIONS: ParseArgsConfig['options'] = {
   'force-recrawl': { type: 'boolean' },
   concurrency: { type: 'string' },
   output: { type: 'string' },
+  topic: { type: 'string' },
 };
 
 
@@ -115,6 +130,18 @@ export async function main(argv: string[]): Promise<number> {
         return await cdxjCommand(config, logger, values.output as string | undefined);
       case 'db':
         return await dbCommand(config, logger, args);
+      case 'persist':
+        return await persist.run(config, logger, args);
+      case 'produce':
+        return await produce.run(config, logger, args, { ...(typeof values.topic === 'string' ? { topic: values.topic } : {}) });
+      case 'topics':
+        return await topics.run(config, logger, args);
+      case 'worker': {
+        const [kind, ...rest] = args;
+        const worker = kind === 'ingest' ? workerIngest : kind === 'persist' ? workerPersist : undefined;
+        if (!worker || rest.length) throw new UsageError('expected "worker ingest" or "worker persist"');
+        return await worker.run(config, logger, rest);
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

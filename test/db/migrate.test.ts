@@ -75,9 +75,9 @@ describe('migrate on PostgreSQL', () => {
 
   it('applies the real migrations once; a second run applies nothing', async () => {
     const db = await connect();
-    expect(await migrate(db, silentLogger)).toEqual(['001_capture_index']);
+    expect(await migrate(db, silentLogger)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
     expect(await migrate(db, silentLogger)).toEqual([]);
-    expect(await versions(db)).toEqual(['001_capture_index']);
+    expect(await versions(db)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
     const [table] = await db.query<{ n: number }>("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'capture'");
     expect(table!.n).toBe(1);
   });
@@ -126,9 +126,9 @@ describe('migrate on PGlite', () => {
     const dataDir = await mkdtemp(join(scratch, 'pglite-'));
     const db = await openDatabase({ dataDir, databaseUrl: undefined }, silentLogger);
     try {
-      expect(await migrate(db, silentLogger)).toEqual(['001_capture_index']);
+      expect(await migrate(db, silentLogger)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
       expect(await migrate(db, silentLogger)).toEqual([]);
-      expect(await versions(db)).toEqual(['001_capture_index']);
+      expect(await versions(db)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
     } finally {
       await db.close();
     }

@@ -78,7 +78,9 @@ function escapeRegExp(text: string): string {
 }
 
 function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
+  // Recovery runs before this writer opens a file, so a file named with our own pid was left by an
+  // earlier process that had it: a container restarts its worker with the same pid and hostname.
+  if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -90,7 +92,8 @@ function pidAlive(pid: number): boolean {
 /**
  * Finishes `.open` files of this host whose writing process is gone: keeps the complete gzip
  * members, cuts the rest, and renames to the final name; a file without one complete member is
- * set aside as `.corrupt`. Files of live processes and of other hosts are left alone.
+ * set aside as `.corrupt`. Files of live processes and of other hosts are left alone. Call it
+ * before the writer opens its first file.
  */
 export async function recoverStaleFiles(dir: string, hostname: string, logger: Logger): Promise<void> {
   const pattern = new RegExp(`^(.+-${escapeRegExp(hostname)}-(\\d+)\\.warc\\.gz)\\.open$`);

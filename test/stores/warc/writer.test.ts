@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { appendFile, copyFile, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -431,6 +431,21 @@ describe('WarcWriter', () => {
   });
 
   describe('recovery on open', () => {
+    it('recovers a file named with its own pid: a restarted container worker gets the same pid (regression)', async () => {
+      const writer = await openWriter();
+      await writer.writeExchange(await exchange('https://example.org/same-pid', randomBytes(2000)));
+      const name = `${writer.currentFile()!}.open`;
+      await copyFile(join(dir, name), join(dir, `${name}.saved`));
+      await writer.close();
+      await rm(join(dir, name.replace(/\.open$/, '')));
+      // As a killed process leaves it: still .open, named with the pid this process has now.
+      await rename(join(dir, `${name}.saved`), join(dir, name));
+      const reopened = await openWriter();
+      expect(await warcFiles()).toEqual([name.replace(/\.open$/, '')]);
+      await expectValidWarc(join(dir, name.replace(/\.open$/, '')));
+      await reopened.close();
+    });
+
     it('finishes the .open files of dead processes of this host and leaves the others alone', async () => {
       // A real file, left open as a crash would leave it, then torn mid-record.
       const writer = await openWriter();
@@ -446,8 +461,8 @@ describe('WarcWriter', () => {
       // Only a partial first member: set aside.
       const hopeless = 'TEST-20240101000000000-00001-testhost-999998.warc.gz.open';
       await writeFile(join(dir, hopeless), torn.subarray(0, 100));
-      // Not ours to touch: a live process (this one) and another host.
-      const live = `TEST-20240101000000000-00002-testhost-${process.pid}.warc.gz.open`;
+      // Not ours to touch: a live process (our parent) and another host.
+      const live = `TEST-20240101000000000-00002-testhost-${process.ppid}.warc.gz.open`;
       const otherHost = 'TEST-20240101000000000-00003-otherhost-999999.warc.gz.open';
       await writeFile(join(dir, live), torn.subarray(0, 100));
       await writeFile(join(dir, otherHost), torn.subarray(0, 100));

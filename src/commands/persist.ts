@@ -1,0 +1,94 @@
+// `fileset-ingest persist [file|-]`: JSON-lines fileset results (as `ingest` and `requests` print
+// them) into the sandcrawler tables of the configured database, in batches, like the persist worker.
+import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Config } from '../config.js';
+import { openDatabase } from '../db/database.js';
+import { migrate } from '../db/migrate.js';
+import { PERSIST_TABLES, persistResults, type PersistOutcome, type PersistTable, type RejectedRow } from '../db/persist.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { UsageError } from './usage.js';
+
+export const usage = `Usage: fileset-ingest persist [file|-] [config flags]
+
+Reads fileset results as JSON lines ("-" or no file: stdin) and writes them to the sandcrawler
+tables (ingest_request, ingest_file_result, ingest_fileset_platform, cdx, file_meta) of
+FILESET_DATABASE_URL (or the embedded database), applying the migrations first. Results go in
+batches of FILESET_PERSIST_BATCH_SIZE, one transaction each; persisting the same lines again
+changes nothing. Dataset-file result lines are skipped (counted); a line that is not JSON is
+reported on stderr ("line N: ...") and skipped.
+stdout: one summary line {"results", "rows" (inserted or changed, by table), "rejected" (each
+refused row or result with its key and the error), "skipped" (counts by reason)}.
+Exit status: 0 when every line was persisted or skipped on purpose, 1 when a line was not JSON or
+a row or result was rejected, 2 on bad usage, 3 when the database failed (batches already
+committed stay; run the command again).`;
+
+interface RunOptions {
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream;
+  signal?: AbortSignal;
+}
+
+interface Summary {
+  results: number;
+  rows: Record<PersistTable, number>;
+  rejected: RejectedRow[];
+  skipped: Record<string, number>;
+}
+
+export async function run(config: Config, logger: Logger, args: string[], options: RunOptions = {}): Promise<number> {
+  if (args.length > 1) throw new UsageError('expected at most one input file');
+  const path = args[0] && args[0] !== '-' ? args[0] : undefined;
+  if (path) {
+    await access(path).catch((err: unknown) => {
+      throw new UsageError(`cannot read ${path}: ${describeError(err)}`);
+    });
+  }
+  const input = path ? createReadStream(path) : (options.input ?? process.stdin);
+  const output = options.output ?? process.stdout;
+
+  const db = await openDatabase(config, logger);
+  try {
+    await migrate(db, logger);
+    const summary: Summary = { results: 0, rows: Object.fromEntries(PERSIST_TABLES.map((t) => [t, 0])) as Summary['rows'], rejected: [], skipped: {} };
+    const flush = async (batch: unknown[]) => {
+      if (batch.length) add(summary, await persistResults(db, batch.splice(0), { logger }));
+    };
+
+    const batch: unknown[] = [];
+    let lineNumber = 0;
+    let notJson = 0;
+    // An abort (SIGTERM) closes the reader: the lines read so far are persisted, the rest are not.
+    const lines = createInterface({ input, crlfDelay: Infinity, ...(options.signal ? { signal: options.signal } : {}) });
+    for await (const line of lines) {
+      lineNumber += 1;
+      if (!line.trim()) continue;
+      try {
+        batch.push(JSON.parse(line));
+      } catch (err) {
+        notJson += 1;
+        process.stderr.write(`line ${lineNumber}: not JSON (${describeError(err)}), skipped\n`);
+        continue;
+      }
+      if (batch.length >= config.persist.batchSize) await flush(batch);
+      if (options.signal?.aborted) break;
+    }
+    await flush(batch);
+    if (notJson) summary.skipped['not-json'] = notJson;
+    const interrupted = options.signal?.aborted ?? false;
+    if (interrupted) process.stderr.write(`interrupted after line ${lineNumber}: the lines after it were not persisted\n`);
+    output.write(`${JSON.stringify(summary)}\n`);
+    return summary.rejected.length || notJson || interrupted ? 1 : 0;
+  } finally {
+    await db.close();
+  }
+}
+
+function add(summary: Summary, outcome: PersistOutcome): void {
+  summary.results += outcome.results;
+  for (const table of PERSIST_TABLES) summary.rows[table] += outcome.rows[table];
+  summary.rejected.push(...outcome.rejected);
+  for (const [reason, n] of Object.entries(outcome.skipped)) summary.skipped[reason] = (summary.skipped[reason] ?? 0) + (n ?? 0);
+}

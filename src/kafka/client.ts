@@ -1,0 +1,106 @@
+// The one place that builds kafkajs clients: brokers from config, one retry policy, and kafkajs's
+// own logs sent through pino (kafkajs otherwise prints to the console). Also the consumer-lag query
+// both workers export as a metric.
+import { Kafka, logLevel, Partitioners, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+
+export interface KafkaClientOptions {
+  /** Names the process in broker logs and quotas, e.g. "fileset-ingest-worker". */
+  clientId: string;
+}
+
+/**
+ * kafkajs retries each request (connect, produce, commit, ...) this way before it gives up. The
+ * workers add their own retry loop on top: a broker that is down for minutes is not a failure.
+ */
+export const KAFKA_RETRY = { initialRetryTime: 300, maxRetryTime: 10_000, retries: 8 } as const;
+
+/**
+ * kafkajs warnings about choices made here on purpose: our producer's retries are limited so that
+ * a worker can give up on a send at shutdown; its own loop sends again (at least once, DESIGN §8).
+ */
+const EXPECTED_WARNINGS = new Set(['Limiting retries for the idempotent producer may invalidate EoS guarantees']);
+
+export function createKafka(config: Config, logger: Logger, options: KafkaClientOptions): Kafka {
+  const log = logger.child({ module: 'kafkajs' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: config.kafka.brokers,
+    retry: KAFKA_RETRY,
+    logLevel: kafkaLogLevel(log.level),
+    logCreator: () => (entry: LogEntry) => {
+      const { message, ...extra } = entry.log;
+      const fields = { ...extra, namespace: entry.namespace };
+      switch (entry.level) {
+        case logLevel.ERROR:
+          log.error(fields, message);
+          break;
+        case logLevel.WARN:
+          if (EXPECTED_WARNINGS.has(message)) log.debug(fields, message);
+          else log.warn(fields, message);
+          break;
+        case logLevel.INFO:
+          // kafkajs's INFO is chatty (every join, pause and resume): debug for us.
+          log.debug(fields, message);
+          break;
+        default:
+          log.trace(fields, message);
+      }
+    },
+  });
+}
+
+/** kafkajs only builds the log entries pino would keep. */
+function kafkaLogLevel(level: string): logLevel {
+  switch (level) {
+    case 'silent':
+      return logLevel.NOTHING;
+    case 'fatal':
+    case 'error':
+      return logLevel.ERROR;
+    case 'warn':
+    case 'info':
+      return logLevel.WARN;
+    case 'debug':
+      return logLevel.INFO;
+    default:
+      return logLevel.DEBUG;
+  }
+}
+
+/**
+ * A producer whose sends are acknowledged by every in-sync replica, idempotent (a retried send is
+ * not written twice), keyed with the Java client's murmur2 partitioner so a base_url lands in the
+ * same partition whichever client produced it.
+ */
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    // kafkajs requires one request in flight for an idempotent producer.
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: KAFKA_RETRY,
+  });
+}
+
+/**
+ * Messages not yet consumed by `groupId` on each of `partitions`: the high watermark minus the
+ * group's committed offset (from the low watermark when the group has committed nothing yet).
+ */
+export async function consumerLag(
+  admin: Admin,
+  groupId: string,
+  partitions: ReadonlyArray<{ topic: string; partition: number }>,
+): Promise<Array<{ topic: string; partition: number; lag: number }>> {
+  const lags: Array<{ topic: string; partition: number; lag: number }> = [];
+  for (const topic of new Set(partitions.map((p) => p.topic))) {
+    const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+    for (const { partition } of partitions.filter((p) => p.topic === topic)) {
+      const end = ends.find((e) => e.partition === partition);
+      const done = Number(committed?.partitions.find((c) => c.partition === partition)?.offset ?? -1);
+      if (end) lags.push({ topic, partition, lag: Number(end.high) - (done >= 0 ? done : Number(end.low)) });
+    }
+  }
+  return lags;
+}

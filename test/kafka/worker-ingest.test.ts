@@ -1,0 +1,131 @@
+// `fileset-ingest worker ingest` (src/commands/worker-ingest.ts): stopped by an abort signal in
+// process, and by a real SIGTERM in a child process, draining the request in flight either way.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { UsageError } from '../../src/commands/usage.js';
+import { run, usage } from '../../src/commands/worker-ingest.js';
+import { loadConfig } from '../../src/config.js';
+import { kafkaNames } from '../../src/kafka/topics.js';
+import { silentLogger } from '../support/context.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { FixtureServer } from '../support/fixture-server.js';
+import { committedOffsets, createTopics, produce, readTopic, spawnTsx, testKafka, uniqueEnv, waitFor } from '../support/kafka.js';
+
+const brokers = inject('kafkaBrokers');
+const CSV = 'id,name\n1,english\n';
+
+let server: FixtureServer;
+const cleanups: Array<() => Promise<void>> = [];
+
+/** The environment of a worker: its own topics, database and data directory, files from the fixture server. */
+async function workerEnv(): Promise<Record<string, string>> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'fileset-worker-'));
+  const database: TestDatabase = await createTestDatabase();
+  cleanups.push(async () => {
+    await database.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  return {
+    FILESET_DATA_DIR: dataDir,
+    FILESET_DATABASE_URL: database.url,
+    FILESET_KAFKA_BROKERS: brokers,
+    FILESET_KAFKA_ENV: uniqueEnv(),
+    FILESET_HTTP_REWRITE: `https://data.example.org=${server.origin}`,
+    FILESET_METRICS_PORT: '0',
+    FILESET_LOG_LEVEL: 'info',
+  };
+}
+
+/** A gated one-file dataset: its response waits until open() is called. */
+function gatedFile(name: string): { url: string; path: string; open: () => void } {
+  const path = `/gated/${name}.csv`;
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  server.route(path, {
+    handler: (_req, res) => void opened.then(() => res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': CSV.length }).end(CSV)),
+  });
+  cleanups.push(async () => open());
+  return { url: `https://data.example.org${path}`, path, open };
+}
+
+beforeAll(async () => {
+  server = await FixtureServer.start();
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('worker ingest command', () => {
+  it('takes no arguments', async () => {
+    await expect(run(loadConfig({}), silentLogger, ['extra'])).rejects.toThrow(UsageError);
+    expect(usage.split('\n')[0]).toBe('Usage: fileset-ingest worker ingest [config flags]');
+  });
+});
+
+describe.skipIf(!brokers)('worker ingest command with Kafka', () => {
+  const kafka = testKafka(brokers || '127.0.0.1:9');
+  const admin = kafka.admin();
+
+  beforeAll(async () => {
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    await admin.disconnect();
+  });
+
+  async function prepare(env: Record<string, string>, url: string) {
+    const names = kafkaNames(loadConfig(env));
+    await createTopics(admin, [...names.requestTopics, names.filesetResults, names.fileResults]);
+    await produce(kafka, names.requestTopics[0]!, [{ key: url, value: JSON.stringify({ base_url: url, ingest_type: 'dataset' }) }]);
+    return names;
+  }
+
+  it('stops on its abort signal after the request in flight is answered, exit 0', async () => {
+    const env = { ...(await workerEnv()), FILESET_LOG_LEVEL: 'silent' };
+    const file = gatedFile('in-process');
+    const names = await prepare(env, file.url);
+    const stop = new AbortController();
+    const exit = run(loadConfig(env), silentLogger, [], { signal: stop.signal });
+    await waitFor(() => server.requests.includes(file.path), { what: () => 'the request to start' });
+    stop.abort();
+    file.open();
+    expect(await exit).toBe(0);
+    const [result] = await readTopic(kafka, names.filesetResults, 1);
+    expect(result!.key).toBe(file.url);
+    expect(JSON.parse(result!.value)).toMatchObject({ status: 'success-file' });
+    expect(await committedOffsets(admin, names.ingestGroup, names.requestTopics[0]!)).toEqual({ 0: 1 });
+  });
+
+  it('drains on SIGTERM in its own process and exits 0 by itself', async () => {
+    const env = await workerEnv();
+    const file = gatedFile('sigterm');
+    const names = await prepare(env, file.url);
+    // The command module run as a process of its own (tsx compiles it), as `fileset-ingest worker ingest` does.
+    const worker = spawnTsx(
+      `const { loadConfig } = await import('./src/config.ts');
+      const { createLogger } = await import('./src/logger.ts');
+      const { run } = await import('./src/commands/worker-ingest.ts');
+      const config = loadConfig();
+      process.exitCode = await run(config, createLogger(config.logLevel), [], {});`,
+      env,
+    );
+    cleanups.push(async () => void worker.child.kill('SIGKILL'));
+    await waitFor(() => server.requests.includes(file.path), { timeoutMs: 40_000, what: () => `the request to start; stderr: ${worker.stderr().slice(-4000)}` });
+    worker.child.kill('SIGTERM');
+    await waitFor(() => worker.stderr().includes('draining'), { what: () => `the worker to start draining; stderr: ${worker.stderr()}` });
+    file.open();
+    expect(await worker.exited()).toBe(0);
+    expect(worker.stderr()).toContain('ingest worker stopped');
+    const [result] = await readTopic(kafka, names.filesetResults, 1);
+    expect(JSON.parse(result!.value)).toMatchObject({ status: 'success-file', request: { base_url: file.url } });
+    expect(await committedOffsets(admin, names.ingestGroup, names.requestTopics[0]!)).toEqual({ 0: 1 });
+  });
+});
