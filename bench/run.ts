@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { afterInterrupt, log, machine, REPO, type BenchReport } from './lib.js';
 import { archiveorgBench } from './archiveorg.js';
+import { kafkaBench } from './kafka.js';
 import { persistBench } from './persist.js';
 import { rssBench } from './rss.js';
 import { throughputBench } from './throughput.js';
@@ -15,6 +16,7 @@ const BENCHES: Record<string, { title: string; run: () => Promise<BenchReport> }
   rss: { title: 'Peak RSS archiving one large file', run: rssBench },
   archiveorg: { title: 'archiveorg-fileset throughput and peak RSS (fs item store)', run: archiveorgBench },
   persist: { title: 'Persist throughput: batched upserts vs COPY', run: persistBench },
+  kafka: { title: 'End-to-end small-dataset throughput through Kafka (1 vs 2 ingest workers)', run: kafkaBench },
 };
 
 const USAGE = `Usage: npm run bench -- [${Object.keys(BENCHES).join('|')} ...] [--write]
