@@ -4,6 +4,11 @@
 # (FILESET_TEST_KAFKA_CONTROLLER_PORT), state under ${FILESET_KAFKA_DIR:-/tmp/fileset-kafka}.
 #
 #   scripts/kafka.sh start     start (fresh, empty storage) unless already running; waits until it answers
+#   scripts/kafka.sh start --keep-data
+#                              start on the storage a previous start left in $FILESET_KAFKA_DIR/data
+#                              (topics, messages, committed offsets survive); formats fresh
+#                              storage only if there is none yet
+#   scripts/kafka.sh restart   stop, then start --keep-data: a broker restart as in production
 #   scripts/kafka.sh stop      TERM the recorded pid, KILL after a timeout; waits for exit
 #   scripts/kafka.sh status    exit 0 if a broker answers on the port, 1 if our process is up
 #                              but not answering, 3 if not running
@@ -108,7 +113,7 @@ EOF
 }
 
 do_start() {
-  local pid libs line cid t0 deadline
+  local keep="${1:-0}" pid libs line cid t0 deadline
   if pid="$(our_pid)"; then
     # Already running (maybe still starting): just wait until it answers.
     deadline=$((SECONDS + start_timeout))
@@ -135,17 +140,26 @@ do_start() {
   done < <(bash "$here/fetch-jars.sh")
   { [ -n "$libs" ] && [ -d "$libs" ]; } || die "fetch-jars.sh did not provide the Kafka libs"
 
-  # Fresh storage on every start: tests get an empty cluster, no stale state.
-  rm -rf "$dir/data" "$logs"
+  # Fresh storage on every start (tests get an empty cluster, no stale state), unless asked to
+  # keep formatted storage. Logs always start empty: ready() looks for this start's log line.
+  local format=1
+  if [ "$keep" -eq 1 ] && [ -f "$dir/data/meta.properties" ]; then
+    format=0
+    rm -rf "$logs"
+  else
+    rm -rf "$dir/data" "$logs"
+  fi
   mkdir -p "$dir/data" "$logs"
   write_config
 
-  local tool_opts=(-Xmx256m -XX:TieredStopAtLevel=1 "-Dlog4j2.configurationFile=$here/tools/log4j2.properties"
-    "-Dkafka.logs.dir=$logs" -Dkafka.log.file=tools.log)
-  cid="$("$java" "${tool_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool random-uuid 8>&-)"
-  "$java" "${tool_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format --standalone \
-    -t "$cid" -c "$dir/server.properties" >"$logs/format.out" 2>&1 8>&- ||
-    { cat "$logs/format.out" >&2; die "formatting storage failed"; }
+  if [ "$format" -eq 1 ]; then
+    local tool_opts=(-Xmx256m -XX:TieredStopAtLevel=1 "-Dlog4j2.configurationFile=$here/tools/log4j2.properties"
+      "-Dkafka.logs.dir=$logs" -Dkafka.log.file=tools.log)
+    cid="$("$java" "${tool_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool random-uuid 8>&-)"
+    "$java" "${tool_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format --standalone \
+      -t "$cid" -c "$dir/server.properties" >"$logs/format.out" 2>&1 8>&- ||
+      { cat "$logs/format.out" >&2; die "formatting storage failed"; }
+  fi
 
   # Detach the broker (own session, no inherited stdio or lock fd).
   local launcher=()
@@ -170,7 +184,11 @@ do_start() {
     fi
     sleep 0.25
   done
-  say "started pid $pid on 127.0.0.1:$port in $((SECONDS - t0))s (logs: $logs)"
+  if [ "$format" -eq 1 ]; then
+    say "started pid $pid on 127.0.0.1:$port in $((SECONDS - t0))s (logs: $logs)"
+  else
+    say "started pid $pid on 127.0.0.1:$port with kept data in $((SECONDS - t0))s (logs: $logs)"
+  fi
 }
 
 do_stop() {
@@ -244,10 +262,17 @@ do_release() {
 
 cmd="${1:-}"
 case "$cmd" in
-  start) lock; do_start ;;
+  start)
+    case "${2:-}" in
+      '') lock; do_start 0 ;;
+      --keep-data) lock; do_start 1 ;;
+      *) die "usage: $0 start [--keep-data]" ;;
+    esac
+    ;;
+  restart) lock; do_stop; do_start 1 ;;
   stop) lock; do_stop ;;
   status) do_status ;;
   acquire) [ -n "${2:-}" ] || die "usage: $0 acquire ID"; lock; do_acquire "$2" ;;
   release) [ -n "${2:-}" ] || die "usage: $0 release ID"; lock; do_release "$2" ;;
-  *) echo "usage: $0 start|stop|status|acquire ID|release ID" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--keep-data]|restart|stop|status|acquire ID|release ID" >&2; exit 2 ;;
 esac

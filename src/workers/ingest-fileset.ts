@@ -149,7 +149,12 @@ class IngestWorker {
   /** Stops fetching, lets in-flight requests finish within the grace period, commits. */
   private async drain(): Promise<void> {
     const { consumer, names, options } = this.p;
-    consumer.pause(names.requestTopics.map((topic) => ({ topic })));
+    try {
+      consumer.pause(names.requestTopics.map((topic) => ({ topic })));
+    } catch (err) {
+      // Restarting after a crash: it fetches nothing until it rejoins, and disconnect ends that.
+      this.log.warn({ err }, 'consumer restarting while draining');
+    }
     const grace = options.drainGraceMs ?? DRAIN_GRACE_MS;
     this.log.info({ inFlight: this.tasks.size, graceMs: grace }, 'draining');
     if (!(await this.settled(grace))) {
@@ -175,6 +180,8 @@ class IngestWorker {
       this.metrics.consumerLag.remove({ topic: state.topic, partition: String(state.partition) });
     }
     for (const [topic, partitions] of Object.entries(assignment)) for (const p of partitions) this.partition(topic, p);
+    // A consumer restarted after a crash has forgotten its pauses.
+    for (const state of this.partitions.values()) if (state.failing > 0) this.applyPause(state);
     this.log.info({ assignment }, 'partitions assigned');
     this.refreshLag();
   }
@@ -308,9 +315,22 @@ class IngestWorker {
 
   private pausePartition(state: PartitionState, delta: 1 | -1): void {
     state.failing += delta;
+    if ((delta > 0 && state.failing === 1) || (delta < 0 && state.failing === 0 && !this.stopping)) this.applyPause(state);
+  }
+
+  /**
+   * Pauses a partition while one of its requests fails on our side, resumes it after. While kafkajs
+   * restarts a crashed consumer (a broker outage), pause and resume throw; the join that ends the
+   * restart applies the state again (see assign), so the throw is only logged.
+   */
+  private applyPause(state: PartitionState): void {
     const tp = [{ topic: state.topic, partitions: [state.partition] }];
-    if (delta > 0 && state.failing === 1) this.p.consumer.pause(tp);
-    if (delta < 0 && state.failing === 0 && !this.stopping) this.p.consumer.resume(tp);
+    try {
+      if (state.failing > 0) this.p.consumer.pause(tp);
+      else this.p.consumer.resume(tp);
+    } catch (err) {
+      this.log.warn({ err, partition: state.partition }, 'consumer restarting: partition pause state applied after the rejoin');
+    }
   }
 
   private backoff(attempt: number): number {

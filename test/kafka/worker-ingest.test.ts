@@ -1,23 +1,49 @@
 // `fileset-ingest worker ingest` (src/commands/worker-ingest.ts): stopped by an abort signal in
-// process, and by a real SIGTERM in a child process, draining the request in flight either way.
+// process, and by a real SIGTERM to the built binary, draining the request in flight either way.
+// `fileset-ingest worker persist` likewise finishes the batch it is writing on SIGTERM.
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { UsageError } from '../../src/commands/usage.js';
 import { run, usage } from '../../src/commands/worker-ingest.js';
 import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
 import { kafkaNames } from '../../src/kafka/topics.js';
+import { newResult } from '../../src/pipeline/result.js';
+import { BIN } from '../support/cli.js';
 import { silentLogger } from '../support/context.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
-import { committedOffsets, createTopics, produce, readTopic, spawnTsx, testKafka, uniqueEnv, waitFor } from '../support/kafka.js';
+import { committedOffsets, createTopics, produce, readTopic, testKafka, uniqueEnv, waitFor, type WorkerProcess } from '../support/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const CSV = 'id,name\n1,english\n';
 
 let server: FixtureServer;
 const cleanups: Array<() => Promise<void>> = [];
+
+/** The built `fileset-ingest` binary (`npm test` builds first) with only PATH and `env` in its environment. */
+function spawnBin(args: string[], env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let code: number | null | undefined;
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.on('exit', (c) => (code = c));
+  cleanups.push(async () => void child.kill('SIGKILL'));
+  return {
+    child,
+    stderr: () => stderr,
+    exitCode: () => code,
+    async exited(timeoutMs = 30_000) {
+      await waitFor(() => code !== undefined, { timeoutMs, what: () => `pid ${child.pid} to exit; stderr: ${stderr.slice(-4000)}` });
+      return code ?? null;
+    },
+  };
+}
 
 /** The environment of a worker: its own topics, database and data directory, files from the fixture server. */
 async function workerEnv(): Promise<Record<string, string>> {
@@ -108,16 +134,7 @@ describe.skipIf(!brokers)('worker ingest command with Kafka', () => {
     const env = await workerEnv();
     const file = gatedFile('sigterm');
     const names = await prepare(env, file.url);
-    // The command module run as a process of its own (tsx compiles it), as `fileset-ingest worker ingest` does.
-    const worker = spawnTsx(
-      `const { loadConfig } = await import('./src/config.ts');
-      const { createLogger } = await import('./src/logger.ts');
-      const { run } = await import('./src/commands/worker-ingest.ts');
-      const config = loadConfig();
-      process.exitCode = await run(config, createLogger(config.logLevel), [], {});`,
-      env,
-    );
-    cleanups.push(async () => void worker.child.kill('SIGKILL'));
+    const worker = spawnBin(['worker', 'ingest'], env);
     await waitFor(() => server.requests.includes(file.path), { timeoutMs: 40_000, what: () => `the request to start; stderr: ${worker.stderr().slice(-4000)}` });
     worker.child.kill('SIGTERM');
     await waitFor(() => worker.stderr().includes('draining'), { what: () => `the worker to start draining; stderr: ${worker.stderr()}` });
@@ -127,5 +144,37 @@ describe.skipIf(!brokers)('worker ingest command with Kafka', () => {
     const [result] = await readTopic(kafka, names.filesetResults, 1);
     expect(JSON.parse(result!.value)).toMatchObject({ status: 'success-file', request: { base_url: file.url } });
     expect(await committedOffsets(admin, names.ingestGroup, names.requestTopics[0]!)).toEqual({ 0: 1 });
+  });
+
+  it('worker persist finishes the batch it is writing on SIGTERM, commits it and exits 0', async () => {
+    const env: Record<string, string> = { ...(await workerEnv()), FILESET_PERSIST_LINGER_MS: '50' };
+    const names = kafkaNames(loadConfig(env));
+    await createTopics(admin, [names.filesetResults]);
+    // Migrated here first, so that the tables exist to be locked (the worker's own migrate then has nothing to do).
+    const db = await openDatabase(loadConfig(env), silentLogger);
+    await migrate(db, silentLogger);
+    await db.close();
+    // A lock held by the test stalls the worker's batch transaction: SIGTERM lands mid-batch.
+    const blocker = new pg.Client({ connectionString: env['FILESET_DATABASE_URL'] });
+    await blocker.connect();
+    cleanups.push(async () => void (await blocker.end()));
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE ingest_request, ingest_file_result, ingest_fileset_platform, cdx, file_meta IN ACCESS EXCLUSIVE MODE');
+    const url = 'https://zenodo.org/records/68358988';
+    await produce(kafka, names.filesetResults, [{ key: url, value: JSON.stringify(newResult({ base_url: url, ingest_type: 'dataset' }, 'platform-404')) }]);
+
+    const worker = spawnBin(['worker', 'persist'], env);
+    const waiting = async () =>
+      Number((await blocker.query<{ n: string }>('SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())')).rows[0]!.n) > 0;
+    await waitFor(waiting, { timeoutMs: 40_000, intervalMs: 100, what: () => `the batch to wait for the lock; stderr: ${worker.stderr().slice(-4000)}` });
+    worker.child.kill('SIGTERM');
+    await waitFor(() => worker.stderr().includes('finishing the current batch'), { what: () => `the worker to start stopping; stderr: ${worker.stderr()}` });
+    expect(worker.exitCode()).toBeUndefined();
+    await blocker.query('ROLLBACK');
+    expect(await worker.exited()).toBe(0);
+    expect(worker.stderr()).toContain('persist worker stopped');
+    const rows = await blocker.query('SELECT ingest_type, base_url, hit, status FROM ingest_file_result');
+    expect(rows.rows).toEqual([{ ingest_type: 'dataset', base_url: url, hit: false, status: 'platform-404' }]);
+    expect(await committedOffsets(admin, names.persistGroup, names.filesetResults)).toEqual({ 0: 1 });
   });
 });
