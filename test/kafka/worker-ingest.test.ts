@@ -18,7 +18,7 @@ import { BIN } from '../support/cli.js';
 import { silentLogger } from '../support/context.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
-import { committedOffsets, createTopics, produce, readTopic, testKafka, uniqueEnv, waitFor, type WorkerProcess } from '../support/kafka.js';
+import { committedOffsets, createTopics, produce, readTopic, testKafka, uniqueEnv, waitFor, watchProcess, type WorkerProcess } from '../support/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const CSV = 'id,name\n1,english\n';
@@ -29,20 +29,8 @@ const cleanups: Array<() => Promise<void>> = [];
 /** The built `fileset-ingest` binary (`npm test` builds first) with only PATH and `env` in its environment. */
 function spawnBin(args: string[], env: Record<string, string>): WorkerProcess {
   const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  let code: number | null | undefined;
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.on('exit', (c) => (code = c));
   cleanups.push(async () => void child.kill('SIGKILL'));
-  return {
-    child,
-    stderr: () => stderr,
-    exitCode: () => code,
-    async exited(timeoutMs = 30_000) {
-      await waitFor(() => code !== undefined, { timeoutMs, what: () => `pid ${child.pid} to exit; stderr: ${stderr.slice(-4000)}` });
-      return code ?? null;
-    },
-  };
+  return watchProcess(child);
 }
 
 /** The environment of a worker: its own topics, database and data directory, files from the fixture server. */

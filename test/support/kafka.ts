@@ -148,6 +148,11 @@ export function spawnTsx(script: string, env: Record<string, string>): WorkerPro
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  return watchProcess(child);
+}
+
+/** A child process whose stderr is kept and whose exit can be awaited. */
+export function watchProcess(child: ChildProcess): WorkerProcess {
   let stderr = '';
   let code: number | null | undefined;
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
