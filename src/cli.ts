@@ -1,10 +1,10 @@
 // The `fileset-ingest` command: parses arguments, builds the runtime, runs one subcommand.
-import { createReadStream, createWriteStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { createWriteStream } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as persist from './commands/persist.js';
 import * as produce from './commands/produce.js';
 import * as topics from './commands/topics.js';
+import { inputOf, jsonLines } from './commands/json-lines.js';
 import { UsageError } from './commands/usage.js';
 import * as workerIngest from './commands/worker-ingest.js';
 import * as workerPersist from './commands/worker-persist.js';
@@ -224,25 +224,18 @@ async function requestsCommand(config: Config, logger: Logger, args: string[], c
   const concurrency = concurrencyText === undefined ? 1 : Number(concurrencyText);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive integer');
   if (args.length > 1) throw new UsageError('expected at most one input file');
-  const input = !args[0] || args[0] === '-' ? process.stdin : createReadStream(args[0]);
+  const input = inputOf(args[0]);
   return withRuntime(config, logger, async (runtime) => {
     const running = new Set<Promise<void>>();
     let failed: unknown;
-    let lineNumber = 0;
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    for await (const line of lines) {
-      lineNumber += 1;
+    for await (const line of jsonLines(input)) {
       if (failed) break;
-      if (!line.trim()) continue;
-      let request: unknown;
-      try {
-        request = JSON.parse(line);
-      } catch (err) {
-        process.stderr.write(`line ${lineNumber}: not JSON (${describeError(err)}), skipped\n`);
+      if ('notJson' in line) {
+        process.stderr.write(`line ${line.number}: ${line.notJson}, skipped\n`);
         continue;
       }
-      const number = lineNumber;
-      const task = ingestWithRetries(request, runtime, logger, number)
+      const { number } = line;
+      const task = ingestWithRetries(line.value, runtime, logger, number)
         .then(printOutcome)
         .catch((err: unknown) => {
           failed ??= err;

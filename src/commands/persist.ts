@@ -1,14 +1,13 @@
 // `fileset-ingest persist [file|-]`: JSON-lines fileset results (as `ingest` and `requests` print
 // them) into the sandcrawler tables of the configured database, in batches, like the persist worker.
-import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import type { Config } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { PERSIST_TABLES, persistResults, type PersistOutcome, type PersistTable, type RejectedRow } from '../db/persist.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { inputOf, jsonLines } from './json-lines.js';
 import { UsageError } from './usage.js';
 
 export const usage = `Usage: fileset-ingest persist [file|-] [config flags]
@@ -46,7 +45,7 @@ export async function run(config: Config, logger: Logger, args: string[], option
       throw new UsageError(`cannot read ${path}: ${describeError(err)}`);
     });
   }
-  const input = path ? createReadStream(path) : (options.input ?? process.stdin);
+  const input = inputOf(path, options.input);
   const output = options.output ?? process.stdout;
 
   const db = await openDatabase(config, logger);
@@ -61,17 +60,14 @@ export async function run(config: Config, logger: Logger, args: string[], option
     let lineNumber = 0;
     let notJson = 0;
     // An abort (SIGTERM) closes the reader: the lines read so far are persisted, the rest are not.
-    const lines = createInterface({ input, crlfDelay: Infinity, ...(options.signal ? { signal: options.signal } : {}) });
-    for await (const line of lines) {
-      lineNumber += 1;
-      if (!line.trim()) continue;
-      try {
-        batch.push(JSON.parse(line));
-      } catch (err) {
+    for await (const line of jsonLines(input, options.signal)) {
+      lineNumber = line.number;
+      if ('notJson' in line) {
         notJson += 1;
-        process.stderr.write(`line ${lineNumber}: not JSON (${describeError(err)}), skipped\n`);
+        process.stderr.write(`line ${line.number}: ${line.notJson}, skipped\n`);
         continue;
       }
+      batch.push(line.value);
       if (batch.length >= config.persist.batchSize) await flush(batch);
       if (options.signal?.aborted) break;
     }

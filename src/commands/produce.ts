@@ -1,13 +1,11 @@
 // `fileset-ingest produce --topic T [file|-]`: JSON-lines ingest requests to a Kafka topic, checked first.
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Message } from 'kafkajs';
 import type { Config } from '../config.js';
-import { describeError } from '../errors.js';
 import { createKafka, createProducer } from '../kafka/client.js';
 import { keyOf, sendAcked } from '../kafka/produce.js';
 import type { Logger } from '../logger.js';
-import { IngestRequestSchema } from '../schemas/request.js';
+import { parseRequest } from '../schemas/request.js';
+import { inputOf, jsonLines } from './json-lines.js';
 import { UsageError } from './usage.js';
 
 export const usage = `Usage: fileset-ingest produce --topic TOPIC [file|-] [config flags]
@@ -37,7 +35,7 @@ export async function run(config: Config, logger: Logger, args: string[], option
   const topic = options.topic;
   if (!topic) throw new UsageError('--topic is required');
   if (args.length > 1) throw new UsageError('expected at most one input file');
-  const input = options.input ?? (!args[0] || args[0] === '-' ? process.stdin : createReadStream(args[0]));
+  const input = options.input ?? inputOf(args[0]);
   const output = options.output ?? process.stdout;
   const errors = options.errors ?? process.stderr;
 
@@ -53,18 +51,15 @@ export async function run(config: Config, logger: Logger, args: string[], option
       produced += batch.length;
       batch = [];
     };
-    let lineNumber = 0;
-    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-      lineNumber += 1;
+    for await (const line of jsonLines(input)) {
       if (options.signal?.aborted) break;
-      if (!line.trim()) continue;
-      const problem = checkLine(line);
-      if (problem) {
+      const problem = 'notJson' in line ? line.notJson : problemOf(line.value);
+      if ('notJson' in line || problem) {
         rejected += 1;
-        errors.write(`line ${lineNumber}: ${problem}, not sent\n`);
+        errors.write(`line ${line.number}: ${problem}, not sent\n`);
         continue;
       }
-      batch.push({ key: keyOf(JSON.parse(line)), value: line });
+      batch.push({ key: keyOf(line.value), value: line.text });
       if (batch.length >= BATCH) await flush();
     }
     await flush();
@@ -77,15 +72,7 @@ export async function run(config: Config, logger: Logger, args: string[], option
 }
 
 /** Why a line is not a request, or null. */
-function checkLine(line: string): string | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (err) {
-    return `not JSON (${describeError(err)})`;
-  }
-  const parsed = IngestRequestSchema.safeParse(value);
-  if (parsed.success) return null;
-  const issue = parsed.error.issues[0]!;
-  return `${issue.path.length ? `request.${issue.path.join('.')}` : 'request'}: ${issue.message}`;
+function problemOf(value: unknown): string | null {
+  const parsed = parseRequest(value);
+  return 'problem' in parsed ? parsed.problem : null;
 }

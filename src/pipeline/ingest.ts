@@ -5,7 +5,7 @@ import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../logger.js';
 import { findPlatform, PLATFORMS } from '../platforms/registry.js';
 import type { PlatformHelper, PlatformItem } from '../platforms/types.js';
-import { IngestRequestSchema, type IngestRequest } from '../schemas/request.js';
+import { parseRequest, type IngestRequest } from '../schemas/request.js';
 import type { DatasetFileResult, FilesetResult, ManifestEntry } from '../schemas/index.js';
 import type { ItemStore } from '../stores/items/types.js';
 import type { CaptureIndex } from '../stores/warc/capture-index.js';
@@ -78,14 +78,10 @@ export async function ingestFileset(
   deps: IngestDeps,
   options: IngestOptions = {},
 ): Promise<IngestOutcome> {
-  const parsed = IngestRequestSchema.safeParse(rawRequest);
+  const parsed = parseRequest(rawRequest);
   const echo = isObject(rawRequest) ? rawRequest : { value: rawRequest };
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.length ? `request.${issue.path.join('.')}` : 'request';
-    return { result: newResult(echo, 'bad-request', `${field}: ${issue.message}`), fileResult: null, ready: false };
-  }
-  const request = parsed.data;
+  if ('problem' in parsed) return { result: newResult(echo, 'bad-request', parsed.problem), fileResult: null, ready: false };
+  const { request } = parsed;
   const deadline = AbortSignal.timeout(deps.config.ingestDeadlineMs);
   const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
   const log = deps.logger.child({ base_url: request.base_url });

@@ -18,3 +18,12 @@ export const IngestRequestSchema = z.looseObject({
 });
 
 export type IngestRequest = z.infer<typeof IngestRequestSchema>;
+
+/** The request, or why it is not one, naming the field (`request.base_url: ...`). */
+export function parseRequest(value: unknown): { request: IngestRequest } | { problem: string } {
+  const parsed = IngestRequestSchema.safeParse(value);
+  if (parsed.success) return { request: parsed.data };
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.length ? `request.${issue.path.join('.')}` : 'request';
+  return { problem: `${field}: ${issue.message}` };
+}
