@@ -11,7 +11,8 @@ import { warcDatetime } from '../stores/warc/web-capture.js';
 import { fetchToWork, pruneEmptyDirs, removeWork, WorkBudget, workPaths } from './archiveorg-work.js';
 import type { StrategyContext, StrategyResult } from './types.js';
 import { fillFromMeta } from './verify.js';
-import { mapLimit, wireEntry, type FileOutcome } from './web-files.js';
+import { mapLimit } from '../map-limit.js';
+import { wireEntry, type FileOutcome } from './web-files.js';
 
 /** A file's outcome plus what it did to the item (for the note). */
 export interface ItemOutcome extends FileOutcome {

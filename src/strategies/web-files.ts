@@ -7,6 +7,7 @@ import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
 import type { FileStatus, Status } from '../schemas/statuses.js';
 import type { Capture } from '../stores/warc/capture-index.js';
 import { captureResponse, cdxFromCapture, type CapturedResponse } from '../stores/warc/web-capture.js';
+import { mapLimit } from '../map-limit.js';
 import type { StrategyContext } from './types.js';
 import { fillFromMeta, verifyFile } from './verify.js';
 
@@ -109,20 +110,6 @@ async function download(file: PlatformFile, ctx: StrategyContext, budget: string
     entry: { ...fillFromMeta(wireEntry(file, 'success'), captured.fileMeta), ...located },
     capture: captureResult(captured),
   };
-}
-
-/** Runs `task` over `items` with at most `limit` at once; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Promise<FileOutcome[]> {

@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Config } from '../../config.js';
 import { IngestError } from '../../errors.js';
+import { mapLimit } from '../../map-limit.js';
 import { classify, describeS3Error, s3Client, storeError } from './s3-client.js';
 import { redactUrl, type Logger } from '../../logger.js';
 import { isSafeItemPath, unixStamp, ItemUploadError, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
@@ -84,16 +85,13 @@ class S3ItemStore implements ItemStore {
     const files: ItemFile[] = [];
     try {
       const keys = (await this.#listKeys(base, signal)).filter((key) => !key.startsWith(`${base}.fileset/`));
-      for (let i = 0; i < keys.length; i += HEAD_CONCURRENCY) {
-        const batch = keys.slice(i, i + HEAD_CONCURRENCY);
-        const heads = await Promise.all(batch.map((key) => this.#head(key, signal)));
-        heads.forEach((head, j) => {
-          const path = batch[j]!.slice(base.length);
-          const file = head ? listedFile(path, head) : null;
-          if (file) files.push(file);
-          else if (head) this.#log.warn({ item, path }, 'object without fileset hash metadata: not listed');
-        });
-      }
+      const heads = await mapLimit(keys, HEAD_CONCURRENCY, (key) => this.#head(key, signal));
+      heads.forEach((head, j) => {
+        const path = keys[j]!.slice(base.length);
+        const file = head ? listedFile(path, head) : null;
+        if (file) files.push(file);
+        else if (head) this.#log.warn({ item, path }, 'object without fileset hash metadata: not listed');
+      });
     } catch (err) {
       throw storeError(err, 'read', `list ${base}`);
     }
