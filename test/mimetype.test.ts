@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseMimetype, mediaType, sniffMimetype } from '../../src/pipeline/mimetype.js';
+import { chooseMimetype, mediaType, sniffMimetype } from '../src/mimetype.js';
 
 describe('mimetype', () => {
   it('keeps a specific Content-Type and sniffs behind a generic one', () => {

@@ -5,9 +5,9 @@ import { EmptyBlobError, IngestError, TerminalBadStatusError } from '../errors.j
 import type { HttpClient } from '../http/client.js';
 import { followRedirects } from '../http/redirects.js';
 import type { LandingPage } from '../platforms/types.js';
-import { captureResponse, type WebCaptureDeps } from '../stores/warc/web-capture.js';
+import { captureResponse, type WebCaptureDeps } from './web-capture.js';
 import { extractBiblio } from './biblio.js';
-import { isHtml, mediaType } from './mimetype.js';
+import { isHtml, mediaType } from '../mimetype.js';
 
 export interface LandingDeps {
   config: Config;

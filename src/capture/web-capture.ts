@@ -7,15 +7,15 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
-import { BodyTooLargeError, describeError, IngestError } from '../../errors.js';
-import { contentDecoder } from '../../http/body.js';
-import type { HttpResponse } from '../../http/client.js';
-import { chooseMimetype, mediaType } from '../../pipeline/mimetype.js';
-import type { Cdx, FileMeta, Terminal } from '../../schemas/result.js';
-import type { Capture, CaptureIndex } from './capture-index.js';
-import { base32Decode } from './record.js';
-import { surt } from './surt.js';
-import { sha1Base32, type RecordLocation, type WarcWriter } from './writer.js';
+import { BodyTooLargeError, describeError, IngestError } from '../errors.js';
+import { contentDecoder } from '../http/body.js';
+import type { HttpResponse } from '../http/client.js';
+import { chooseMimetype, mediaType } from '../mimetype.js';
+import type { Cdx, FileMeta, Terminal } from '../schemas/result.js';
+import type { Capture, CaptureIndex } from '../stores/warc/capture-index.js';
+import { base32Decode } from '../stores/warc/record.js';
+import { surt } from '../stores/warc/surt.js';
+import { sha1Base32, type RecordLocation, type WarcWriter } from '../stores/warc/writer.js';
 
 export interface WebCaptureDeps {
   writer: WarcWriter | null;   // null: hash only, write nothing (inspect, dry runs)

@@ -9,15 +9,15 @@ import { parseRequest, type IngestRequest } from '../schemas/request.js';
 import type { DatasetFileResult, FilesetResult, ManifestEntry } from '../schemas/index.js';
 import type { ItemStore } from '../stores/items/types.js';
 import type { CaptureIndex } from '../stores/warc/capture-index.js';
-import type { WebCaptureDeps } from '../stores/warc/web-capture.js';
+import type { WebCaptureDeps } from '../capture/web-capture.js';
 import type { WarcWriter } from '../stores/warc/writer.js';
 import { chooseStrategy } from '../strategies/chooser.js';
-import type { WorkBudget } from '../strategies/archiveorg-work.js';
-import type { StrategyName } from '../strategies/names.js';
+import type { WorkBudget } from '../strategies/work-dir.js';
+import type { StrategyName } from '../schemas/strategy-names.js';
 import { STRATEGIES } from '../strategies/registry.js';
 import type { ArchiveStrategy, StrategyContext, StrategyResult } from '../strategies/types.js';
-import { summarise, wireEntry } from '../strategies/web-files.js';
-import { fetchLanding } from './landing.js';
+import { summarise, wireEntry } from '../strategies/warc-archiving.js';
+import { fetchLanding } from '../capture/landing.js';
 import { applyLimits } from './limits.js';
 import {
   datasetFileResult,

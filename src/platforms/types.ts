@@ -2,11 +2,11 @@
 import type { Config } from '../config.js';
 import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../logger.js';
-import type { HtmlBiblio } from '../pipeline/biblio.js';
+import type { HtmlBiblio } from '../capture/biblio.js';
 import type { IngestRequest } from '../schemas/request.js';
 import type { ManifestEntry } from '../schemas/manifest.js';
-import type { CapturedResponse } from '../stores/warc/web-capture.js';
-import type { StrategyName } from '../strategies/names.js';
+import type { CapturedResponse } from '../capture/web-capture.js';
+import type { StrategyName } from '../schemas/strategy-names.js';
 
 /** What the landing-page fetch learned; `capture` is absent when the fetch failed. */
 export interface LandingPage {

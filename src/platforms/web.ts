@@ -1,6 +1,6 @@
 // The generic `web` platform: a landing URL that is itself a file (not an HTML page) is a one-file dataset.
 import { createHash } from 'node:crypto';
-import { isHtml } from '../pipeline/mimetype.js';
+import { isHtml } from '../mimetype.js';
 import type { PlatformFile, PlatformHelper, PlatformItem } from './types.js';
 
 function fileName(url: URL): string {

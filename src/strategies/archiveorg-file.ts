@@ -1,8 +1,8 @@
 // archiveorg-file: a one-file dataset too large for the web backend, put into an item of the item
 // store. Its success is `success-file` with `fileset_file` (sandcrawler labelled it fileset).
-import { archiveItemFiles, existingInItem, itemNote } from './archiveorg-files.js';
+import { archiveItemFiles, existingInItem, itemNote } from './item-archiving.js';
 import type { ArchiveStrategy } from './types.js';
-import { summarise } from './web-files.js';
+import { summarise } from './warc-archiving.js';
 
 export const archiveorgFile: ArchiveStrategy = {
   name: 'archiveorg-file',

@@ -10,11 +10,11 @@ import { dirname } from 'node:path';
 import { IngestError } from '../errors.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import { ItemUploadError, type ItemFile } from '../stores/items/types.js';
-import { itemMetadata, itemNameOf } from './archiveorg-files.js';
-import { fetchToWork, pruneEmptyDirs, removeWork, workPaths } from './archiveorg-work.js';
+import { itemMetadata, itemNameOf } from './item-archiving.js';
+import { fetchToWork, pruneEmptyDirs, removeWork, workPaths } from './work-dir.js';
 import { bundleMaxBytes, matchBundle, readBundle, type BundleEntry } from './bundle.js';
 import type { ArchiveStrategy, StrategyContext, StrategyResult } from './types.js';
-import { summarise } from './web-files.js';
+import { summarise } from './warc-archiving.js';
 import { unprocessed } from './web-fileset-bundled.js';
 
 const bundlePath = (itemName: string) => `_bundle/${itemName}.zip`;

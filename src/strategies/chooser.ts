@@ -1,6 +1,6 @@
 // Choosing a strategy: a pure function of file count, sizes and whether a bundle URL exists.
 import type { Config } from '../config.js';
-import type { StrategyName } from './names.js';
+import type { StrategyName } from '../schemas/strategy-names.js';
 
 export interface ChooserInput {
   sizes: ReadonlyArray<number | null | undefined>;

@@ -1,18 +1,18 @@
 // Putting a manifest's files into an item of the item store, shared by archiveorg-file and
 // archiveorg-fileset: compare with the item's files (by path, size and hash), fetch the rest into
-// the working directory (archiveorg-work.ts), upload, and say what changed (the item's note).
+// the working directory (work-dir.ts), upload, and say what changed (the item's note).
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
 import type { FileStatus } from '../schemas/statuses.js';
 import { isSafeItemPath, ITEM_NAME, ItemUploadError, type ItemFile } from '../stores/items/types.js';
-import { warcDatetime } from '../stores/warc/web-capture.js';
-import { fetchToWork, pruneEmptyDirs, removeWork, WorkBudget, workPaths } from './archiveorg-work.js';
+import { warcDatetime } from '../capture/web-capture.js';
+import { fetchToWork, pruneEmptyDirs, removeWork, WorkBudget, workPaths } from './work-dir.js';
 import type { StrategyContext, StrategyResult } from './types.js';
 import { fillFromMeta } from './verify.js';
 import { mapLimit } from '../map-limit.js';
-import { wireEntry, type FileOutcome } from './web-files.js';
+import { wireEntry, type FileOutcome } from './warc-archiving.js';
 
 /** A file's outcome plus what it did to the item (for the note). */
 export interface ItemOutcome extends FileOutcome {

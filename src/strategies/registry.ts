@@ -3,7 +3,7 @@
 import { archiveorgFile } from './archiveorg-file.js';
 import { archiveorgFileset } from './archiveorg-fileset.js';
 import { archiveorgFilesetBundled } from './archiveorg-fileset-bundled.js';
-import type { StrategyName } from './names.js';
+import type { StrategyName } from '../schemas/strategy-names.js';
 import type { ArchiveStrategy } from './types.js';
 import { webFile } from './web-file.js';
 import { webFileset } from './web-fileset.js';

@@ -8,9 +8,9 @@ import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
 import type { Status } from '../schemas/statuses.js';
 import type { ItemStore } from '../stores/items/types.js';
 import type { CaptureIndex } from '../stores/warc/capture-index.js';
-import type { WebCaptureDeps } from '../stores/warc/web-capture.js';
-import type { WorkBudget } from './archiveorg-work.js';
-import type { StrategyName } from './names.js';
+import type { WebCaptureDeps } from '../capture/web-capture.js';
+import type { WorkBudget } from './work-dir.js';
+import type { StrategyName } from '../schemas/strategy-names.js';
 
 export interface StrategyContext {
   config: Config;

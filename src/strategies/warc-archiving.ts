@@ -6,7 +6,7 @@ import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
 import type { FileStatus, Status } from '../schemas/statuses.js';
 import type { Capture } from '../stores/warc/capture-index.js';
-import { captureResponse, cdxFromCapture, type CapturedResponse } from '../stores/warc/web-capture.js';
+import { captureResponse, cdxFromCapture, type CapturedResponse } from '../capture/web-capture.js';
 import { mapLimit } from '../map-limit.js';
 import type { StrategyContext } from './types.js';
 import { fillFromMeta, verifyFile } from './verify.js';

@@ -4,10 +4,10 @@ import { rm } from 'node:fs/promises';
 import { BodyTooLargeError, IngestError, InfrastructureError } from '../errors.js';
 import { followRedirects } from '../http/redirects.js';
 import type { PlatformItem } from '../platforms/types.js';
-import { captureResponse, type CapturedResponse } from '../stores/warc/web-capture.js';
+import { captureResponse, type CapturedResponse } from '../capture/web-capture.js';
 import { bundleMaxBytes, matchBundle, readBundle } from './bundle.js';
 import type { ArchiveStrategy, StrategyContext, StrategyResult } from './types.js';
-import { summarise, wireEntry } from './web-files.js';
+import { summarise, wireEntry } from './warc-archiving.js';
 import { webFileset } from './web-fileset.js';
 
 /** Every file as not processed (restricted ones as restricted): the bundle never got that far. */

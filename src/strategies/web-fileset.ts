@@ -1,6 +1,6 @@
 // web-fileset: every file of a small dataset captured into the WARC store.
 import type { ArchiveStrategy } from './types.js';
-import { archiveFiles, findExisting, summarise } from './web-files.js';
+import { archiveFiles, findExisting, summarise } from './warc-archiving.js';
 
 export const webFileset: ArchiveStrategy = {
   name: 'web-fileset',

@@ -16,14 +16,14 @@ import { BodyTooLargeError, describeError, InfrastructureError, IngestError } fr
 import { contentDecoder, discard } from '../http/body.js';
 import type { HttpResponse } from '../http/client.js';
 import { followRedirects } from '../http/redirects.js';
-import { chooseMimetype } from '../pipeline/mimetype.js';
+import { chooseMimetype } from '../mimetype.js';
 import type { PlatformFile } from '../platforms/types.js';
 import type { FileMeta, Terminal } from '../schemas/index.js';
 import type { FileStatus } from '../schemas/statuses.js';
-import { warcDatetime } from '../stores/warc/web-capture.js';
+import { warcDatetime } from '../capture/web-capture.js';
 import type { StrategyContext } from './types.js';
 import { verifyFile } from './verify.js';
-import { wireEntry, type FileOutcome } from './web-files.js';
+import { wireEntry, type FileOutcome } from './warc-archiving.js';
 
 /** Bytes the working directory may hold at once. A download reserves its declared size first; waiters are served in order. */
 export class WorkBudget {

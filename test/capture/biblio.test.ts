@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { extractBiblio } from '../../src/pipeline/biblio.js';
+import { extractBiblio } from '../../src/capture/biblio.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformError, PlatformHttpError, PlatformNotFoundError, PlatformRestrictedError, PlatformScopeError } from '../../src/errors.js';
 import { archiveorg, archiveorgIdentifier, downloadUrl, formatMimetype } from '../../src/platforms/archiveorg.js';
 import type { LandingPage } from '../../src/platforms/types.js';
-import type { CapturedResponse } from '../../src/stores/warc/web-capture.js';
+import type { CapturedResponse } from '../../src/capture/web-capture.js';
 import { platformContext, testConfig } from '../support/context.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { archiveorgFixture, json, mutate, NAWARIAN_PATHS, site } from '../support/sites/archiveorg.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IngestError, PlatformError, PlatformNotFoundError } from '../../src/errors.js';
-import { fetchLanding } from '../../src/pipeline/landing.js';
+import { fetchLanding } from '../../src/capture/landing.js';
 import { findPlatform, PLATFORMS } from '../../src/platforms/registry.js';
 import type { PlatformHelper, PlatformItem, PlatformRequest } from '../../src/platforms/types.js';
 import { ManifestEntrySchema } from '../../src/schemas/manifest.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PlatformError, PlatformHttpError, PlatformNotFoundError, PlatformRestrictedError, PlatformScopeError } from '../../src/errors.js';
 import { dataverse, dataverseTarget, fileHashes } from '../../src/platforms/dataverse.js';
 import type { LandingPage } from '../../src/platforms/types.js';
-import type { CapturedResponse } from '../../src/stores/warc/web-capture.js';
+import type { CapturedResponse } from '../../src/capture/web-capture.js';
 import { platformContext, testConfig } from '../support/context.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import {

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PlatformError, PlatformHttpError, PlatformNotFoundError, PlatformRestrictedError } from '../../src/errors.js';
 import { datasetStorageSize, digestFields, dryad, dryadDoi, listDryadFiles } from '../../src/platforms/dryad.js';
 import type { LandingPage } from '../../src/platforms/types.js';
-import type { CapturedResponse } from '../../src/stores/warc/web-capture.js';
+import type { CapturedResponse } from '../../src/capture/web-capture.js';
 import { platformContext, testConfig } from '../support/context.js';
 import { FixtureServer, type Route } from '../support/fixture-server.js';
 import {

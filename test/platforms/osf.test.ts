@@ -9,7 +9,7 @@ import {
 } from '../../src/errors.js';
 import { listOsfStorage, osf, osfTarget } from '../../src/platforms/osf.js';
 import type { LandingPage } from '../../src/platforms/types.js';
-import type { CapturedResponse } from '../../src/stores/warc/web-capture.js';
+import type { CapturedResponse } from '../../src/capture/web-capture.js';
 import { platformContext, testConfig } from '../support/context.js';
 import { FixtureServer, type Route } from '../support/fixture-server.js';
 import {

@@ -9,7 +9,7 @@ import type { PlatformItem } from '../../src/platforms/types.js';
 import { ItemUploadError, type ItemStore } from '../../src/stores/items/types.js';
 import { archiveorgFilesetBundled } from '../../src/strategies/archiveorg-fileset-bundled.js';
 import { FixtureServer } from '../support/fixture-server.js';
-import { workPaths } from '../../src/strategies/archiveorg-work.js';
+import { workPaths } from '../../src/strategies/work-dir.js';
 import { filesUnder, itemHarness, overrideStore, servedFile, sizeReached, zenodoItem, type ItemHarness } from '../support/archiveorg-items.js';
 import { FIXTURES } from '../support/zenodo-site.js';
 

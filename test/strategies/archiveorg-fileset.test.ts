@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InfrastructureError } from '../../src/errors.js';
 import type { PlatformItem } from '../../src/platforms/types.js';
 import { ItemUploadError, type ItemStore } from '../../src/stores/items/types.js';
-import { workPaths } from '../../src/strategies/archiveorg-work.js';
+import { workPaths } from '../../src/strategies/work-dir.js';
 import { archiveorgFileset } from '../../src/strategies/archiveorg-fileset.js';
 import { filesUnder, itemHarness, overrideStore, sizeReached, zenodoItem, type ItemHarness, type Key } from '../support/archiveorg-items.js';
 import { FixtureServer } from '../support/fixture-server.js';

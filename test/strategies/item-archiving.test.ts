@@ -5,8 +5,8 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PlatformFile, PlatformItem } from '../../src/platforms/types.js';
 import type { ItemFile, ItemStore } from '../../src/stores/items/types.js';
-import { archiveItemFiles, checkExistingInItem } from '../../src/strategies/archiveorg-files.js';
-import { WorkBudget } from '../../src/strategies/archiveorg-work.js';
+import { archiveItemFiles, checkExistingInItem } from '../../src/strategies/item-archiving.js';
+import { WorkBudget } from '../../src/strategies/work-dir.js';
 import { filesUnder, itemHarness, overrideStore, zenodoItem, type ItemHarness } from '../support/archiveorg-items.js';
 import { FixtureServer } from '../support/fixture-server.js';
 

@@ -1,12 +1,12 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { STRATEGY_NAMES } from '../../src/strategies/names.js';
+import { STRATEGY_NAMES } from '../../src/schemas/strategy-names.js';
 import { STRATEGIES } from '../../src/strategies/registry.js';
 import type { ArchiveStrategy } from '../../src/strategies/types.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'src', 'strategies');
-const SUPPORT = ['archiveorg-files.ts', 'archiveorg-work.ts', 'bundle.ts', 'chooser.ts', 'names.ts', 'registry.ts', 'types.ts', 'verify.ts', 'web-files.ts'];
+const SUPPORT = ['bundle.ts', 'chooser.ts', 'item-archiving.ts', 'registry.ts', 'types.ts', 'verify.ts', 'warc-archiving.ts', 'work-dir.ts'];
 
 function isStrategy(value: unknown): value is ArchiveStrategy {
   return typeof value === 'object' && value !== null && 'checkExisting' in value && 'process' in value;
