@@ -1,7 +1,6 @@
 // The only reader of process.env: one zod schema for every FILESET_* variable, parsed once at
 // start-up. Every variable can also be given as a CLI flag: FILESET_DATA_DIR is --data-dir.
 import { z } from 'zod';
-import { parseBudgets, type BudgetLimits } from './http/budget.js';
 
 const VERSION = '0.1.0';
 
@@ -67,6 +66,32 @@ const rewriteMap = z
     }
     return map;
   });
+
+/** A request budget's limits (src/http/budget.ts applies them). */
+export interface BudgetLimits {
+  concurrency: number;
+  /** Request starts per minute; undefined: no rate limit beyond concurrency. */
+  perMinute?: number;
+}
+
+/**
+ * `zenodo:api=2@60,dryad:download=1,*:api=4` → overrides (`*` stands for every platform not named);
+ * throws on a malformed entry.
+ */
+export function parseBudgets(text: string): Map<string, BudgetLimits> {
+  const budgets = new Map<string, BudgetLimits>();
+  for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const match = /^((?:\*|[a-z0-9._-]+):(?:api|download))=(\d+)(?:@(\d+(?:\.\d+)?))?$/i.exec(entry);
+    if (!match || Number(match[2]) < 1 || (match[3] !== undefined && Number(match[3]) <= 0)) {
+      throw new Error(`"${entry}" is not <platform>:<api|download>=<concurrency>[@<per minute>]`);
+    }
+    budgets.set(match[1]!.toLowerCase(), {
+      concurrency: Number(match[2]),
+      ...(match[3] !== undefined ? { perMinute: Number(match[3]) } : {}),
+    });
+  }
+  return budgets;
+}
 
 const budgets = z
   .string()

@@ -4,10 +4,25 @@ import type { Config } from '../config.js';
 import { EmptyBlobError, IngestError, TerminalBadStatusError } from '../errors.js';
 import type { HttpClient } from '../http/client.js';
 import { followRedirects } from '../http/redirects.js';
-import type { LandingPage } from '../platforms/types.js';
-import { captureResponse, type WebCaptureDeps } from './web-capture.js';
-import { extractBiblio } from './biblio.js';
+import { captureResponse, type CapturedResponse, type WebCaptureDeps } from './web-capture.js';
+import { extractBiblio, type HtmlBiblio } from './biblio.js';
 import { isHtml, mediaType } from '../mimetype.js';
+
+/** What the landing-page fetch learned; `capture` is absent when the fetch failed. */
+export interface LandingPage {
+  /** The cleaned request URL. */
+  url: string;
+  hops: string[];
+  capture?: CapturedResponse;
+  /** The final response's headers as received (FAIR signposting lives in `Link`). */
+  headers?: Array<[string, string]>;
+  html?: string;
+  biblio?: HtmlBiblio | null;
+  /** Why the landing page could not be used (a status-carrying error), when it could not. */
+  error?: Error;
+  /** A dry run leaves a non-HTML body unread: what its headers said. */
+  unread?: { url: string; statusCode: number; contentType: string | null; size: number | null };
+}
 
 export interface LandingDeps {
   config: Config;

@@ -6,7 +6,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describeError, InfrastructureError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { guardFinished, parseInt8, withSavepoint, type Database } from './database.js';
+import { guardFinished, parseInt8, withSavepoint, type Database } from './handle.js';
 
 const INT8_OID = 20;
 

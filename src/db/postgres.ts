@@ -4,7 +4,7 @@ import pg from 'pg';
 import { ConfigError } from '../config.js';
 import { InfrastructureError } from '../errors.js';
 import { redactUrl, type Logger } from '../logger.js';
-import { guardFinished, parseInt8, withSavepoint, type Database } from './database.js';
+import { guardFinished, parseInt8, withSavepoint, type Database } from './handle.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const INT8_OID = 20;

@@ -2,14 +2,9 @@
 // `dryad:download`) has its own concurrency and a rate (request starts per minute), is shared by
 // every request that names it, and is paused as a whole when the platform answers 429, so one
 // dataset's rate-limit trouble slows everything asking that platform instead of failing it.
+import type { BudgetLimits } from '../config.js';
 import { HostLimiter, type Release } from './host-limiter.js';
 import { abortable, defaultSleep } from './retry.js';
-
-export interface BudgetLimits {
-  concurrency: number;
-  /** Request starts per minute; undefined: no rate limit beyond concurrency. */
-  perMinute?: number;
-}
 
 /**
  * Conservative defaults. Documented limits where they exist: Zenodo allows guests 60 API requests
@@ -124,23 +119,4 @@ export class Budgets {
     }
     return state;
   }
-}
-
-/**
- * `zenodo:api=2@60,dryad:download=1,*:api=4` → overrides (`*` stands for every platform not named);
- * throws on a malformed entry.
- */
-export function parseBudgets(text: string): Map<string, BudgetLimits> {
-  const budgets = new Map<string, BudgetLimits>();
-  for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const match = /^((?:\*|[a-z0-9._-]+):(?:api|download))=(\d+)(?:@(\d+(?:\.\d+)?))?$/i.exec(entry);
-    if (!match || Number(match[2]) < 1 || (match[3] !== undefined && Number(match[3]) <= 0)) {
-      throw new Error(`"${entry}" is not <platform>:<api|download>=<concurrency>[@<per minute>]`);
-    }
-    budgets.set(match[1]!.toLowerCase(), {
-      concurrency: Number(match[2]),
-      ...(match[3] !== undefined ? { perMinute: Number(match[3]) } : {}),
-    });
-  }
-  return budgets;
 }

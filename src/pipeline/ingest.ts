@@ -12,11 +12,11 @@ import type { CaptureIndex } from '../stores/warc/capture-index.js';
 import type { WebCaptureDeps } from '../capture/web-capture.js';
 import type { WarcWriter } from '../stores/warc/writer.js';
 import { chooseStrategy } from '../strategies/chooser.js';
-import type { WorkBudget } from '../strategies/work-dir.js';
+import type { WorkBudget } from '../strategies/work-budget.js';
 import type { StrategyName } from '../schemas/strategy-names.js';
 import { STRATEGIES } from '../strategies/registry.js';
 import type { ArchiveStrategy, StrategyContext, StrategyResult } from '../strategies/types.js';
-import { summarise, wireEntry } from '../strategies/warc-archiving.js';
+import { summarise, wireEntry } from '../strategies/outcomes.js';
 import { fetchLanding } from '../capture/landing.js';
 import { applyLimits } from './limits.js';
 import {

@@ -1,6 +1,7 @@
 // Building results, and the one place where an error becomes a status.
 import { describeError, InfrastructureError, IngestError } from '../errors.js';
-import type { PlatformItem, LandingPage } from '../platforms/types.js';
+import type { LandingPage } from '../capture/landing.js';
+import type { PlatformItem } from '../platforms/types.js';
 import type { DatasetFileResult, FilesetResult } from '../schemas/result.js';
 import { isSuccess, type Status } from '../schemas/statuses.js';
 import type { StrategyResult } from '../strategies/types.js';

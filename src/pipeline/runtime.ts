@@ -7,7 +7,7 @@ import { openDatabase, type Database } from '../db/database.js';
 import { HttpClient } from '../http/client.js';
 import type { Logger } from '../logger.js';
 import { openItemStore } from '../stores/items/index.js';
-import { WorkBudget } from '../strategies/work-dir.js';
+import { WorkBudget } from '../strategies/work-budget.js';
 import { CaptureIndex } from '../stores/warc/capture-index.js';
 import { WarcWriter } from '../stores/warc/writer.js';
 import type { IngestDeps } from './ingest.js';

@@ -2,27 +2,14 @@
 import type { Config } from '../config.js';
 import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../logger.js';
-import type { HtmlBiblio } from '../capture/biblio.js';
 import type { IngestRequest } from '../schemas/request.js';
 import type { ManifestEntry } from '../schemas/manifest.js';
+import type { LandingPage } from '../capture/landing.js';
 import type { CapturedResponse } from '../capture/web-capture.js';
 import type { StrategyName } from '../schemas/strategy-names.js';
 
-/** What the landing-page fetch learned; `capture` is absent when the fetch failed. */
-export interface LandingPage {
-  /** The cleaned request URL. */
-  url: string;
-  hops: string[];
-  capture?: CapturedResponse;
-  /** The final response's headers as received (FAIR signposting lives in `Link`). */
-  headers?: Array<[string, string]>;
-  html?: string;
-  biblio?: HtmlBiblio | null;
-  /** Why the landing page could not be used (a status-carrying error), when it could not. */
-  error?: Error;
-  /** A dry run leaves a non-HTML body unread: what its headers said. */
-  unread?: { url: string; statusCode: number; contentType: string | null; size: number | null };
-}
+/** The landing page a helper is shown (defined where it is fetched). */
+export type { LandingPage };
 
 export interface PlatformContext {
   config: Config;

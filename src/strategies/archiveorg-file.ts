@@ -2,7 +2,7 @@
 // store. Its success is `success-file` with `fileset_file` (sandcrawler labelled it fileset).
 import { archiveItemFiles, existingInItem, itemNote } from './item-archiving.js';
 import type { ArchiveStrategy } from './types.js';
-import { summarise } from './warc-archiving.js';
+import { summarise } from './outcomes.js';
 
 export const archiveorgFile: ArchiveStrategy = {
   name: 'archiveorg-file',

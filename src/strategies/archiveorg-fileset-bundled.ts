@@ -14,8 +14,7 @@ import { itemMetadata, itemNameOf } from './item-archiving.js';
 import { fetchToWork, pruneEmptyDirs, removeWork, workPaths } from './work-dir.js';
 import { bundleMaxBytes, matchBundle, readBundle, type BundleEntry } from './bundle.js';
 import type { ArchiveStrategy, StrategyContext, StrategyResult } from './types.js';
-import { summarise } from './warc-archiving.js';
-import { unprocessed } from './web-fileset-bundled.js';
+import { summarise, unprocessed } from './outcomes.js';
 
 const bundlePath = (itemName: string) => `_bundle/${itemName}.zip`;
 const manifestPath = (itemName: string) => `${bundlePath(itemName)}.manifest.json`;

@@ -1,7 +1,7 @@
 // archiveorg-fileset: a large or many-file dataset put into an item of the item store.
 import { archiveItemFiles, checkExistingInItem, itemNote } from './item-archiving.js';
 import type { ArchiveStrategy } from './types.js';
-import { summarise } from './warc-archiving.js';
+import { summarise } from './outcomes.js';
 
 export const archiveorgFileset: ArchiveStrategy = {
   name: 'archiveorg-fileset',

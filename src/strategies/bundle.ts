@@ -14,7 +14,7 @@ import type { FileMeta } from '../schemas/result.js';
 import type { ManifestEntry } from '../schemas/manifest.js';
 import { isSafeItemPath } from '../stores/items/types.js';
 import { fillFromMeta, verifyFile } from './verify.js';
-import { wireEntry } from './warc-archiving.js';
+import { wireEntry } from './outcomes.js';
 
 export interface BundleEntry {
   path: string;

@@ -8,11 +8,12 @@ import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
 import type { FileStatus } from '../schemas/statuses.js';
 import { isSafeItemPath, ITEM_NAME, ItemUploadError, type ItemFile } from '../stores/items/types.js';
 import { warcDatetime } from '../capture/web-capture.js';
-import { fetchToWork, pruneEmptyDirs, removeWork, WorkBudget, workPaths } from './work-dir.js';
+import type { WorkBudget } from './work-budget.js';
+import { fetchToWork, pruneEmptyDirs, removeWork, workPaths } from './work-dir.js';
 import type { StrategyContext, StrategyResult } from './types.js';
 import { fillFromMeta } from './verify.js';
 import { mapLimit } from '../map-limit.js';
-import { wireEntry, type FileOutcome } from './warc-archiving.js';
+import { wireEntry, type FileOutcome } from './outcomes.js';
 
 /** A file's outcome plus what it did to the item (for the note). */
 export interface ItemOutcome extends FileOutcome {

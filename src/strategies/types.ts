@@ -9,7 +9,7 @@ import type { Status } from '../schemas/statuses.js';
 import type { ItemStore } from '../stores/items/types.js';
 import type { CaptureIndex } from '../stores/warc/capture-index.js';
 import type { WebCaptureDeps } from '../capture/web-capture.js';
-import type { WorkBudget } from './work-dir.js';
+import type { WorkBudget } from './work-budget.js';
 import type { StrategyName } from '../schemas/strategy-names.js';
 
 export interface StrategyContext {

@@ -3,25 +3,14 @@
 import { BodyTooLargeError, IngestError, InfrastructureError } from '../errors.js';
 import { followRedirects } from '../http/redirects.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
-import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
-import type { FileStatus, Status } from '../schemas/statuses.js';
+import type { CaptureResult } from '../schemas/index.js';
+import type { FileStatus } from '../schemas/statuses.js';
 import type { Capture } from '../stores/warc/capture-index.js';
 import { captureResponse, cdxFromCapture, type CapturedResponse } from '../capture/web-capture.js';
 import { mapLimit } from '../map-limit.js';
 import type { StrategyContext } from './types.js';
+import { wireEntry, type FileOutcome } from './outcomes.js';
 import { fillFromMeta, verifyFile } from './verify.js';
-
-export interface FileOutcome {
-  entry: ManifestEntry;
-  capture?: CaptureResult;
-  message?: string;
-}
-
-/** The wire form of an entry: internal fields dropped. */
-export function wireEntry(file: PlatformFile, status: FileStatus): ManifestEntry {
-  const { prefetched: _prefetched, restricted: _restricted, ...entry } = file;
-  return { ...entry, status };
-}
 
 function captureResult(captured: CapturedResponse): CaptureResult {
   return { file_meta: captured.fileMeta, terminal: captured.terminal, cdx: captured.cdx, revisit_cdx: captured.revisitCdx };
@@ -125,22 +114,4 @@ export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Pr
     ctx.onFileDone?.(outcome.entry, outcome.entry.size ?? 0);
     return outcome;
   });
-}
-
-/**
- * The dataset's status from its files: the first failing file decides; restricted files make an
- * otherwise complete set `success-partial`; only earlier copies make it `success-existing`.
- */
-export function summarise(outcomes: FileOutcome[], success: Status): { status: Status; errorMessage?: string } {
-  const failure = outcomes.find((o) => !['success', 'exists', 'platform-restricted'].includes(o.entry.status ?? ''));
-  if (failure) return { status: failure.entry.status as Status, errorMessage: failure.message ?? failure.entry.status! };
-  const restricted = outcomes.filter((o) => o.entry.status === 'platform-restricted');
-  if (restricted.length === outcomes.length) {
-    return { status: 'platform-restricted', errorMessage: 'every file is restricted by the platform' };
-  }
-  if (restricted.length) {
-    return { status: 'success-partial', errorMessage: `${restricted.length} of ${outcomes.length} files are restricted` };
-  }
-  if (outcomes.every((o) => o.entry.status === 'exists')) return { status: 'success-existing' };
-  return { status: success };
 }

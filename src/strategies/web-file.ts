@@ -1,6 +1,7 @@
 // web-file: a one-file dataset captured into the WARC store; also yields a dataset-file result.
 import type { ArchiveStrategy } from './types.js';
-import { archiveFiles, findExisting, summarise } from './warc-archiving.js';
+import { summarise } from './outcomes.js';
+import { archiveFiles, findExisting } from './warc-archiving.js';
 
 export const webFile: ArchiveStrategy = {
   name: 'web-file',

@@ -7,13 +7,8 @@ import type { PlatformItem } from '../platforms/types.js';
 import { captureResponse, type CapturedResponse } from '../capture/web-capture.js';
 import { bundleMaxBytes, matchBundle, readBundle } from './bundle.js';
 import type { ArchiveStrategy, StrategyContext, StrategyResult } from './types.js';
-import { summarise, wireEntry } from './warc-archiving.js';
+import { summarise, unprocessed } from './outcomes.js';
 import { webFileset } from './web-fileset.js';
-
-/** Every file as not processed (restricted ones as restricted): the bundle never got that far. */
-export function unprocessed(item: PlatformItem) {
-  return item.manifest.map((f) => wireEntry(f, f.restricted ? 'platform-restricted' : 'not-processed'));
-}
 
 async function fetchBundle(url: string, item: PlatformItem, ctx: StrategyContext): Promise<CapturedResponse> {
   const signal = ctx.signal ? { signal: ctx.signal } : {};

@@ -1,6 +1,7 @@
 // web-fileset: every file of a small dataset captured into the WARC store.
 import type { ArchiveStrategy } from './types.js';
-import { archiveFiles, findExisting, summarise } from './warc-archiving.js';
+import { summarise } from './outcomes.js';
+import { archiveFiles, findExisting } from './warc-archiving.js';
 
 export const webFileset: ArchiveStrategy = {
   name: 'web-fileset',

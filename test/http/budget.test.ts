@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { Budgets, DEFAULT_BUDGETS, parseBudgets } from '../../src/http/budget.js';
+import { parseBudgets } from '../../src/config.js';
+import { Budgets, DEFAULT_BUDGETS } from '../../src/http/budget.js';
 import type { HttpClient } from '../../src/http/client.js';
 import { readBody, startServer, testClient, type TestServer } from './helpers.js';
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformError, PlatformHttpError, PlatformNotFoundError, PlatformRestrictedError, PlatformScopeError } from '../../src/errors.js';
-import { archiveorg, archiveorgIdentifier, downloadUrl, formatMimetype } from '../../src/platforms/archiveorg.js';
+import { formatMimetype } from '../../src/archiveorg-rules.js';
+import { archiveorg, archiveorgIdentifier, downloadUrl } from '../../src/platforms/archiveorg.js';
 import type { LandingPage } from '../../src/platforms/types.js';
 import type { CapturedResponse } from '../../src/capture/web-capture.js';
 import { platformContext, testConfig } from '../support/context.js';

@@ -1,4 +1,4 @@
-// The shared item-strategy support: matching a manifest against an item, the work-dir budget, and
+// The shared item-strategy support: matching a manifest against an item, and
 // download details (unknown sizes, Content-Encoding, HTTP errors, duplicate paths).
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PlatformFile, PlatformItem } from '../../src/platforms/types.js';
 import type { ItemFile, ItemStore } from '../../src/stores/items/types.js';
 import { archiveItemFiles, checkExistingInItem } from '../../src/strategies/item-archiving.js';
-import { WorkBudget } from '../../src/strategies/work-dir.js';
+import { WorkBudget } from '../../src/strategies/work-budget.js';
 import { filesUnder, itemHarness, overrideStore, zenodoItem, type ItemHarness } from '../support/archiveorg-items.js';
 import { FixtureServer } from '../support/fixture-server.js';
 
@@ -30,38 +30,6 @@ async function setup(env: Record<string, string> = {}) {
   h = await itemHarness(server.origin, { env });
   return { ...(await zenodoItem(server, h.config)), h, server };
 }
-
-describe('WorkBudget', () => {
-  it('grants reservations in order, never above the total, and lets a waiter in when bytes are released', async () => {
-    const budget = new WorkBudget(100);
-    const granted: string[] = [];
-    const a = await budget.reserve(60);
-    const b = budget.reserve(50).then((release) => (granted.push('b'), release));
-    const c = budget.reserve(10).then((release) => (granted.push('c'), release)); // fits, but waits its turn
-    await Promise.resolve();
-    expect(granted).toEqual([]);
-    a();
-    a(); // releasing twice frees the bytes once
-    (await b)();
-    (await c)();
-    expect(granted).toEqual(['b', 'c']);
-    expect(budget.peak).toBe(60);
-  });
-
-  it('refuses a reservation larger than the whole budget, and drops a waiter whose request was aborted', async () => {
-    const budget = new WorkBudget(100);
-    await expect(budget.reserve(101)).rejects.toThrow(RangeError);
-    const held = await budget.reserve(90);
-    const abort = new AbortController();
-    const waiting = budget.reserve(50, abort.signal);
-    const next = budget.reserve(10);
-    abort.abort(new Error('deadline'));
-    await expect(waiting).rejects.toThrow('deadline');
-    (await next)();
-    held();
-    expect(budget.peak).toBe(100);
-  });
-});
 
 describe('archiveItemFiles and the work budget', () => {
   it('never reserves more than the budget with downloads running concurrently', async () => {

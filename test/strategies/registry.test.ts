@@ -6,7 +6,7 @@ import { STRATEGIES } from '../../src/strategies/registry.js';
 import type { ArchiveStrategy } from '../../src/strategies/types.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'src', 'strategies');
-const SUPPORT = ['bundle.ts', 'chooser.ts', 'item-archiving.ts', 'registry.ts', 'types.ts', 'verify.ts', 'warc-archiving.ts', 'work-dir.ts'];
+const SUPPORT = ['bundle.ts', 'chooser.ts', 'item-archiving.ts', 'outcomes.ts', 'registry.ts', 'types.ts', 'verify.ts', 'warc-archiving.ts', 'work-budget.ts', 'work-dir.ts'];
 
 function isStrategy(value: unknown): value is ArchiveStrategy {
   return typeof value === 'object' && value !== null && 'checkExisting' in value && 'process' in value;

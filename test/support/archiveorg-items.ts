@@ -1,6 +1,6 @@
 // A StrategyContext for the archiveorg-* strategies (fs item store and working directory in a temp
 // dir, a fixed clock) and file routes that honour Range and can drop a connection mid-file.
-import { WorkBudget } from '../../src/strategies/work-dir.js';
+import { WorkBudget } from '../../src/strategies/work-budget.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -23,32 +23,16 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
-import { z } from 'zod';
+import { ArchiveItemSchema, IDENTIFIER, downloadPath, formatMimetype, isSystemName, type ArchiveItem } from '../../archiveorg-rules.js';
 import { ConfigError, type Config } from '../../config.js';
 import { InfrastructureError, IngestError } from '../../errors.js';
 import { abortable, backoffDelay, defaultSleep, errorCode, isTransferError, retryAfterDelay } from '../../http/retry.js';
 import type { Logger } from '../../logger.js';
-import { formatMimetype } from '../../platforms/archiveorg.js';
-import { ItemUploadError, isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
-
-// GET <metadataUrl>/metadata/<item>: only the fields we read. Sizes are decimal strings.
-const IaFile = z.object({
-  name: z.string(),
-  source: z.string().optional(),
-  size: z.union([z.string(), z.number()]).optional(),
-  md5: z.string().optional(),
-  sha1: z.string().optional(),
-  format: z.string().optional(),
-  fileset_mimetype: z.string().optional(),
-});
-const IaItem = z.object({ metadata: z.record(z.string(), z.unknown()), files: z.array(IaFile).default([]) });
-type IaItem = z.infer<typeof IaItem>;
+import { ItemUploadError, isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile } from './types.js';
 
 const METADATA_KEY = /^[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*$/;
 const NOTES_DIR = '_fileset_notes/';
 const NOTE_NAME = /^_fileset_notes\/(\d+)\.json$/;
-/** Files archive.org writes about the item itself, named `<item>` + suffix. */
-const SYSTEM_SUFFIXES = ['_meta.xml', '_files.xml', '_meta.sqlite', '_reviews.xml', '_archive.torrent', '_itemimage.jpg'];
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 const MAX_DELAY_MS = 120_000;
 
@@ -124,7 +108,7 @@ class Ias3ItemStore implements ItemStore {
   async readFile(item: string, path: string): Promise<Readable> {
     checkItem(item);
     if (!isSafeItemPath(path)) throw new IngestError('unsafe-path', `unsafe path: ${JSON.stringify(path)}`);
-    const url = `${this.#metadataUrl}/download/${encodeURIComponent(item)}/${encodePath(path)}`;
+    const url = `${this.#metadataUrl}${downloadPath(item, path)}`;
     return this.#retrying(`read ${item}/${path}`, undefined, async () => {
       const response = await this.#send(url, { method: 'GET', dispatcher: this.#reader });
       if (response.statusCode === 200) return response.body;
@@ -177,7 +161,7 @@ class Ias3ItemStore implements ItemStore {
 
   locate(item: string, path?: string): string {
     const id = encodeURIComponent(item);
-    return path === undefined ? `${this.#metadataUrl}/details/${id}` : `${this.#metadataUrl}/download/${id}/${encodePath(path)}`;
+    return path === undefined ? `${this.#metadataUrl}/details/${id}` : `${this.#metadataUrl}${downloadPath(item, path)}`;
   }
 
   async close(): Promise<void> {
@@ -233,7 +217,7 @@ class Ias3ItemStore implements ItemStore {
   }
 
   /** The item as the metadata API shows it, or null when it does not exist (`{}`). */
-  async #fetchItem(item: string, signal?: AbortSignal): Promise<IaItem | null> {
+  async #fetchItem(item: string, signal?: AbortSignal): Promise<ArchiveItem | null> {
     checkItem(item);
     const url = `${this.#metadataUrl}/metadata/${encodeURIComponent(item)}`;
     const response = await this.#send(url, { method: 'GET', dispatcher: this.#reader, signal });
@@ -242,7 +226,7 @@ class Ias3ItemStore implements ItemStore {
       throw new RetryableFailure(`unreadable answer from ${url}`, undefined, err);
     })) as unknown;
     if (json && typeof json === 'object' && Object.keys(json).length === 0) return null;
-    const parsed = IaItem.safeParse(json);
+    const parsed = ArchiveItemSchema.safeParse(json);
     if (!parsed.success) throw new InfrastructureError(`unexpected answer from ${url}: ${parsed.error.message}`);
     return parsed.data;
   }
@@ -307,15 +291,11 @@ class Ias3ItemStore implements ItemStore {
 type PatchOp = { op: 'add' | 'replace'; path: string; value: string | string[] } | { op: 'remove'; path: string };
 
 function checkItem(item: string): void {
-  if (!ITEM_NAME.test(item)) throw new ItemUploadError(`not an archive.org identifier: ${JSON.stringify(item)}`);
+  if (!IDENTIFIER.test(item)) throw new ItemUploadError(`not an archive.org identifier: ${JSON.stringify(item)}`);
 }
 
 function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
-}
-
-function isSystemName(item: string, name: string): boolean {
-  return name === '__ia_thumb.jpg' || SYSTEM_SUFFIXES.some((suffix) => name === item + suffix);
 }
 
 /** Paths a dataset file may not take: our notes, archive.org's history folder and its own files. */
@@ -324,7 +304,7 @@ function isReserved(item: string, path: string): boolean {
 }
 
 /** The uploader's files: originals, minus archive.org's own files, its history/ and our notes. */
-function listed(found: IaItem, item: string): ItemFile[] {
+function listed(found: ArchiveItem, item: string): ItemFile[] {
   const files: ItemFile[] = [];
   for (const f of found.files) {
     if (f.source !== 'original' || isReserved(item, f.name)) continue;

@@ -3,6 +3,7 @@
 // (test/stores/items/contract.ts). Trouble reaching the store is an InfrastructureError (the
 // request is retried); a store that refuses a file is an ItemUploadError (`error-archiveorg-upload`).
 import type { Readable } from 'node:stream';
+import { IDENTIFIER } from '../../archiveorg-rules.js';
 import { IngestError } from '../../errors.js';
 
 /** One file of an item as the store lists it. */
@@ -66,8 +67,8 @@ export class ItemUploadError extends IngestError {
   }
 }
 
-/** archive.org identifier rules, which every backend applies: letters, digits, `.`, `-`, `_`. */
-export const ITEM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** archive.org's identifier rule, which every backend applies: letters, digits, `.`, `-`, `_`. */
+export const ITEM_NAME = IDENTIFIER;
 
 /** The Unix time stamp (seconds) a note or a previous version is named by. */
 export function unixStamp(date: Date): string {

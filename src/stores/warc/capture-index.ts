@@ -1,28 +1,11 @@
 // The capture index: where each WARC record we wrote lives (file, offset, compressed length) and
 // what it holds, looked up by URL, payload digest or decoded-file sha1, and exported as CDXJ.
 import type { Database } from '../../db/database.js';
+import type { Capture } from './capture.js';
 import { cdxjLine } from './cdxj.js';
 import { surt as surtOf } from './surt.js';
 
-export interface Capture {
-  url: string;
-  surt: string;
-  datetime: string;              // 14 digits UTC
-  recordType: 'response' | 'revisit' | 'resource' | 'metadata';
-  statusCode: number | null;
-  mimetype: string | null;       // as the server declared it (CDX semantics)
-  payloadSha1b32: string;
-  fileMimetype: string | null;   // the decoded file's resolved type (file_meta.mimetype)
-  sha1hex: string | null;        // hashes and size of the decoded file; null for non-file records
-  md5hex: string | null;
-  sha256hex: string | null;
-  sizeBytes: number | null;
-  warcPath: string;
-  warcOffset: number;
-  warcCsize: number;
-  refersToUrl: string | null;    // revisits: the original capture
-  refersToDatetime: string | null;
-}
+export type { Capture } from './capture.js';
 
 export interface CdxjExportOptions {
   /** The CDXJ `filename` for a stored WARC path (default: the path as stored). */

@@ -1,6 +1,6 @@
 // CDXJ lines as pywb reads them: "<surt> <datetime> <json>", json keys url, mime, status, digest,
 // length, offset, filename (numbers as strings); files sorted bytewise so pywb can binary-search.
-import type { Capture } from './capture-index.js';
+import type { Capture } from './capture.js';
 
 export type CdxjFields = Pick<
   Capture,
