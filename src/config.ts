@@ -1,6 +1,7 @@
 // The only reader of process.env: one zod schema for every FILESET_* variable, parsed once at
 // start-up. Every variable can also be given as a CLI flag: FILESET_DATA_DIR is --data-dir.
 import { z } from 'zod';
+import { ConfigError } from './errors.js';
 
 const VERSION = '0.1.0';
 
@@ -234,10 +235,6 @@ export interface Config {
 /** The flag spelling of a variable: FILESET_DATA_DIR → data-dir. */
 export function flagName(env: EnvName): string {
   return env.slice('FILESET_'.length).toLowerCase().replaceAll('_', '-');
-}
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
 }
 
 /**

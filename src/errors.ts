@@ -1,46 +1,60 @@
-// Errors that carry a result status. The pipeline turns them into results in exactly one place
-// (src/pipeline/result.ts); InfrastructureError is never a dataset's status: callers retry it.
+// Every error class of the program. An IngestError carries a result status, one class per status;
+// the pipeline turns them into results in exactly one place (src/pipeline/result.ts). The others
+// are never a dataset's status: InfrastructureError is retried, TransientError is a failure worth
+// another attempt inside a retry loop, ConfigError and UsageError stop the command.
 import type { Status } from './schemas/statuses.js';
 
-export class IngestError extends Error {
-  readonly status: Status;
-  constructor(status: Status, message: string, options?: { cause?: unknown }) {
+export abstract class IngestError extends Error {
+  abstract readonly status: Status;
+  constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.status = status;
-    this.name = 'IngestError';
+    this.name = new.target.name;
   }
 }
 
-function statusError(status: Status, name: string) {
+/** The base of the class for one status: `new PlatformScopeError(message)` always means `platform-scope`. */
+function statusError<S extends Status>(status: S) {
   return class extends IngestError {
-    constructor(message: string, options?: { cause?: unknown }) {
-      super(status, message, options);
-      this.name = name;
-    }
+    static readonly status: S = status;
+    readonly status: S = status;
   };
 }
 
-export const InvalidUrlError = statusError('invalid-url', 'InvalidUrlError');
-export const BlockedUrlError = statusError('skip-url-blocklist', 'BlockedUrlError');
-export const BlockedPrivateAddressError = statusError('blocked-private-address', 'BlockedPrivateAddressError');
-export const RedirectLoopError = statusError('redirect-loop', 'RedirectLoopError');
-export const RedirectsExceededError = statusError('redirects-exceeded', 'RedirectsExceededError');
-export const BlockedCookieError = statusError('blocked-cookie', 'BlockedCookieError');
-export const NetworkError = statusError('network-error', 'NetworkError');
-export const BodyTooLargeError = statusError('body-too-large', 'BodyTooLargeError');
-export const EmptyBlobError = statusError('empty-blob', 'EmptyBlobError');
-export const TerminalBadStatusError = statusError('terminal-bad-status', 'TerminalBadStatusError');
-export const NoPlatformMatchError = statusError('no-platform-match', 'NoPlatformMatchError');
-export const PlatformScopeError = statusError('platform-scope', 'PlatformScopeError');
-export const PlatformRestrictedError = statusError('platform-restricted', 'PlatformRestrictedError');
-export const PlatformNotFoundError = statusError('platform-404', 'PlatformNotFoundError');
-export const PlatformHttpError = statusError('platform-http-error', 'PlatformHttpError');
-export const PlatformError = statusError('platform-error', 'PlatformError');
-export const EmptyManifestError = statusError('empty-manifest', 'EmptyManifestError');
-export const TooLargeSizeError = statusError('too-large-size', 'TooLargeSizeError');
-export const TooManyFilesError = statusError('too-many-files', 'TooManyFilesError');
-export const NoStrategyHelperError = statusError('no-strategy-helper', 'NoStrategyHelperError');
-export const TimeoutError = statusError('timeout', 'TimeoutError');
+// landing page
+export class InvalidUrlError extends statusError('invalid-url') {}
+export class BlockedUrlError extends statusError('skip-url-blocklist') {}
+export class BlockedPrivateAddressError extends statusError('blocked-private-address') {}
+export class RedirectLoopError extends statusError('redirect-loop') {}
+export class RedirectsExceededError extends statusError('redirects-exceeded') {}
+export class BlockedCookieError extends statusError('blocked-cookie') {}
+export class NetworkError extends statusError('network-error') {}
+export class BodyTooLargeError extends statusError('body-too-large') {}
+export class EmptyBlobError extends statusError('empty-blob') {}
+export class TerminalBadStatusError extends statusError('terminal-bad-status') {}
+// platform
+export class NoPlatformMatchError extends statusError('no-platform-match') {}
+export class PlatformScopeError extends statusError('platform-scope') {}
+export class PlatformRestrictedError extends statusError('platform-restricted') {}
+export class PlatformNotFoundError extends statusError('platform-404') {}
+export class PlatformHttpError extends statusError('platform-http-error') {}
+export class PlatformError extends statusError('platform-error') {}
+export class EmptyManifestError extends statusError('empty-manifest') {}
+export class TooLargeSizeError extends statusError('too-large-size') {}
+export class TooManyFilesError extends statusError('too-many-files') {}
+export class NoStrategyHelperError extends statusError('no-strategy-helper') {}
+// strategy
+/** A download that failed on the platform's side (including a body not in its declared Content-Encoding). */
+export class PlatformDownloadError extends statusError('error-platform-download') {}
+/** A manifest path, bundle entry or item name that cannot be stored as given. */
+export class UnsafePathError extends statusError('unsafe-path') {}
+/** The item store refused a file (not a connection failure). */
+export class ItemUploadError extends statusError('error-archiveorg-upload') {}
+// bundles
+export class BundleZipBombError extends statusError('bundle-zip-bomb') {}
+export class BundleEncryptedError extends statusError('bundle-encrypted') {}
+export class BundleCorruptError extends statusError('bundle-corrupt') {}
+// worker
+export class TimeoutError extends statusError('timeout') {}
 
 /**
  * Trouble with our own infrastructure (disk, database, store, broker). Never a dataset status:
@@ -51,6 +65,26 @@ export class InfrastructureError extends Error {
     super(message, options);
     this.name = 'InfrastructureError';
   }
+}
+
+/** A failure worth another attempt (overload, 5xx, a dropped connection); `retryAfterMs` when the server said. */
+export class TransientError extends Error {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number | undefined }) {
+    super(message, options);
+    this.name = 'TransientError';
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/** A bad configuration value: the command stops before doing anything. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** A command was called wrongly: the CLI prints the message and the command's usage, exit status 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
 }
 
 /** A short description of any thrown value, for logs and `error_message`. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, flagName, loadConfig, parseSize } from '../src/config.js';
+import { flagName, loadConfig, parseSize } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
 
 describe('config', () => {
   it('has the documented defaults', () => {

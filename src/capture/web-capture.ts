@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
-import { BodyTooLargeError, describeError, IngestError } from '../errors.js';
+import { BodyTooLargeError, describeError, PlatformDownloadError } from '../errors.js';
 import { contentDecoder } from '../http/body.js';
 import type { HttpResponse } from '../http/client.js';
 import { chooseMimetype, mediaType } from '../mimetype.js';
@@ -48,14 +48,6 @@ export interface CapturedResponse {
 }
 
 const SNIFF_BYTES = 512;
-
-/** The body is not in the Content-Encoding the server declared. */
-export class ContentDecodingError extends IngestError {
-  constructor(message: string) {
-    super('error-platform-download', message);
-    this.name = 'ContentDecodingError';
-  }
-}
 
 export function warcDatetime(date: Date): string {
   return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -271,7 +263,7 @@ class BodyHashes extends Transform {
       this.decoderDone = pipeline(decoder, decodedPath ? tee(sink, decodedPath) : sink).catch((err: unknown) => {
         // A body that is not what its Content-Encoding says: stop the transfer (a stalled decoder
         // would never drain) and say why.
-        const failure = new ContentDecodingError(`body could not be decoded as ${encoding}: ${describeError(err)}`);
+        const failure = new PlatformDownloadError(`body could not be decoded as ${encoding}: ${describeError(err)}`);
         this.destroy(failure);
         throw failure;
       });

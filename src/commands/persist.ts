@@ -5,10 +5,9 @@ import type { Config } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { PERSIST_TABLES, persistResults, type PersistOutcome, type PersistTable, type RejectedRow } from '../db/persist.js';
-import { describeError } from '../errors.js';
+import { describeError, UsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { inputOf, jsonLines } from './json-lines.js';
-import { UsageError } from './usage.js';
 
 export const usage = `Usage: fileset-ingest persist [file|-] [config flags]
 

@@ -6,7 +6,7 @@ import { keyOf, sendAcked } from '../kafka/produce.js';
 import type { Logger } from '../logger.js';
 import { parseRequest } from '../schemas/request.js';
 import { inputOf, jsonLines } from './json-lines.js';
-import { UsageError } from './usage.js';
+import { UsageError } from '../errors.js';
 
 export const usage = `Usage: fileset-ingest produce --topic TOPIC [file|-] [config flags]
 

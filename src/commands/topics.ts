@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { createKafka } from '../kafka/client.js';
 import { kafkaNames } from '../kafka/topics.js';
 import type { Logger } from '../logger.js';
-import { UsageError } from './usage.js';
+import { UsageError } from '../errors.js';
 
 export const usage = `Usage: fileset-ingest topics create [config flags]
 

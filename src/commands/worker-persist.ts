@@ -5,7 +5,7 @@ import { migrate } from '../db/migrate.js';
 import type { Logger } from '../logger.js';
 import { createMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
 import { runPersistWorker } from '../workers/persist-ingest-fileset.js';
-import { UsageError } from './usage.js';
+import { UsageError } from '../errors.js';
 
 export const usage = `Usage: fileset-ingest worker persist [config flags]
 

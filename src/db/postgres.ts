@@ -1,8 +1,7 @@
 // PostgreSQL backend: one pg.Pool per Database. Types are overridden on this pool only (int8 →
 // number), never on pg's global parser table, and lost connections become InfrastructureError.
 import pg from 'pg';
-import { ConfigError } from '../config.js';
-import { InfrastructureError } from '../errors.js';
+import { ConfigError, InfrastructureError } from '../errors.js';
 import { redactUrl, type Logger } from '../logger.js';
 import { guardFinished, parseInt8, withSavepoint, type Database } from './handle.js';
 

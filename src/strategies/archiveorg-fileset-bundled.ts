@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { IngestError } from '../errors.js';
+import { IngestError, ItemUploadError } from '../errors.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
-import { ItemUploadError, type ItemFile } from '../stores/items/types.js';
+import { type ItemFile } from '../stores/items/types.js';
 import { itemMetadata, itemNameOf } from './item-archiving.js';
 import { fetchToWork, pruneEmptyDirs, removeWork, workPaths } from './work-dir.js';
 import { bundleMaxBytes, matchBundle, readBundle, type BundleEntry } from './bundle.js';

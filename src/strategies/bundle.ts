@@ -7,7 +7,9 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
-import { IngestError, InfrastructureError } from '../errors.js';
+import {
+  BundleCorruptError, BundleEncryptedError, BundleZipBombError, InfrastructureError, IngestError, UnsafePathError,
+} from '../errors.js';
 import type { Config } from '../config.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import type { FileMeta } from '../schemas/result.js';
@@ -39,8 +41,8 @@ const RATIO_FLOOR = 1 << 20;
 const DEFAULT_MAX_ENTRIES = 100_000;
 const ZIP_OPTIONS = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false, decodeStrings: true };
 
-const bomb = (message: string) => new IngestError('bundle-zip-bomb', message);
-const corrupt = (message: string) => new IngestError('bundle-corrupt', message);
+const bomb = (message: string) => new BundleZipBombError(message);
+const corrupt = (message: string) => new BundleCorruptError(message);
 
 /** Reads the zip's central directory and streams every file entry once to hash it. Directories are skipped. */
 export async function readBundle(zipPath: string, limits: BundleLimits, signal?: AbortSignal): Promise<BundleEntry[]> {
@@ -103,11 +105,11 @@ function checkEntries(entries: Entry[], limits: BundleLimits): void {
   for (const entry of entries) {
     const name = isDirectory(entry) ? entry.fileName.slice(0, -1) : entry.fileName;
     if (!isSafeItemPath(name)) {
-      throw new IngestError('unsafe-path', `the bundle's entry ${JSON.stringify(entry.fileName)} is not a safe relative path`);
+      throw new UnsafePathError(`the bundle's entry ${JSON.stringify(entry.fileName)} is not a safe relative path`);
     }
   }
   const encrypted = entries.find((e) => e.isEncrypted());
-  if (encrypted) throw new IngestError('bundle-encrypted', `the bundle's entry ${encrypted.fileName} is encrypted`);
+  if (encrypted) throw new BundleEncryptedError(`the bundle's entry ${encrypted.fileName} is encrypted`);
   const seen = new Set<string>();
   let total = 0;
   for (const entry of entries) {
@@ -187,9 +189,9 @@ function classify(err: unknown, entry?: Entry): unknown {
     return bomb(`${where}inflates to more than the ${entry?.uncompressedSize} bytes it declares`);
   }
   if (/^(absolute path|invalid relative path|invalid characters in fileName)/.test(err.message)) {
-    return new IngestError('unsafe-path', `${where}unsafe entry name (${err.message})`);
+    return new UnsafePathError(`${where}unsafe entry name (${err.message})`);
   }
-  if (/encryption/.test(err.message)) return new IngestError('bundle-encrypted', `${where}${err.message}`);
+  if (/encryption/.test(err.message)) return new BundleEncryptedError(`${where}${err.message}`);
   return corrupt(`${where}${err.message}`);
 }
 

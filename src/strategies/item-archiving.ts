@@ -2,11 +2,11 @@
 // archiveorg-fileset: compare with the item's files (by path, size and hash), fetch the rest into
 // the working directory (work-dir.ts), upload, and say what changed (the item's note).
 import { join } from 'node:path';
-import { describeError } from '../errors.js';
+import { describeError, ItemUploadError } from '../errors.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
 import type { FileStatus } from '../schemas/statuses.js';
-import { isSafeItemPath, ITEM_NAME, ItemUploadError, type ItemFile } from '../stores/items/types.js';
+import { isSafeItemPath, ITEM_NAME, type ItemFile } from '../stores/items/types.js';
 import { warcDatetime } from '../capture/web-capture.js';
 import type { WorkBudget } from './work-budget.js';
 import { fetchToWork, pruneEmptyDirs, removeWork, workPaths } from './work-dir.js';

@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
-import { InfrastructureError } from '../../src/errors.js';
+import { ConfigError, InfrastructureError } from '../../src/errors.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { silentLogger } from '../support/context.js';
 

@@ -2,12 +2,12 @@
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { run, usage } from '../../src/commands/produce.js';
-import { UsageError } from '../../src/commands/usage.js';
 import { loadConfig } from '../../src/config.js';
 import { fitResult, keyOf, MAX_KEY_CHARS, MAX_MESSAGE_BYTES, resultMessage } from '../../src/kafka/produce.js';
 import type { FilesetResult } from '../../src/schemas/result.js';
 import { silentLogger } from '../support/context.js';
 import { createTopics, readTopic, testKafka, uniqueEnv } from '../support/kafka.js';
+import { UsageError } from '../../src/errors.js';
 
 const brokers = inject('kafkaBrokers');
 

@@ -2,10 +2,10 @@
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { run, usage } from '../../src/commands/topics.js';
-import { UsageError } from '../../src/commands/usage.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../support/context.js';
 import { createTopics, testKafka, uniqueEnv } from '../support/kafka.js';
+import { UsageError } from '../../src/errors.js';
 
 const brokers = inject('kafkaBrokers');
 

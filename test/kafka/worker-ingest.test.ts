@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { UsageError } from '../../src/commands/usage.js';
 import { run, usage } from '../../src/commands/worker-ingest.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
@@ -19,6 +18,7 @@ import { silentLogger } from '../support/context.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { committedOffsets, createTopics, produce, readTopic, testKafka, uniqueEnv, waitFor, watchProcess, type WorkerProcess } from '../support/kafka.js';
+import { UsageError } from '../../src/errors.js';
 
 const brokers = inject('kafkaBrokers');
 const CSV = 'id,name\n1,english\n';

@@ -6,12 +6,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PlatformItem } from '../../src/platforms/types.js';
-import { ItemUploadError, type ItemStore } from '../../src/stores/items/types.js';
+import { type ItemStore } from '../../src/stores/items/types.js';
 import { archiveorgFilesetBundled } from '../../src/strategies/archiveorg-fileset-bundled.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { workPaths } from '../../src/strategies/work-dir.js';
 import { filesUnder, itemHarness, overrideStore, servedFile, sizeReached, zenodoItem, type ItemHarness } from '../support/archiveorg-items.js';
 import { FIXTURES } from '../support/zenodo-site.js';
+import { ItemUploadError } from '../../src/errors.js';
 
 const BUNDLES = join(FIXTURES, 'bundles');
 const BUNDLE_URL = 'https://zenodo.org/api/records/7078760/files-archive';

@@ -7,7 +7,6 @@ import pg from 'pg';
 import type { Counter } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { run as runCommand } from '../../src/commands/worker-persist.js';
-import { UsageError } from '../../src/commands/usage.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -22,6 +21,7 @@ import { FixtureServer } from '../support/fixture-server.js';
 import { testRuntime } from '../support/runtime.js';
 import { startTcpProxy, targetOf, viaProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { recordFiles, recordJson, serveZenodoRecord } from '../support/zenodo-site.js';
+import { UsageError } from '../../src/errors.js';
 const brokers = inject('kafkaBrokers');
 
 /** Real results, made once: a success, a failure with a platform, and two without one. */

@@ -18,7 +18,7 @@ import { link, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InfrastructureError, IngestError } from '../../errors.js';
+import { InfrastructureError, UnsafePathError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
 
@@ -49,7 +49,7 @@ class FsItemStore implements ItemStore {
   }
 
   async putFile(item: string, file: PutFile): Promise<void> {
-    if (!isSafeItemPath(file.path)) throw new IngestError('unsafe-path', `unsafe path in item ${item}: ${JSON.stringify(file.path)}`);
+    if (!isSafeItemPath(file.path)) throw new UnsafePathError(`unsafe path in item ${item}: ${JSON.stringify(file.path)}`);
     await disk(async () => {
       const blob = await this.#blob(file);
       await this.#withItem(item, async () => {
@@ -74,7 +74,7 @@ class FsItemStore implements ItemStore {
   }
 
   async readFile(item: string, path: string): Promise<Readable> {
-    if (!isSafeItemPath(path)) throw new IngestError('unsafe-path', `unsafe path: ${JSON.stringify(path)}`);
+    if (!isSafeItemPath(path)) throw new UnsafePathError(`unsafe path: ${JSON.stringify(path)}`);
     const handle = await open(join(this.#itemDir(item), path), 'r');
     return handle.createReadStream();
   }

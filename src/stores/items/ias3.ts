@@ -24,11 +24,11 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { ArchiveItemSchema, IDENTIFIER, downloadPath, formatMimetype, isSystemName, type ArchiveItem } from '../../archiveorg-rules.js';
-import { ConfigError, type Config } from '../../config.js';
-import { InfrastructureError, IngestError } from '../../errors.js';
+import { type Config } from '../../config.js';
+import { ConfigError, InfrastructureError, ItemUploadError, UnsafePathError } from '../../errors.js';
 import { abortable, backoffDelay, defaultSleep, errorCode, isTransferError, retryAfterDelay } from '../../http/retry.js';
 import type { Logger } from '../../logger.js';
-import { ItemUploadError, isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile } from './types.js';
+import { isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile } from './types.js';
 
 const METADATA_KEY = /^[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*$/;
 const NOTES_DIR = '_fileset_notes/';
@@ -98,7 +98,7 @@ class Ias3ItemStore implements ItemStore {
 
   async putFile(item: string, file: PutFile, signal?: AbortSignal): Promise<void> {
     checkItem(item);
-    if (!isSafeItemPath(file.path)) throw new IngestError('unsafe-path', `unsafe path in item ${item}: ${JSON.stringify(file.path)}`);
+    if (!isSafeItemPath(file.path)) throw new UnsafePathError(`unsafe path in item ${item}: ${JSON.stringify(file.path)}`);
     if (isReserved(item, file.path)) throw new ItemUploadError(`${file.path} is a name archive.org or this store reserves in item ${item}`);
     const headers: Record<string, string> = { 'x-archive-size-hint': String(file.size) };
     if (file.mimetype) Object.assign(headers, metaHeaders('filemeta', { fileset_mimetype: file.mimetype }));
@@ -107,7 +107,7 @@ class Ias3ItemStore implements ItemStore {
 
   async readFile(item: string, path: string): Promise<Readable> {
     checkItem(item);
-    if (!isSafeItemPath(path)) throw new IngestError('unsafe-path', `unsafe path: ${JSON.stringify(path)}`);
+    if (!isSafeItemPath(path)) throw new UnsafePathError(`unsafe path: ${JSON.stringify(path)}`);
     const url = `${this.#metadataUrl}${downloadPath(item, path)}`;
     return this.#retrying(`read ${item}/${path}`, undefined, async () => {
       const response = await this.#send(url, { method: 'GET', dispatcher: this.#reader });

@@ -2,9 +2,8 @@
 // reached is an InfrastructureError (retry later), a refused write an ItemUploadError.
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../../config.js';
-import { InfrastructureError, IngestError } from '../../errors.js';
+import { InfrastructureError, IngestError, ItemUploadError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { ItemUploadError } from './types.js';
 
 /** Error codes that mean "try again later", whatever their HTTP status. */
 const TRANSIENT_CODES = new Set(['RequestTimeout', 'SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'InternalError', 'ServiceUnavailable']);

@@ -22,11 +22,11 @@ import {
   type CompletedPart, type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import type { Config } from '../../config.js';
-import { IngestError } from '../../errors.js';
+import { ItemUploadError, UnsafePathError } from '../../errors.js';
 import { mapLimit } from '../../map-limit.js';
 import { classify, describeS3Error, s3Client, storeError } from './s3-client.js';
 import { redactUrl, type Logger } from '../../logger.js';
-import { isSafeItemPath, unixStamp, ItemUploadError, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
+import { isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
 
 const NOTE_NAME = /^(\d+)(?:-(\d+))?\.json$/;
 /** S3 allows at most 10,000 parts to an upload, and copies at most 5 GiB with one CopyObject. */
@@ -99,7 +99,7 @@ class S3ItemStore implements ItemStore {
   }
 
   async putFile(item: string, file: PutFile, signal?: AbortSignal): Promise<void> {
-    if (!isSafeItemPath(file.path)) throw new IngestError('unsafe-path', `unsafe path in item ${item}: ${JSON.stringify(file.path)}`);
+    if (!isSafeItemPath(file.path)) throw new UnsafePathError(`unsafe path in item ${item}: ${JSON.stringify(file.path)}`);
     const key = this.#base(item) + file.path;
     const { size } = await stat(file.source);
     if (size !== file.size) throw new Error(`${file.source} holds ${size} bytes, not the ${file.size} of ${file.path}`);
@@ -119,7 +119,7 @@ class S3ItemStore implements ItemStore {
   }
 
   async readFile(item: string, path: string): Promise<Readable> {
-    if (!isSafeItemPath(path)) throw new IngestError('unsafe-path', `unsafe path: ${JSON.stringify(path)}`);
+    if (!isSafeItemPath(path)) throw new UnsafePathError(`unsafe path: ${JSON.stringify(path)}`);
     const key = this.#base(item) + path;
     try {
       const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));

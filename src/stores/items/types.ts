@@ -4,7 +4,6 @@
 // request is retried); a store that refuses a file is an ItemUploadError (`error-archiveorg-upload`).
 import type { Readable } from 'node:stream';
 import { IDENTIFIER } from '../../archiveorg-rules.js';
-import { IngestError } from '../../errors.js';
 
 /** One file of an item as the store lists it. */
 export interface ItemFile {
@@ -57,14 +56,6 @@ export interface ItemStore {
   /** Where a file of the item lives, for results and logs (a path or URL; never with credentials). */
   locate(item: string, path?: string): string;
   close(): Promise<void>;
-}
-
-/** The store refused a file (not a connection failure): the dataset's status is error-archiveorg-upload. */
-export class ItemUploadError extends IngestError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('error-archiveorg-upload', message, options);
-    this.name = 'ItemUploadError';
-  }
 }
 
 /** archive.org's identifier rule, which every backend applies: letters, digits, `.`, `-`, `_`. */

@@ -19,9 +19,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { describeError, InfrastructureError, IngestError } from '../../../src/errors.js';
+import { describeError, InfrastructureError, IngestError, ItemUploadError } from '../../../src/errors.js';
 import { createS3ItemStore, type S3ItemStoreOptions } from '../../../src/stores/items/s3.js';
-import { ItemUploadError, type ItemStore, type PutFile } from '../../../src/stores/items/types.js';
+import { type ItemStore, type PutFile } from '../../../src/stores/items/types.js';
 import { silentLogger } from '../../support/context.js';
 import { startS3Proxy, type S3Proxy } from '../../support/s3proxy.js';
 import { itemStoreContract, localFile } from './contract.js';
