@@ -14,6 +14,7 @@ import { ConfigError, describeError, InfrastructureError, UsageError } from './e
 import { createLogger, type Logger } from './logger.js';
 import { ingestFileset, type IngestOutcome, type ProgressEvent } from './pipeline/ingest.js';
 import { openRuntime, type Runtime } from './pipeline/runtime.js';
+import { retry } from './retry.js';
 import { CaptureIndex } from './stores/warc/capture-index.js';
 
 const HELP: Record<string, string> = {
@@ -250,17 +251,13 @@ async function requestsCommand(config: Config, logger: Logger, args: string[], c
 }
 
 /** Infrastructure failures are retried with backoff, never turned into a result. */
-async function ingestWithRetries(request: unknown, runtime: Runtime, logger: Logger, line: number): Promise<IngestOutcome> {
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      return await ingestFileset(request, runtime.deps);
-    } catch (err) {
-      if (!(err instanceof InfrastructureError) || attempt >= INFRA_RETRIES) throw err;
-      const delay = 1000 * 2 ** attempt;
-      logger.warn({ err, line, attempt, delay }, 'infrastructure error, retrying the request');
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+function ingestWithRetries(request: unknown, runtime: Runtime, logger: Logger, line: number): Promise<IngestOutcome> {
+  return retry(() => ingestFileset(request, runtime.deps), {
+    retries: INFRA_RETRIES,
+    backoff: { baseMs: 1000, maxMs: 1000 * 2 ** INFRA_RETRIES },
+    retryable: (err) => err instanceof InfrastructureError,
+    onRetry: (err, attempt, delay) => logger.warn({ err, line, attempt, delay }, 'infrastructure error, retrying the request'),
+  });
 }
 
 async function cdxjCommand(config: Config, logger: Logger, output?: string): Promise<number> {

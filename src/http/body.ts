@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { BodyTooLargeError } from '../errors.js';
 import type { Release } from './host-limiter.js';
-import { classifyError, isTransferError } from './retry.js';
+import { classifyError, isTransferError } from './failures.js';
 
 /**
  * Ties a body's lifetime to its host slot. 'close' follows end, error and destroy alike. A body

@@ -4,7 +4,7 @@
 // dataset's rate-limit trouble slows everything asking that platform instead of failing it.
 import type { BudgetLimits } from '../config.js';
 import { HostLimiter, type Release } from './host-limiter.js';
-import { abortable, defaultSleep } from './retry.js';
+import { abortable, sleep } from '../retry.js';
 
 /**
  * Conservative defaults. Documented limits where they exist: Zenodo allows guests 60 API requests
@@ -55,7 +55,7 @@ export class Budgets {
   ) {
     this.#overrides = overrides;
     this.#now = clock.now ?? Date.now;
-    this.#sleep = clock.sleep ?? defaultSleep;
+    this.#sleep = clock.sleep ?? sleep;
   }
 
   /** The limits a budget name gets. */

@@ -8,9 +8,8 @@ import type { Logger } from '../logger.js';
 import { discard, guardBody, readAll } from './body.js';
 import { Budgets, hostBudget } from './budget.js';
 import { HostLimiter, type Release } from './host-limiter.js';
-import {
-  RETRYABLE_STATUSES, abortable, backoffDelay, classifyError, defaultSleep, errorCode, isRetryableError, retryAfterDelay,
-} from './retry.js';
+import { abortable, backoffDelay, retryAfterDelay, sleep, type Backoff } from '../retry.js';
+import { RETRYABLE_STATUSES, classifyError, errorCode, isRetryableError } from './failures.js';
 import { rewriteTargets, rewriteUrl } from './rewrite.js';
 import { assertPublicIpLiteral } from './ssrf.js';
 import { Transport } from './transport.js';
@@ -57,7 +56,7 @@ const DEFAULT_JSON_LIMIT = 64 * 1024 * 1024;
 export class HttpClient {
   readonly #config: Config;
   readonly #log: Logger;
-  readonly #baseDelayMs: number;
+  readonly #backoff: Backoff;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #limiter: HostLimiter;
   readonly #budgets: Budgets;
@@ -70,8 +69,8 @@ export class HttpClient {
     const http = deps.config.http;
     this.#config = deps.config;
     this.#log = deps.logger.child({ module: 'http' });
-    this.#baseDelayMs = deps.retryBaseDelayMs ?? 500;
-    this.#sleep = deps.sleep ?? defaultSleep;
+    this.#backoff = { baseMs: deps.retryBaseDelayMs ?? 500, maxMs: http.retryMaxDelayMs, jitter: true };
+    this.#sleep = deps.sleep ?? sleep;
     this.#onRetry = deps.onRetry ?? (() => {});
     this.#limiter = new HostLimiter(http.perHostConcurrency);
     this.#budgets = new Budgets(http.budgets, { sleep: this.#sleep });
@@ -97,7 +96,10 @@ export class HttpClient {
     const maxRateLimited = options.retry === false ? 0 : this.#config.http.rateLimitRetries;
     const { signal } = options;
 
-    // 429s are counted apart: the platform is asking us to wait, which we do for longer.
+    // 429s are counted apart: the platform is asking us to wait, which we do for longer. This is
+    // the one retry loop that does not go through retry() (src/retry.ts): a 429 waits in the
+    // request budgets rather than here, and a retryable status that runs out of retries is
+    // returned, not thrown.
     let rateLimited = 0;
     for (let retries = 0; ; ) {
       const attempt = retries + rateLimited;
@@ -209,8 +211,7 @@ export class HttpClient {
   }
 
   #delay(retries: number, retryAfterMs: number | undefined): number {
-    const maxMs = this.#config.http.retryMaxDelayMs;
-    return Math.min(maxMs, retryAfterMs ?? backoffDelay(retries, this.#baseDelayMs, maxMs));
+    return Math.min(this.#backoff.maxMs, retryAfterMs ?? backoffDelay(retries, this.#backoff));
   }
 
   async #pause(

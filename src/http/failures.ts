@@ -1,5 +1,5 @@
-// When and how long to wait before trying a request again, and which failures count as the
-// network's fault (NetworkError) rather than ours.
+// Which HTTP answers and transport failures are worth another try, and which count as the
+// network's fault (NetworkError) rather than ours. How long to wait is src/retry.ts.
 import { IngestError, NetworkError } from '../errors.js';
 
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
@@ -76,58 +76,4 @@ export function classifyError(err: unknown, host: string): Error {
   if (code !== undefined && OWN_FAULT_CODES.has(code)) return err as Error;
   const detail = code ?? (err instanceof Error ? err.message : String(err));
   return new NetworkError(`network error talking to ${host}: ${detail}`, { cause: err });
-}
-
-/** Exponential backoff with full jitter: spreads retries so a recovering server is not stampeded. */
-export function backoffDelay(retry: number, baseMs: number, maxMs: number, random = Math.random): number {
-  return Math.round(random() * Math.min(maxMs, baseMs * 2 ** retry));
-}
-
-/** Milliseconds a Retry-After header asks for (delta-seconds or an HTTP-date), or undefined. */
-export function retryAfterDelay(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/** Waits `ms`, rejecting with the signal's reason the moment it aborts. */
-export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Makes any promise give up when `signal` aborts (an injected sleep may ignore the signal). */
-export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) {
-    // The promise may reject too (a sleep that saw the same abort): that rejection is expected.
-    promise.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }

@@ -25,15 +25,15 @@ import type { Readable } from 'node:stream';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { ArchiveItemSchema, IDENTIFIER, downloadPath, formatMimetype, isSystemName, type ArchiveItem } from '../../archiveorg-rules.js';
 import { type Config } from '../../config.js';
-import { ConfigError, InfrastructureError, ItemUploadError, UnsafePathError } from '../../errors.js';
-import { abortable, backoffDelay, defaultSleep, errorCode, isTransferError, retryAfterDelay } from '../../http/retry.js';
+import { ConfigError, InfrastructureError, ItemUploadError, TransientError, UnsafePathError } from '../../errors.js';
+import { RETRYABLE_STATUSES, errorCode, isTransferError } from '../../http/failures.js';
+import { retry, retryAfterDelay } from '../../retry.js';
 import type { Logger } from '../../logger.js';
 import { isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile } from './types.js';
 
 const METADATA_KEY = /^[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*$/;
 const NOTES_DIR = '_fileset_notes/';
 const NOTE_NAME = /^_fileset_notes\/(\d+)\.json$/;
-const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 const MAX_DELAY_MS = 120_000;
 
 export interface Ias3ItemStoreOptions {
@@ -51,15 +51,6 @@ export function createIas3ItemStore(options: Ias3ItemStoreOptions): ItemStore {
   const { accessKey, secretKey } = options.ias3;
   if (!accessKey || !secretKey) throw new ConfigError('the ias3:// item store needs FILESET_IAS3_ACCESS_KEY and FILESET_IAS3_SECRET_KEY');
   return new Ias3ItemStore(options, accessKey, secretKey);
-}
-
-/** A failure worth another attempt (overload, 5xx, a dropped connection). */
-class RetryableFailure extends Error {
-  readonly retryAfterMs: number | undefined;
-  constructor(message: string, retryAfterMs?: number, cause?: unknown) {
-    super(message, { cause });
-    this.retryAfterMs = retryAfterMs;
-  }
 }
 
 interface SendOptions {
@@ -203,7 +194,7 @@ class Ias3ItemStore implements ItemStore {
     // 409: created meanwhile (another upload's auto-make-bucket); the next attempt patches it.
     if (response.statusCode !== 409) throw await this.#failure(response, `PUT ${url}`, ItemUploadError);
     await response.body.dump();
-    throw new RetryableFailure(`item ${item} appeared while it was being created`, 0);
+    throw new TransientError(`item ${item} appeared while it was being created`, { retryAfterMs: 0 });
   }
 
   async #writeMetadata(item: string, patch: PatchOp[]): Promise<void> {
@@ -223,7 +214,7 @@ class Ias3ItemStore implements ItemStore {
     const response = await this.#send(url, { method: 'GET', dispatcher: this.#reader, signal });
     if (response.statusCode !== 200) throw await this.#failure(response, `GET ${url}`, InfrastructureError);
     const json = (await response.body.json().catch((err: unknown) => {
-      throw new RetryableFailure(`unreadable answer from ${url}`, undefined, err);
+      throw new TransientError(`unreadable answer from ${url}`, { cause: err });
     })) as unknown;
     if (json && typeof json === 'object' && Object.keys(json).length === 0) return null;
     const parsed = ArchiveItemSchema.safeParse(json);
@@ -245,7 +236,7 @@ class Ias3ItemStore implements ItemStore {
       return await request(url, { dispatcher: this.#agent, ...options, headers });
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
-      if (isTransferError(err)) throw new RetryableFailure(`connection to ${new URL(url).host} failed: ${errorCode(err)}`, undefined, err);
+      if (isTransferError(err)) throw new TransientError(`connection to ${new URL(url).host} failed: ${errorCode(err)}`, { cause: err });
       throw new InfrastructureError(this.#scrub(`archive.org request failed: ${(err as Error).message}`), { cause: err });
     }
   }
@@ -256,29 +247,31 @@ class Ias3ItemStore implements ItemStore {
     const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
     const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? (code ? undefined : text.slice(0, 300).trim());
     const detail = this.#scrub(`${what} answered ${response.statusCode}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`);
-    if (RETRY_STATUSES.has(response.statusCode) || code === 'SlowDown') {
+    if (RETRYABLE_STATUSES.has(response.statusCode) || code === 'SlowDown') {
       const header = response.headers['retry-after'];
       const now = (this.options.now ?? (() => new Date()))().getTime();
-      return new RetryableFailure(detail, retryAfterDelay(Array.isArray(header) ? header[0] : header, now));
+      return new TransientError(detail, { retryAfterMs: retryAfterDelay(Array.isArray(header) ? header[0] : header, now) });
     }
     return new refused(detail);
   }
 
+  /** `attempt`, again after transient failures (Retry-After honoured); InfrastructureError once they run out. */
   async #retrying<T>(what: string, signal: AbortSignal | undefined, attempt: () => Promise<T>): Promise<T> {
-    const retries = this.options.retries ?? 5;
-    const sleep = this.options.sleep ?? ((ms: number) => defaultSleep(ms, signal));
-    for (let failures = 0; ; failures++) {
-      try {
-        return await attempt();
-      } catch (err) {
-        if (!(err instanceof RetryableFailure)) throw err;
-        if (failures >= retries) {
-          throw new InfrastructureError(`archive.org: could not ${what} after ${failures + 1} attempts: ${err.message}`, { cause: err });
-        }
-        const delayMs = Math.min(MAX_DELAY_MS, err.retryAfterMs ?? backoffDelay(failures, this.options.retryBaseDelayMs ?? 2000, 60_000));
-        this.#log.warn({ attempt: failures + 1, delayMs, reason: err.message }, `ias3: will retry: ${what}`);
-        await abortable(sleep(delayMs), signal);
+    try {
+      return await retry(attempt, {
+        retries: this.options.retries ?? 5,
+        backoff: { baseMs: this.options.retryBaseDelayMs ?? 2000, maxMs: MAX_DELAY_MS, jitter: true },
+        retryable: (err) => err instanceof TransientError && (err.retryAfterMs ?? true),
+        onRetry: (err, n, delayMs) => this.#log.warn({ attempt: n + 1, delayMs, reason: (err as Error).message }, `ias3: will retry: ${what}`),
+        ...(signal ? { signal } : {}),
+        ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
+      });
+    } catch (err) {
+      // A transient failure that got this far was the last of them.
+      if (err instanceof TransientError) {
+        throw new InfrastructureError(`archive.org: could not ${what} after ${(this.options.retries ?? 5) + 1} attempts: ${err.message}`, { cause: err });
       }
+      throw err;
     }
   }
 

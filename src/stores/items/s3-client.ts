@@ -31,7 +31,8 @@ export type Failure = 'missing' | 'taken' | 'refused' | 'transient' | 'other';
 export function classify(err: unknown): Failure {
   if (err instanceof IngestError || err instanceof InfrastructureError || !(err instanceof Error)) return 'other';
   const e = err as Error & { Code?: string; code?: string; path?: unknown; $metadata?: { httpStatusCode?: number } };
-  if (e.name === 'AbortError' || typeof e.path === 'string') return 'other';
+  // An abort (ours: a deadline or a stop) is never the store's answer.
+  if (err instanceof DOMException || e.name === 'AbortError' || typeof e.path === 'string') return 'other';
   const status = e.$metadata?.httpStatusCode;
   const code = e.Code ?? e.name;
   if (status === undefined) {

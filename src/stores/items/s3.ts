@@ -15,7 +15,6 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline, Transform, type Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, GetObjectCommand,
   HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
@@ -24,6 +23,7 @@ import {
 import type { Config } from '../../config.js';
 import { ItemUploadError, UnsafePathError } from '../../errors.js';
 import { mapLimit } from '../../map-limit.js';
+import { retry } from '../../retry.js';
 import { classify, describeS3Error, s3Client, storeError } from './s3-client.js';
 import { redactUrl, type Logger } from '../../logger.js';
 import { isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
@@ -34,6 +34,7 @@ const MAX_PARTS = 10_000;
 const MAX_COPY_SIZE = 5 * 1024 ** 3;
 /** Tries of one request with a file body: the SDK never retries a streamed body, so we do. */
 const BODY_ATTEMPTS = 3;
+const BODY_BACKOFF = { baseMs: 250, maxMs: 2000 };
 const HEAD_CONCURRENCY = 8;
 
 export interface S3ItemStoreOptions {
@@ -301,17 +302,24 @@ class S3ItemStore implements ItemStore {
 
   /** Sends a request whose body is opened afresh for each try (up to BODY_ATTEMPTS, on transient failures). */
   async #sendFile<T>(what: string, signal: AbortSignal | undefined, open: () => Readable, send: (body: Readable) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const body = open();
-      try {
-        return await send(body);
-      } catch (err) {
-        body.destroy();
-        if (attempt >= BODY_ATTEMPTS || signal?.aborted || classify(err) !== 'transient') throw err;
-        this.#log.warn({ what, attempt, error: describeS3Error(err) }, 's3 upload failed; trying again with the file read afresh');
-        await sleep(250 * 4 ** (attempt - 1), undefined, { signal });
-      }
-    }
+    return retry(
+      async () => {
+        const body = open();
+        try {
+          return await send(body);
+        } catch (err) {
+          body.destroy();
+          throw err;
+        }
+      },
+      {
+        retries: BODY_ATTEMPTS - 1,
+        backoff: BODY_BACKOFF,
+        retryable: (err) => !signal?.aborted && classify(err) === 'transient',
+        onRetry: (err, n) => this.#log.warn({ what, attempt: n + 1, error: describeS3Error(err) }, 's3 upload failed; trying again with the file read afresh'),
+        ...(signal ? { signal } : {}),
+      },
+    );
   }
 
   /** Writes a small JSON object; with `unique`, only if the key is free (false when it is taken). */
