@@ -44,12 +44,19 @@ module.exports = {
       from: { path: '^src/', pathNot: LAYERS.map(([, p]) => `(${p})`).join('|') },
       to: {},
     },
+    {
+      name: 'kafkajs-only-in-kafka',
+      comment: 'src/kafka/ is the one place that talks to kafkajs (consumer.ts consumes, client.ts builds clients)',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/kafka/' },
+      to: { path: 'node_modules/kafkajs/' },
+    },
     ...upward,
   ],
   options: {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(dist|node_modules|data)/' },
+    exclude: { path: '^(dist|data)/' },
   },
 };

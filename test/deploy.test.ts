@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_NAMES, flagName, loadConfig } from '../src/config.js';
-import { DRAIN_GRACE_MS } from '../src/workers/ingest-fileset.js';
+import { DRAIN_GRACE_MS } from '../src/kafka/consumer.js';
 
 const root = join(import.meta.dirname, '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');

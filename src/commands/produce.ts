@@ -1,7 +1,6 @@
 // `fileset-ingest produce --topic T [file|-]`: JSON-lines ingest requests to a Kafka topic, checked first.
-import type { Message } from 'kafkajs';
 import type { Config } from '../config.js';
-import { createKafka, createProducer } from '../kafka/client.js';
+import { createKafka, createProducer, type Message } from '../kafka/client.js';
 import { keyOf, sendAcked } from '../kafka/produce.js';
 import type { Logger } from '../logger.js';
 import { parseRequest } from '../schemas/request.js';

@@ -2,7 +2,8 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
-import { DRAIN_GRACE_MS, runIngestWorker } from '../workers/ingest-fileset.js';
+import { DRAIN_GRACE_MS } from '../kafka/consumer.js';
+import { runIngestWorker } from '../workers/ingest-fileset.js';
 import { UsageError } from '../errors.js';
 
 export const usage = `Usage: fileset-ingest worker ingest [config flags]

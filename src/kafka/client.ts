@@ -2,6 +2,8 @@
 // own logs sent through pino (kafkajs otherwise prints to the console). Also the consumer-lag query
 // both workers export as a metric.
 import { Kafka, logLevel, Partitioners, type Admin, type LogEntry, type Producer } from 'kafkajs';
+
+export type { Message, Producer } from 'kafkajs';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 
