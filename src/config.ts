@@ -1,5 +1,7 @@
 // The only reader of process.env: one zod schema for every FILESET_* variable, parsed once at
-// start-up. Every variable can also be given as a CLI flag: FILESET_DATA_DIR is --data-dir.
+// start-up, and the type of the configuration is that schema's output. Every variable can also be
+// given as a CLI flag: FILESET_DATA_DIR is --data-dir.
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -40,10 +42,11 @@ const bool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 
-const list = z
-  .string()
-  .default('')
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const list = () =>
+  z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 
 function parseOrigin(text: string): string {
   const url = new URL(text);
@@ -51,22 +54,23 @@ function parseOrigin(text: string): string {
   return url.origin;
 }
 
-const rewriteMap = z
-  .string()
-  .default('')
-  .transform((text, ctx) => {
-    const map = new Map<string, string>();
-    for (const pair of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-      const [from, to, ...rest] = pair.split('=');
-      try {
-        if (!from || !to || rest.length) throw new Error('expected origin=origin');
-        map.set(parseOrigin(from), parseOrigin(to));
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: `bad pair "${pair}": ${(err as Error).message}` });
+const rewriteMap = () =>
+  z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const map = new Map<string, string>();
+      for (const pair of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const [from, to, ...rest] = pair.split('=');
+        try {
+          if (!from || !to || rest.length) throw new Error('expected origin=origin');
+          map.set(parseOrigin(from), parseOrigin(to));
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: `bad pair "${pair}": ${(err as Error).message}` });
+        }
       }
-    }
-    return map;
-  });
+      return map;
+    });
 
 /** A request budget's limits (src/http/budget.ts applies them). */
 export interface BudgetLimits {
@@ -94,142 +98,194 @@ export function parseBudgets(text: string): Map<string, BudgetLimits> {
   return budgets;
 }
 
-const budgets = z
-  .string()
-  .default('')
-  .transform((text, ctx) => {
-    try {
-      return parseBudgets(text);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  });
+const budgets = () =>
+  z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      try {
+        return parseBudgets(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
 
-/** Every variable, with its default. README "Configuration" documents each one. */
-export const EnvSchema = z.object({
-  FILESET_DATA_DIR: z.string().min(1).default('./data'),
-  FILESET_DATABASE_URL: z.string().optional(),
-  FILESET_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  FILESET_CONTACT: z.string().min(1).default('https://www.npmjs.com/package/fileset-ingest'),
-  FILESET_USER_AGENT: z.string().optional(),
-  FILESET_HTTP_REWRITE: rewriteMap,
-  FILESET_HTTP_ALLOW_PRIVATE: bool(false),
-  FILESET_HTTP_RETRIES: int(4),
-  FILESET_HTTP_RETRY_MAX_DELAY_MS: int(60_000),
-  FILESET_HTTP_RATE_LIMIT_RETRIES: int(8),
-  FILESET_PLATFORM_BUDGETS: budgets,
-  FILESET_HTTP_PER_HOST_CONCURRENCY: int(4, 1),
-  FILESET_HTTP_CONNECT_TIMEOUT_MS: int(15_000, 1),
-  FILESET_HTTP_HEADERS_TIMEOUT_MS: int(60_000, 1),
-  FILESET_HTTP_BODY_TIMEOUT_MS: int(120_000, 1),
-  FILESET_HTTP_MAX_REDIRECTS: int(10, 0),
-  FILESET_LANDING_MAX_SIZE: size('32MiB'),
-  FILESET_URL_BLOCKLIST: list,
-  FILESET_MAX_TOTAL_SIZE: size('64GiB'),
-  FILESET_MAX_FILE_COUNT: int(200, 1),
-  FILESET_WEB_MAX_FILES: int(20, 1),
-  FILESET_WEB_MAX_TOTAL_SIZE: size('1GiB'),
-  FILESET_WEB_MAX_FILE_SIZE: size('128MiB'),
-  FILESET_BUNDLE_MIN_FILES: int(50, 1),
-  FILESET_BUNDLE_MAX_TOTAL_SIZE: size('4GiB'),
-  FILESET_DOWNLOAD_CONCURRENCY: int(4, 1),
-  FILESET_INGEST_DEADLINE_S: int(6 * 3600, 1),
-  FILESET_WARC_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('FILESET'),
-  FILESET_WARC_ROLLOVER_SIZE: size('1GB'),
-  FILESET_ITEM_STORE: z.string().optional(),
-  FILESET_WORK_DIR_BUDGET: size('50GiB'),
-  FILESET_BUNDLE_MAX_EXPANDED_SIZE: size('8GiB'),
-  FILESET_BUNDLE_MAX_RATIO: int(1000, 1),
-  FILESET_S3_ENDPOINT: z.string().url().optional(),
-  FILESET_S3_REGION: z.string().min(1).default('us-east-1'),
-  FILESET_S3_ACCESS_KEY_ID: z.string().optional(),
-  FILESET_S3_SECRET_ACCESS_KEY: z.string().optional(),
-  FILESET_S3_FORCE_PATH_STYLE: bool(false),
-  FILESET_S3_PART_SIZE: size('64MiB'),
-  FILESET_IAS3_ENDPOINT: z.string().url().default('https://s3.us.archive.org'),
-  FILESET_IAS3_METADATA_URL: z.string().url().default('https://archive.org'),
-  FILESET_IAS3_ACCESS_KEY: z.string().optional(),
-  FILESET_IAS3_SECRET_KEY: z.string().optional(),
-  FILESET_KAFKA_BROKERS: z.string().default('127.0.0.1:9092').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
-  FILESET_KAFKA_ENV: z.string().regex(/^[A-Za-z0-9_-]+$/).default('dev'),
-  FILESET_KAFKA_REQUEST_TOPICS: list,
-  FILESET_KAFKA_PARTITIONS: int(8, 1),
-  FILESET_KAFKA_REPLICATION: int(1, 1),
-  FILESET_WORKER_CONCURRENCY: int(4, 1),
-  FILESET_PERSIST_BATCH_SIZE: int(500, 1),
-  FILESET_PERSIST_LINGER_MS: int(1000, 0),
-  FILESET_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
-  FILESET_METRICS_PORT: int(9464, 0),
+/** Where the archiveorg-* strategies put items: FILESET_ITEM_STORE, parsed. */
+export type ItemStoreLocation = { kind: 'fs'; root: string } | { kind: 's3'; bucket: string; prefix: string } | { kind: 'ias3' };
+
+/** `fs:///path`, `s3://bucket[/prefix]` or `ias3://`; throws saying what is wrong. */
+export function parseItemStore(text: string): ItemStoreLocation {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`"${text}" is not fs:///path, s3://bucket[/prefix] or ias3://`);
+  }
+  switch (url.protocol) {
+    case 'fs:': {
+      const path = decodeURIComponent(`${url.host ? `${url.host}` : ''}${url.pathname}`);
+      if (!path) throw new Error(`"${text}" names no directory`);
+      return { kind: 'fs', root: resolve(path) };
+    }
+    case 's3:':
+      if (!url.hostname) throw new Error(`"${text}" names no bucket`);
+      return { kind: 's3', bucket: url.hostname, prefix: decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '') };
+    case 'ias3:':
+      return { kind: 'ias3' };
+    default:
+      throw new Error(`unknown scheme "${url.protocol}" (fs:, s3: or ias3:)`);
+  }
+}
+
+const itemStore = () =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      try {
+        return parseItemStore(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
+
+/** A variable's name: `FILESET_` and upper-case words. */
+export type EnvName = `FILESET_${string}`;
+
+/** The variable each setting is read from, by the schema that parses it (one instance per setting). */
+const VARIABLE_OF = new Map<z.ZodType, EnvName>();
+
+/** The setting read from variable `name` and parsed by `schema`. */
+function env<T extends z.ZodType>(name: EnvName, schema: T): T {
+  if (VARIABLE_OF.has(schema)) throw new Error(`config.ts: ${name} shares its schema instance with ${VARIABLE_OF.get(schema)}`);
+  VARIABLE_OF.set(schema, name);
+  return schema;
+}
+
+/** Every setting, grouped as the code reads them, each with its variable and default. README "Configuration" documents each one. */
+const SETTINGS = z.object({
+  dataDir: env('FILESET_DATA_DIR', z.string().min(1).default('./data')),
+  databaseUrl: env('FILESET_DATABASE_URL', z.string().optional()),
+  logLevel: env('FILESET_LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')),
+  contact: env('FILESET_CONTACT', z.string().min(1).default('https://www.npmjs.com/package/fileset-ingest')),
+  userAgent: env('FILESET_USER_AGENT', z.string().optional()),
+  http: z.object({
+    rewrite: env('FILESET_HTTP_REWRITE', rewriteMap()),
+    allowPrivate: env('FILESET_HTTP_ALLOW_PRIVATE', bool(false)),
+    retries: env('FILESET_HTTP_RETRIES', int(4)),
+    retryMaxDelayMs: env('FILESET_HTTP_RETRY_MAX_DELAY_MS', int(60_000)),
+    /** Retries of a 429 answer (the platform asked us to wait), counted apart from other retries. */
+    rateLimitRetries: env('FILESET_HTTP_RATE_LIMIT_RETRIES', int(8)),
+    /** Per-platform request budgets overriding the defaults of src/http/budget.ts. */
+    budgets: env('FILESET_PLATFORM_BUDGETS', budgets()),
+    perHostConcurrency: env('FILESET_HTTP_PER_HOST_CONCURRENCY', int(4, 1)),
+    connectTimeoutMs: env('FILESET_HTTP_CONNECT_TIMEOUT_MS', int(15_000, 1)),
+    headersTimeoutMs: env('FILESET_HTTP_HEADERS_TIMEOUT_MS', int(60_000, 1)),
+    bodyTimeoutMs: env('FILESET_HTTP_BODY_TIMEOUT_MS', int(120_000, 1)),
+    maxRedirects: env('FILESET_HTTP_MAX_REDIRECTS', int(10, 0)),
+  }),
+  landingMaxSize: env('FILESET_LANDING_MAX_SIZE', size('32MiB')),
+  urlBlocklist: env('FILESET_URL_BLOCKLIST', list()),
+  limits: z.object({
+    maxTotalSize: env('FILESET_MAX_TOTAL_SIZE', size('64GiB')),
+    maxFileCount: env('FILESET_MAX_FILE_COUNT', int(200, 1)),
+  }),
+  thresholds: z.object({
+    webMaxFiles: env('FILESET_WEB_MAX_FILES', int(20, 1)),
+    webMaxTotalSize: env('FILESET_WEB_MAX_TOTAL_SIZE', size('1GiB')),
+    webMaxFileSize: env('FILESET_WEB_MAX_FILE_SIZE', size('128MiB')),
+    bundleMinFiles: env('FILESET_BUNDLE_MIN_FILES', int(50, 1)),
+    bundleMaxTotalSize: env('FILESET_BUNDLE_MAX_TOTAL_SIZE', size('4GiB')),
+  }),
+  downloadConcurrency: env('FILESET_DOWNLOAD_CONCURRENCY', int(4, 1)),
+  ingestDeadlineMs: env('FILESET_INGEST_DEADLINE_S', int(6 * 3600, 1).transform((seconds) => seconds * 1000)),
+  warc: z.object({
+    prefix: env('FILESET_WARC_PREFIX', z.string().regex(/^[A-Za-z0-9_.-]+$/).default('FILESET')),
+    rolloverSize: env('FILESET_WARC_ROLLOVER_SIZE', size('1GB')),
+  }),
+  items: z.object({
+    /** Unset: `fs` under `<dataDir>/items` (filled in below). */
+    store: env('FILESET_ITEM_STORE', itemStore()),
+    /** Bytes the archiveorg-* strategies may hold in their working directory at once. */
+    workDirBudget: env('FILESET_WORK_DIR_BUDGET', size('50GiB')),
+  }),
+  bundle: z.object({
+    maxExpandedSize: env('FILESET_BUNDLE_MAX_EXPANDED_SIZE', size('8GiB')),
+    maxRatio: env('FILESET_BUNDLE_MAX_RATIO', int(1000, 1)),
+  }),
+  s3: z.object({
+    endpoint: env('FILESET_S3_ENDPOINT', z.string().url().optional()),
+    region: env('FILESET_S3_REGION', z.string().min(1).default('us-east-1')),
+    accessKeyId: env('FILESET_S3_ACCESS_KEY_ID', z.string().optional()),
+    secretAccessKey: env('FILESET_S3_SECRET_ACCESS_KEY', z.string().optional()),
+    forcePathStyle: env('FILESET_S3_FORCE_PATH_STYLE', bool(false)),
+    partSize: env('FILESET_S3_PART_SIZE', size('64MiB')),
+  }),
+  ias3: z.object({
+    endpoint: env('FILESET_IAS3_ENDPOINT', z.string().url().default('https://s3.us.archive.org')),
+    metadataUrl: env('FILESET_IAS3_METADATA_URL', z.string().url().default('https://archive.org')),
+    accessKey: env('FILESET_IAS3_ACCESS_KEY', z.string().optional()),
+    secretKey: env('FILESET_IAS3_SECRET_KEY', z.string().optional()),
+  }),
+  kafka: z.object({
+    brokers: env('FILESET_KAFKA_BROKERS', z.string().default('127.0.0.1:9092').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))),
+    /** The `{env}` of sandcrawler's topic and group names. */
+    env: env('FILESET_KAFKA_ENV', z.string().regex(/^[A-Za-z0-9_-]+$/).default('dev')),
+    /** Request topics the ingest worker consumes; empty: sandcrawler's daily and priority topics. */
+    requestTopics: env('FILESET_KAFKA_REQUEST_TOPICS', list()),
+    partitions: env('FILESET_KAFKA_PARTITIONS', int(8, 1)),
+    replication: env('FILESET_KAFKA_REPLICATION', int(1, 1)),
+  }),
+  /** Requests in flight per ingest worker process. */
+  workerConcurrency: env('FILESET_WORKER_CONCURRENCY', int(4, 1)),
+  persist: z.object({
+    batchSize: env('FILESET_PERSIST_BATCH_SIZE', int(500, 1)),
+    lingerMs: env('FILESET_PERSIST_LINGER_MS', int(1000, 0)),
+  }),
+  /** The Prometheus endpoint of a worker; port 0 turns it off. */
+  metrics: z.object({
+    host: env('FILESET_METRICS_HOST', z.string().min(1).default('0.0.0.0')),
+    port: env('FILESET_METRICS_PORT', int(9464, 0)),
+  }),
 });
 
-export type EnvName = keyof typeof EnvSchema.shape;
-export const ENV_NAMES = Object.keys(EnvSchema.shape) as EnvName[];
-
-export interface Config {
-  version: string;
-  dataDir: string;
-  databaseUrl: string | undefined;
-  logLevel: z.infer<typeof EnvSchema>['FILESET_LOG_LEVEL'];
-  userAgent: string;
-  http: {
-    rewrite: Map<string, string>;
-    allowPrivate: boolean;
-    retries: number;
-    retryMaxDelayMs: number;
-    /** Retries of a 429 answer (the platform asked us to wait), counted apart from other retries. */
-    rateLimitRetries: number;
-    /** Per-platform request budgets overriding the defaults of src/http/budget.ts. */
-    budgets: Map<string, BudgetLimits>;
-    perHostConcurrency: number;
-    connectTimeoutMs: number;
-    headersTimeoutMs: number;
-    bodyTimeoutMs: number;
-    maxRedirects: number;
-  };
-  landingMaxSize: number;
-  urlBlocklist: string[];
-  limits: { maxTotalSize: number; maxFileCount: number };
-  thresholds: {
-    webMaxFiles: number;
-    webMaxTotalSize: number;
-    webMaxFileSize: number;
-    bundleMinFiles: number;
-    bundleMaxTotalSize: number;
-  };
-  downloadConcurrency: number;
-  ingestDeadlineMs: number;
-  warc: { prefix: string; rolloverSize: number };
+/** The settings, with what follows from them: the version, the User-Agent, the default item store. */
+export const ConfigSchema = SETTINGS.transform(({ contact, userAgent, ...settings }) => ({
+  version: VERSION,
+  ...settings,
+  userAgent: userAgent ?? `fileset-ingest/${VERSION} (+${contact})`,
   items: {
-    /** FILESET_ITEM_STORE as given: `fs:///path`, `s3://bucket/prefix` or `ias3://`; unset: fs under dataDir/items. */
-    store: string | undefined;
-    /** Bytes the archiveorg-* strategies may hold in their working directory at once. */
-    workDirBudget: number;
-  };
-  bundle: { maxExpandedSize: number; maxRatio: number };
-  s3: {
-    endpoint: string | undefined;
-    region: string;
-    accessKeyId: string | undefined;
-    secretAccessKey: string | undefined;
-    forcePathStyle: boolean;
-    partSize: number;
-  };
-  ias3: { endpoint: string; metadataUrl: string; accessKey: string | undefined; secretKey: string | undefined };
-  kafka: {
-    brokers: string[];
-    /** The `{env}` of sandcrawler's topic and group names. */
-    env: string;
-    /** Request topics the ingest worker consumes; empty: sandcrawler's daily and priority topics. */
-    requestTopics: string[];
-    partitions: number;
-    replication: number;
-  };
-  /** Requests in flight per ingest worker process. */
-  workerConcurrency: number;
-  persist: { batchSize: number; lingerMs: number };
-  /** The Prometheus endpoint of a worker; port 0 turns it off. */
-  metrics: { host: string; port: number };
+    ...settings.items,
+    store: settings.items.store ?? ({ kind: 'fs', root: resolve(join(settings.dataDir, 'items')) } satisfies ItemStoreLocation),
+  },
+}));
+
+export type Config = z.output<typeof ConfigSchema>;
+
+/** Every variable and where its value goes in the settings, in the order of the schema. */
+const VARIABLES: Array<{ name: EnvName; path: string[] }> = (function walk(shape: z.ZodRawShape, path: string[]) {
+  return Object.entries(shape).flatMap(([key, schema]): Array<{ name: EnvName; path: string[] }> => {
+    if (schema instanceof z.ZodObject) return walk(schema.shape, [...path, key]);
+    const name = VARIABLE_OF.get(schema as z.ZodType);
+    if (!name) throw new Error(`config.ts: setting ${[...path, key].join('.')} has no variable`);
+    return [{ name, path: [...path, key] }];
+  });
+})(SETTINGS.shape, []);
+
+export const ENV_NAMES: readonly EnvName[] = VARIABLES.map((v) => v.name);
+
+/** The default a variable's schema declares (as it would be written in the variable), or undefined. */
+export function envDefault(name: EnvName): string | undefined {
+  let schema = [...VARIABLE_OF].find(([, variable]) => variable === name)?.[0] as z.ZodType | undefined;
+  while (schema) {
+    const def = schema.def as { type: string; defaultValue?: unknown; in?: z.ZodType; innerType?: z.ZodType };
+    if (def.type === 'default') return String(def.defaultValue);
+    schema = def.type === 'pipe' ? def.in : def.innerType;
+  }
+  return undefined;
 }
 
 /** The flag spelling of a variable: FILESET_DATA_DIR → data-dir. */
@@ -242,77 +298,27 @@ export function flagName(env: EnvName): string {
  * Throws ConfigError naming every bad variable.
  */
 export function loadConfig(
-  env: Record<string, string | undefined> = process.env,
+  environment: Record<string, string | undefined> = process.env,
   flags: Partial<Record<EnvName, string>> = {},
 ): Config {
-  const input: Record<string, string> = {};
-  for (const name of ENV_NAMES) {
-    const value = flags[name] ?? env[name];
-    if (value !== undefined && value !== '') input[name] = value;
+  const input: Record<string, unknown> = {};
+  for (const { name, path } of VARIABLES) {
+    const value = flags[name] ?? environment[name];
+    if (value === undefined || value === '') continue;
+    let group = input;
+    for (const key of path.slice(0, -1)) group = (group[key] ??= {}) as Record<string, unknown>;
+    group[path.at(-1)!] = value;
   }
-  const parsed = EnvSchema.safeParse(input);
+  for (const { path } of VARIABLES) {
+    // Groups with no variable set still parse (to their defaults).
+    let group = input;
+    for (const key of path.slice(0, -1)) group = (group[key] ??= {}) as Record<string, unknown>;
+  }
+  const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    const byPath = new Map(VARIABLES.map((v) => [v.path.join('.'), v.name]));
+    const problems = parsed.error.issues.map((i) => `${byPath.get(i.path.join('.')) ?? i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`bad configuration: ${problems.join('; ')}`);
   }
-  const e = parsed.data;
-  return {
-    version: VERSION,
-    dataDir: e.FILESET_DATA_DIR,
-    databaseUrl: e.FILESET_DATABASE_URL,
-    logLevel: e.FILESET_LOG_LEVEL,
-    userAgent: e.FILESET_USER_AGENT ?? `fileset-ingest/${VERSION} (+${e.FILESET_CONTACT})`,
-    http: {
-      rewrite: e.FILESET_HTTP_REWRITE,
-      allowPrivate: e.FILESET_HTTP_ALLOW_PRIVATE,
-      retries: e.FILESET_HTTP_RETRIES,
-      retryMaxDelayMs: e.FILESET_HTTP_RETRY_MAX_DELAY_MS,
-      rateLimitRetries: e.FILESET_HTTP_RATE_LIMIT_RETRIES,
-      budgets: e.FILESET_PLATFORM_BUDGETS,
-      perHostConcurrency: e.FILESET_HTTP_PER_HOST_CONCURRENCY,
-      connectTimeoutMs: e.FILESET_HTTP_CONNECT_TIMEOUT_MS,
-      headersTimeoutMs: e.FILESET_HTTP_HEADERS_TIMEOUT_MS,
-      bodyTimeoutMs: e.FILESET_HTTP_BODY_TIMEOUT_MS,
-      maxRedirects: e.FILESET_HTTP_MAX_REDIRECTS,
-    },
-    landingMaxSize: e.FILESET_LANDING_MAX_SIZE,
-    urlBlocklist: e.FILESET_URL_BLOCKLIST,
-    limits: { maxTotalSize: e.FILESET_MAX_TOTAL_SIZE, maxFileCount: e.FILESET_MAX_FILE_COUNT },
-    thresholds: {
-      webMaxFiles: e.FILESET_WEB_MAX_FILES,
-      webMaxTotalSize: e.FILESET_WEB_MAX_TOTAL_SIZE,
-      webMaxFileSize: e.FILESET_WEB_MAX_FILE_SIZE,
-      bundleMinFiles: e.FILESET_BUNDLE_MIN_FILES,
-      bundleMaxTotalSize: e.FILESET_BUNDLE_MAX_TOTAL_SIZE,
-    },
-    downloadConcurrency: e.FILESET_DOWNLOAD_CONCURRENCY,
-    ingestDeadlineMs: e.FILESET_INGEST_DEADLINE_S * 1000,
-    warc: { prefix: e.FILESET_WARC_PREFIX, rolloverSize: e.FILESET_WARC_ROLLOVER_SIZE },
-    items: { store: e.FILESET_ITEM_STORE, workDirBudget: e.FILESET_WORK_DIR_BUDGET },
-    bundle: { maxExpandedSize: e.FILESET_BUNDLE_MAX_EXPANDED_SIZE, maxRatio: e.FILESET_BUNDLE_MAX_RATIO },
-    s3: {
-      endpoint: e.FILESET_S3_ENDPOINT,
-      region: e.FILESET_S3_REGION,
-      accessKeyId: e.FILESET_S3_ACCESS_KEY_ID,
-      secretAccessKey: e.FILESET_S3_SECRET_ACCESS_KEY,
-      forcePathStyle: e.FILESET_S3_FORCE_PATH_STYLE,
-      partSize: e.FILESET_S3_PART_SIZE,
-    },
-    ias3: {
-      endpoint: e.FILESET_IAS3_ENDPOINT,
-      metadataUrl: e.FILESET_IAS3_METADATA_URL,
-      accessKey: e.FILESET_IAS3_ACCESS_KEY,
-      secretKey: e.FILESET_IAS3_SECRET_KEY,
-    },
-    kafka: {
-      brokers: e.FILESET_KAFKA_BROKERS,
-      env: e.FILESET_KAFKA_ENV,
-      requestTopics: e.FILESET_KAFKA_REQUEST_TOPICS,
-      partitions: e.FILESET_KAFKA_PARTITIONS,
-      replication: e.FILESET_KAFKA_REPLICATION,
-    },
-    workerConcurrency: e.FILESET_WORKER_CONCURRENCY,
-    persist: { batchSize: e.FILESET_PERSIST_BATCH_SIZE, lingerMs: e.FILESET_PERSIST_LINGER_MS },
-    metrics: { host: e.FILESET_METRICS_HOST, port: e.FILESET_METRICS_PORT },
-  };
+  return parsed.data;
 }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { flagName, loadConfig, parseSize } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
@@ -45,5 +46,22 @@ describe('config', () => {
     expect(parseSize('512')).toBe(512);
     expect(() => parseSize('12 parsecs')).toThrow(/not a size/);
     expect(flagName('FILESET_HTTP_ALLOW_PRIVATE')).toBe('http-allow-private');
+  });
+});
+
+describe('FILESET_ITEM_STORE', () => {
+  it.each([
+    [undefined, { kind: 'fs', root: join(process.cwd(), 'd', 'items') }],
+    ['fs:///srv/items', { kind: 'fs', root: '/srv/items' }],
+    ['s3://bucket/some/prefix/', { kind: 's3', bucket: 'bucket', prefix: 'some/prefix' }],
+    ['s3://bucket', { kind: 's3', bucket: 'bucket', prefix: '' }],
+    ['ias3://', { kind: 'ias3' }],
+  ])('%s → %j', (value, expected) => {
+    expect(loadConfig({ FILESET_DATA_DIR: 'd', ...(value ? { FILESET_ITEM_STORE: value } : {}) }).items.store).toEqual(expected);
+  });
+
+  it.each(['ftp://x', 'not a url', 's3://'])('refuses %s', (value) => {
+    expect(() => loadConfig({ FILESET_ITEM_STORE: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ FILESET_ITEM_STORE: value })).toThrow(/FILESET_ITEM_STORE/);
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ENV_NAMES } from '../../src/config.js';
+import { ENV_NAMES, envDefault } from '../../src/config.js';
 import { STATUSES } from '../../src/schemas/statuses.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -22,5 +22,13 @@ describe('README mirrors the code', () => {
     const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
     const inExample = [...example.matchAll(/^#?\s*(FILESET_[A-Z0-9_]+)=/gm)].map((m) => m[1]);
     expect(inExample).toEqual([...ENV_NAMES]);
+  });
+
+  it('gives the default of every variable whose schema declares one', () => {
+    const section = README.split('<!-- config:start -->')[1]?.split('<!-- config:end -->')[0] ?? '';
+    const documented = new Map([...section.matchAll(/^\| `([^`]+)` \| ([^|]*) \|/gm)].map((m) => [m[1]!, m[2]!.trim()]));
+    const declared = ENV_NAMES.map((name) => [name, envDefault(name)] as const).filter(([, value]) => value);
+    expect(declared.length).toBeGreaterThan(30);
+    for (const [name, value] of declared) expect(`${name}: ${documented.get(name)}`).toBe(`${name}: \`${value}\``);
   });
 });

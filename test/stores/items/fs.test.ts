@@ -4,10 +4,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config.js';
 import { IngestError } from '../../../src/errors.js';
 import { createFsItemStore } from '../../../src/stores/items/fs.js';
-import { itemStoreLocation } from '../../../src/stores/items/index.js';
 import type { ItemStore, PutFile } from '../../../src/stores/items/types.js';
 import { silentLogger } from '../../support/context.js';
 import { itemStoreContract } from './contract.js';
@@ -121,21 +119,5 @@ describe('fs item store', () => {
     await writeFile(join(root, 'item', '.tmp-deadbeef0000'), 'half a file');
     expect((await store.listFiles('item')).map((f) => f.path)).toEqual(['a.txt']);
     expect(await readFile(join(root, 'item', 'a.txt'), 'utf8')).toBe('a');
-  });
-});
-
-describe('FILESET_ITEM_STORE', () => {
-  it.each([
-    [undefined, { kind: 'fs', root: join(process.cwd(), 'd', 'items') }],
-    ['fs:///srv/items', { kind: 'fs', root: '/srv/items' }],
-    ['s3://bucket/some/prefix/', { kind: 's3', bucket: 'bucket', prefix: 'some/prefix' }],
-    ['s3://bucket', { kind: 's3', bucket: 'bucket', prefix: '' }],
-    ['ias3://', { kind: 'ias3' }],
-  ])('%s → %j', (value, expected) => {
-    expect(itemStoreLocation(loadConfig({ FILESET_DATA_DIR: 'd', ...(value ? { FILESET_ITEM_STORE: value } : {}) }))).toEqual(expected);
-  });
-
-  it.each(['ftp://x', 'not a url', 's3://'])('refuses %s', (value) => {
-    expect(() => itemStoreLocation(loadConfig({ FILESET_ITEM_STORE: value }))).toThrow(/FILESET_ITEM_STORE/);
   });
 });
