@@ -6,7 +6,7 @@ import { describeError, ItemUploadError } from '../errors.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
 import type { FileStatus } from '../schemas/statuses.js';
-import { isSafeItemPath, ITEM_NAME, type ItemFile } from '../stores/items/types.js';
+import { checkItemName, isSafeItemPath, type ItemFile } from '../stores/items/types.js';
 import { warcDatetime } from '../capture/web-capture.js';
 import type { WorkBudget } from './work-budget.js';
 import { fetchToWork, pruneEmptyDirs, removeWork, workPaths } from './work-dir.js';
@@ -23,9 +23,7 @@ export interface ItemOutcome extends FileOutcome {
 export function itemNameOf(item: PlatformItem): string {
   const name = item.archiveorgItemName;
   // The name becomes a directory of the working directory: one plain segment only.
-  if (!name || !ITEM_NAME.test(name)) {
-    throw new Error(`${item.platformName} gave no usable archive item name: ${JSON.stringify(name)}`);
-  }
+  checkItemName(name, `archive item name from ${item.platformName}`);
   return name;
 }
 

@@ -18,9 +18,10 @@ import { link, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InfrastructureError, UnsafePathError } from '../../errors.js';
+import { InfrastructureError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
+import { createItemStore } from './item-store.js';
+import type { ItemBackend, ItemFile, ItemStore, PutFile } from './types.js';
 
 /** Errors that mean our disk is in trouble, not that the request is bad. */
 const DISK_CODES = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EIO', 'EROFS', 'EMFILE', 'ENFILE']);
@@ -32,24 +33,20 @@ export interface FsItemStoreOptions {
 }
 
 export function createFsItemStore(options: FsItemStoreOptions): ItemStore {
-  return new FsItemStore(options.root, options.now ?? (() => new Date()));
+  return createItemStore(new FsBackend(options.root), options.now ? { now: options.now } : {});
 }
 
-class FsItemStore implements ItemStore {
+class FsBackend implements ItemBackend {
   readonly kind = 'fs';
   readonly #locks = new Map<string, Promise<unknown>>();
 
-  constructor(
-    private readonly root: string,
-    private readonly now: () => Date,
-  ) {}
+  constructor(private readonly root: string) {}
 
   async listFiles(item: string): Promise<ItemFile[]> {
     return (await readJson<ItemFile[]>(this.#sidecar(item, 'files.json'))) ?? [];
   }
 
-  async putFile(item: string, file: PutFile): Promise<void> {
-    if (!isSafeItemPath(file.path)) throw new UnsafePathError(`unsafe path in item ${item}: ${JSON.stringify(file.path)}`);
+  async putFile(item: string, file: PutFile, previousVersion: string): Promise<void> {
     await disk(async () => {
       const blob = await this.#blob(file);
       await this.#withItem(item, async () => {
@@ -59,7 +56,7 @@ class FsItemStore implements ItemStore {
         const target = join(this.#itemDir(item), file.path);
         await mkdir(dirname(target), { recursive: true });
         if (current) {
-          const kept = join(this.#sidecar(item, 'versions'), unixStamp(this.now()), file.path);
+          const kept = join(this.#itemDir(item), previousVersion);
           await mkdir(dirname(kept), { recursive: true });
           await rename(target, kept).catch(ignore('ENOENT'));
         }
@@ -74,7 +71,6 @@ class FsItemStore implements ItemStore {
   }
 
   async readFile(item: string, path: string): Promise<Readable> {
-    if (!isSafeItemPath(path)) throw new UnsafePathError(`unsafe path: ${JSON.stringify(path)}`);
     const handle = await open(join(this.#itemDir(item), path), 'r');
     return handle.createReadStream();
   }
@@ -87,36 +83,33 @@ class FsItemStore implements ItemStore {
     return readJson<Record<string, unknown>>(this.#sidecar(item, 'meta.json'));
   }
 
-  async writeNote(item: string, note: ItemNote): Promise<void> {
-    await disk(() =>
-      this.#withItem(item, async () => {
-        const dir = this.#sidecar(item, 'notes');
-        await mkdir(dir, { recursive: true });
-        const taken = new Set(await readdir(dir));
-        const stamp = unixStamp(note.time);
-        let name = `${stamp}.json`;
-        for (let n = 1; taken.has(name); n++) name = `${stamp}-${n}.json`;
-        await writeJson(join(dir, name), { ...note, time: note.time.toISOString() });
-      }),
-    );
+  /** Exclusive: the note is written under a temporary name and linked to its own, which fails if that is taken. */
+  async createNote(item: string, name: string, body: Buffer): Promise<boolean> {
+    const target = join(this.#sidecar(item, 'notes'), name);
+    return disk(async () => {
+      await mkdir(dirname(target), { recursive: true });
+      const temp = tempName(target);
+      try {
+        await writeSynced(temp, body);
+        return await link(temp, target).then(
+          () => true,
+          (err: { code?: string }) => {
+            if (err.code === 'EEXIST') return false;
+            throw err;
+          },
+        );
+      } finally {
+        await rm(temp, { force: true });
+      }
+    });
   }
 
-  async listNotes(item: string): Promise<ItemNote[]> {
-    const dir = this.#sidecar(item, 'notes');
-    const names = (await readdir(dir).catch(ignore('ENOENT'))) ?? [];
-    const order = (name: string) => name.replace(/\.json$/, '').split('-').map(Number);
-    const sorted = names
-      .filter((n) => /^\d+(-\d+)?\.json$/.test(n))
-      .sort((a, b) => {
-        const [x, y] = [order(a), order(b)];
-        return x[0]! - y[0]! || (x[1] ?? 0) - (y[1] ?? 0);
-      });
-    const notes: ItemNote[] = [];
-    for (const name of sorted) {
-      const note = (await readJson<Record<string, unknown>>(join(dir, name)))!;
-      notes.push({ ...note, time: new Date(String(note.time)) });
-    }
-    return notes;
+  async noteNames(item: string): Promise<string[]> {
+    return (await readdir(this.#sidecar(item, 'notes')).catch(ignore('ENOENT'))) ?? [];
+  }
+
+  async readNote(item: string, name: string): Promise<Buffer | null> {
+    return (await readFile(join(this.#sidecar(item, 'notes'), name)).catch(ignore('ENOENT'))) ?? null;
   }
 
   locate(item: string, path?: string): string {
@@ -128,7 +121,6 @@ class FsItemStore implements ItemStore {
   }
 
   #itemDir(item: string): string {
-    if (!ITEM_NAME.test(item)) throw new Error(`not an item name: ${JSON.stringify(item)}`);
     return join(this.root, item);
   }
 
@@ -214,16 +206,21 @@ async function writeJson(path: string, value: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temp = tempName(path);
   try {
-    const handle = await open(temp, 'wx');
-    try {
-      await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeSynced(temp, Buffer.from(`${JSON.stringify(value, null, 2)}\n`));
     await rename(temp, path);
   } finally {
     await rm(temp, { force: true });
+  }
+}
+
+/** A new file holding `bytes`, on disk before this returns. */
+async function writeSynced(path: string, bytes: Buffer): Promise<void> {
+  const handle = await open(path, 'wx');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -13,7 +13,7 @@
 //   GET  <metadataUrl>/metadata/<item>   files and metadata (`{}`: no such item)
 //   GET  <metadataUrl>/download/<item>/<path>   the bytes (archive.org redirects to a data node)
 //
-// Notes are files `_fileset_notes/<unix ts>.json` in the item; listFiles never lists them. The
+// Notes are files `_fileset_notes/<unix ts>[-<n>].json` in the item; listFiles never lists them. The
 // mimetype we were given travels as file-level metadata (`x-archive-filemeta-fileset--mimetype`, the
 // library's `file_metadata`) because archive.org's own `format` is derived from the file name.
 // archive.org computes no sha256, so files list sha256 null. archive.org applies uploads through a
@@ -23,17 +23,17 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
-import { ArchiveItemSchema, IDENTIFIER, downloadPath, formatMimetype, isSystemName, type ArchiveItem } from '../../archiveorg-rules.js';
+import { ArchiveItemSchema, downloadPath, formatMimetype, isSystemName, type ArchiveItem } from '../../archiveorg-rules.js';
 import { type Config } from '../../config.js';
-import { ConfigError, InfrastructureError, ItemUploadError, TransientError, UnsafePathError } from '../../errors.js';
+import { ConfigError, InfrastructureError, ItemUploadError, TransientError } from '../../errors.js';
 import { RETRYABLE_STATUSES, errorCode, isTransferError } from '../../http/failures.js';
 import { retry, retryAfterDelay } from '../../retry.js';
 import type { Logger } from '../../logger.js';
-import { isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile } from './types.js';
+import { createItemStore } from './item-store.js';
+import type { ItemBackend, ItemFile, ItemStore, PutFile } from './types.js';
 
 const METADATA_KEY = /^[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*$/;
 const NOTES_DIR = '_fileset_notes/';
-const NOTE_NAME = /^_fileset_notes\/(\d+)\.json$/;
 const MAX_DELAY_MS = 120_000;
 
 export interface Ias3ItemStoreOptions {
@@ -50,7 +50,7 @@ export interface Ias3ItemStoreOptions {
 export function createIas3ItemStore(options: Ias3ItemStoreOptions): ItemStore {
   const { accessKey, secretKey } = options.ias3;
   if (!accessKey || !secretKey) throw new ConfigError('the ias3:// item store needs FILESET_IAS3_ACCESS_KEY and FILESET_IAS3_SECRET_KEY');
-  return new Ias3ItemStore(options, accessKey, secretKey);
+  return createItemStore(new Ias3Backend(options, accessKey, secretKey), options.now ? { now: options.now } : {});
 }
 
 interface SendOptions {
@@ -63,7 +63,7 @@ interface SendOptions {
 
 type Body = { stream: () => Readable } | { bytes: Buffer };
 
-class Ias3ItemStore implements ItemStore {
+class Ias3Backend implements ItemBackend {
   readonly kind = 'ias3';
   readonly #agent = new Agent({ connectTimeout: 15_000, headersTimeout: 600_000, bodyTimeout: 300_000 });
   /** Reads follow archive.org's redirect from /download/ to a data node; writes never redirect. */
@@ -87,9 +87,8 @@ class Ias3ItemStore implements ItemStore {
     return found ? listed(found, item) : [];
   }
 
-  async putFile(item: string, file: PutFile, signal?: AbortSignal): Promise<void> {
-    checkItem(item);
-    if (!isSafeItemPath(file.path)) throw new UnsafePathError(`unsafe path in item ${item}: ${JSON.stringify(file.path)}`);
+  /** archive.org keeps the version a put replaces itself (history/files/), so `_previousVersion` is not needed. */
+  async putFile(item: string, file: PutFile, _previousVersion: string, signal?: AbortSignal): Promise<void> {
     if (isReserved(item, file.path)) throw new ItemUploadError(`${file.path} is a name archive.org or this store reserves in item ${item}`);
     const headers: Record<string, string> = { 'x-archive-size-hint': String(file.size) };
     if (file.mimetype) Object.assign(headers, metaHeaders('filemeta', { fileset_mimetype: file.mimetype }));
@@ -97,8 +96,6 @@ class Ias3ItemStore implements ItemStore {
   }
 
   async readFile(item: string, path: string): Promise<Readable> {
-    checkItem(item);
-    if (!isSafeItemPath(path)) throw new UnsafePathError(`unsafe path: ${JSON.stringify(path)}`);
     const url = `${this.#metadataUrl}${downloadPath(item, path)}`;
     return this.#retrying(`read ${item}/${path}`, undefined, async () => {
       const response = await this.#send(url, { method: 'GET', dispatcher: this.#reader });
@@ -112,7 +109,6 @@ class Ias3ItemStore implements ItemStore {
   }
 
   async setMetadata(item: string, metadata: Record<string, unknown>): Promise<void> {
-    checkItem(item);
     const wanted = normaliseMetadata(metadata);
     await this.#retrying(`set metadata of ${item}`, undefined, async () => {
       const current = await this.#fetchItem(item);
@@ -128,26 +124,31 @@ class Ias3ItemStore implements ItemStore {
     return found ? { ...found.metadata } : null;
   }
 
-  async writeNote(item: string, note: ItemNote): Promise<void> {
-    checkItem(item);
-    const bytes = Buffer.from(`${JSON.stringify({ ...note, time: note.time.toISOString() }, null, 2)}\n`);
-    const digest = (alg: string) => createHash(alg).update(bytes).digest('hex');
-    const path = `${NOTES_DIR}${unixStamp(note.time)}.json`;
-    const file = { size: bytes.length, md5: digest('md5'), sha1: digest('sha1') };
-    await this.#upload(item, path, file, { bytes }, metaHeaders('filemeta', { fileset_mimetype: 'application/json' }));
+  /** A note is a file `_fileset_notes/<name>` of the item; a name taken by other bytes is refused (false). */
+  async createNote(item: string, name: string, body: Buffer): Promise<boolean> {
+    const digest = (alg: string) => createHash(alg).update(body).digest('hex');
+    const path = `${NOTES_DIR}${name}`;
+    const file = { size: body.length, md5: digest('md5'), sha1: digest('sha1') };
+    const found = await this.#retrying(`list notes of ${item}`, undefined, () => this.#fetchItem(item));
+    const there = found?.files.find((f) => f.name === path);
+    // The same bytes there already: an earlier attempt of this very note.
+    if (there && !(Number(there.size) === file.size && there.md5?.toLowerCase() === file.md5)) return false;
+    await this.#upload(item, path, file, { bytes: body }, metaHeaders('filemeta', { fileset_mimetype: 'application/json' }));
+    return true;
   }
 
-  async listNotes(item: string): Promise<ItemNote[]> {
+  async noteNames(item: string): Promise<string[]> {
     const found = await this.#retrying(`list notes of ${item}`, undefined, () => this.#fetchItem(item));
-    const stamps = (found?.files ?? []).flatMap((f) => NOTE_NAME.exec(f.name)?.[1] ?? []).sort((a, b) => Number(a) - Number(b));
-    const notes: ItemNote[] = [];
-    for (const stamp of stamps) {
-      const text = Buffer.concat(await (await this.readFile(item, `${NOTES_DIR}${stamp}.json`)).toArray()).toString('utf8');
-      const note = JSON.parse(text) as Record<string, unknown>;
-      const time = new Date(typeof note.time === 'string' ? note.time : Number(stamp) * 1000);
-      notes.push({ ...note, time: Number.isNaN(time.getTime()) ? new Date(Number(stamp) * 1000) : time });
+    return (found?.files ?? []).flatMap((f) => (f.name.startsWith(NOTES_DIR) ? [f.name.slice(NOTES_DIR.length)] : []));
+  }
+
+  async readNote(item: string, name: string): Promise<Buffer | null> {
+    try {
+      return Buffer.concat(await (await this.readFile(item, `${NOTES_DIR}${name}`)).toArray());
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return null;
+      throw err;
     }
-    return notes;
   }
 
   locate(item: string, path?: string): string {
@@ -209,7 +210,6 @@ class Ias3ItemStore implements ItemStore {
 
   /** The item as the metadata API shows it, or null when it does not exist (`{}`). */
   async #fetchItem(item: string, signal?: AbortSignal): Promise<ArchiveItem | null> {
-    checkItem(item);
     const url = `${this.#metadataUrl}/metadata/${encodeURIComponent(item)}`;
     const response = await this.#send(url, { method: 'GET', dispatcher: this.#reader, signal });
     if (response.statusCode !== 200) throw await this.#failure(response, `GET ${url}`, InfrastructureError);
@@ -282,10 +282,6 @@ class Ias3ItemStore implements ItemStore {
 }
 
 type PatchOp = { op: 'add' | 'replace'; path: string; value: string | string[] } | { op: 'remove'; path: string };
-
-function checkItem(item: string): void {
-  if (!IDENTIFIER.test(item)) throw new ItemUploadError(`not an archive.org identifier: ${JSON.stringify(item)}`);
-}
 
 function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');

@@ -21,14 +21,14 @@ import {
   type CompletedPart, type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import type { Config } from '../../config.js';
-import { ItemUploadError, UnsafePathError } from '../../errors.js';
+import { ItemUploadError } from '../../errors.js';
 import { mapLimit } from '../../map-limit.js';
 import { retry } from '../../retry.js';
 import { classify, describeS3Error, s3Client, storeError } from './s3-client.js';
 import { redactUrl, type Logger } from '../../logger.js';
-import { isSafeItemPath, unixStamp, type ItemFile, type ItemNote, type ItemStore, type PutFile, ITEM_NAME } from './types.js';
+import { createItemStore } from './item-store.js';
+import { isSafeItemPath, type ItemBackend, type ItemFile, type ItemStore, type PutFile } from './types.js';
 
-const NOTE_NAME = /^(\d+)(?:-(\d+))?\.json$/;
 /** S3 allows at most 10,000 parts to an upload, and copies at most 5 GiB with one CopyObject. */
 const MAX_PARTS = 10_000;
 const MAX_COPY_SIZE = 5 * 1024 ** 3;
@@ -51,10 +51,10 @@ export interface S3ItemStoreOptions {
 }
 
 export function createS3ItemStore(options: S3ItemStoreOptions): ItemStore {
-  return new S3ItemStore(options);
+  return createItemStore(new S3Backend(options), options.now ? { now: options.now } : {});
 }
 
-class S3ItemStore implements ItemStore {
+class S3Backend implements ItemBackend {
   readonly kind = 's3';
   readonly #client: S3Client;
   readonly #bucket: string;
@@ -62,7 +62,6 @@ class S3ItemStore implements ItemStore {
   readonly #partSize: number;
   readonly #maxCopySize: number;
   readonly #pageSize: number | undefined;
-  readonly #now: () => Date;
   readonly #log: Logger;
 
   constructor(options: S3ItemStoreOptions) {
@@ -71,7 +70,6 @@ class S3ItemStore implements ItemStore {
     this.#partSize = options.s3.partSize;
     this.#maxCopySize = options.maxCopySize ?? MAX_COPY_SIZE;
     this.#pageSize = options.listPageSize;
-    this.#now = options.now ?? (() => new Date());
     // Only names go into the logger's context: never the s3 config, which holds the secret key.
     this.#log = options.logger.child({ bucket: this.#bucket, prefix: this.#prefix });
     this.#client = s3Client(options.s3, this.#log);
@@ -99,8 +97,7 @@ class S3ItemStore implements ItemStore {
     return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
-  async putFile(item: string, file: PutFile, signal?: AbortSignal): Promise<void> {
-    if (!isSafeItemPath(file.path)) throw new UnsafePathError(`unsafe path in item ${item}: ${JSON.stringify(file.path)}`);
+  async putFile(item: string, file: PutFile, previousVersion: string, signal?: AbortSignal): Promise<void> {
     const key = this.#base(item) + file.path;
     const { size } = await stat(file.source);
     if (size !== file.size) throw new Error(`${file.source} holds ${size} bytes, not the ${file.size} of ${file.path}`);
@@ -110,7 +107,7 @@ class S3ItemStore implements ItemStore {
         this.#log.debug({ item, path: file.path }, 'identical file already stored');
         return;
       }
-      if (current) await this.#keepVersion(item, file.path, current, signal);
+      if (current) await this.#keepVersion(item, file.path, previousVersion, current, signal);
       if (file.size > this.#partSize) await this.#putInParts(key, file, signal);
       else await this.#putWhole(key, file, signal);
     } catch (err) {
@@ -120,7 +117,6 @@ class S3ItemStore implements ItemStore {
   }
 
   async readFile(item: string, path: string): Promise<Readable> {
-    if (!isSafeItemPath(path)) throw new UnsafePathError(`unsafe path: ${JSON.stringify(path)}`);
     const key = this.#base(item) + path;
     try {
       const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
@@ -140,42 +136,22 @@ class S3ItemStore implements ItemStore {
     return this.#getJson(`${this.#base(item)}.fileset/meta.json`);
   }
 
-  async writeNote(item: string, note: ItemNote): Promise<void> {
+  /** If-None-Match: a name another writer took first is refused (false). */
+  async createNote(item: string, name: string, body: Buffer): Promise<boolean> {
+    return this.#putJson(`${this.#base(item)}.fileset/notes/${name}`, body, { unique: true });
+  }
+
+  async noteNames(item: string): Promise<string[]> {
     const dir = `${this.#base(item)}.fileset/notes/`;
-    const stamp = unixStamp(note.time);
-    let taken: Set<string>;
     try {
-      taken = new Set((await this.#listKeys(`${dir}${stamp}`)).map((key) => key.slice(dir.length)));
+      return (await this.#listKeys(dir)).map((key) => key.slice(dir.length));
     } catch (err) {
       throw storeError(err, 'read', `list ${dir}`);
-    }
-    const body = { ...note, time: note.time.toISOString() };
-    for (let n = 0; ; n++) {
-      const name = n === 0 ? `${stamp}.json` : `${stamp}-${n}.json`;
-      // If-None-Match: another writer that took the name since the listing makes this one move on.
-      if (!taken.has(name) && (await this.#putJson(dir + name, body, { unique: true }))) return;
     }
   }
 
-  async listNotes(item: string): Promise<ItemNote[]> {
-    const dir = `${this.#base(item)}.fileset/notes/`;
-    let names: string[];
-    try {
-      names = (await this.#listKeys(dir)).map((key) => key.slice(dir.length)).filter((name) => NOTE_NAME.test(name));
-    } catch (err) {
-      throw storeError(err, 'read', `list ${dir}`);
-    }
-    const order = (name: string) => NOTE_NAME.exec(name)!.slice(1).map((part) => Number(part ?? 0));
-    names.sort((a, b) => {
-      const [x, y] = [order(a), order(b)];
-      return x[0]! - y[0]! || x[1]! - y[1]!;
-    });
-    const notes: ItemNote[] = [];
-    for (const name of names) {
-      const note = await this.#getJson(dir + name);
-      if (note) notes.push({ ...note, time: new Date(String(note.time)) });
-    }
-    return notes;
+  async readNote(item: string, name: string): Promise<Buffer | null> {
+    return this.#getBytes(`${this.#base(item)}.fileset/notes/${name}`);
   }
 
   locate(item: string, path?: string): string {
@@ -187,7 +163,6 @@ class S3ItemStore implements ItemStore {
   }
 
   #base(item: string): string {
-    if (!ITEM_NAME.test(item)) throw new Error(`not an item name: ${JSON.stringify(item)}`);
     return this.#prefix ? `${this.#prefix}/${item}/` : `${item}/`;
   }
 
@@ -253,8 +228,8 @@ class S3ItemStore implements ItemStore {
   }
 
   /** Copies the current object to `.fileset/versions/<unix ts>/<path>` (server side) before it is replaced. */
-  async #keepVersion(item: string, path: string, current: HeadObjectCommandOutput, signal?: AbortSignal): Promise<void> {
-    const kept = `${this.#base(item)}.fileset/versions/${unixStamp(this.#now())}/${path}`;
+  async #keepVersion(item: string, path: string, previousVersion: string, current: HeadObjectCommandOutput, signal?: AbortSignal): Promise<void> {
+    const kept = `${this.#base(item)}${previousVersion}`;
     const source = `${this.#bucket}/${encodeKey(this.#base(item) + path)}`;
     const size = current.ContentLength ?? 0;
     if (size <= this.#maxCopySize) {
@@ -322,10 +297,10 @@ class S3ItemStore implements ItemStore {
     );
   }
 
-  /** Writes a small JSON object; with `unique`, only if the key is free (false when it is taken). */
+  /** Writes a small JSON document (a value, or its bytes); with `unique`, only if the key is free (false when it is taken). */
   async #putJson(key: string, value: unknown, options: { unique?: boolean } = {}): Promise<boolean> {
     try {
-      const body = `${JSON.stringify(value, null, 2)}\n`;
+      const body = Buffer.isBuffer(value) ? value : `${JSON.stringify(value, null, 2)}\n`;
       const ifNoneMatch = options.unique ? '*' : undefined;
       await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, ContentType: 'application/json', IfNoneMatch: ifNoneMatch }));
       return true;
@@ -336,9 +311,15 @@ class S3ItemStore implements ItemStore {
   }
 
   async #getJson(key: string): Promise<Record<string, unknown> | null> {
+    const bytes = await this.#getBytes(key);
+    return bytes ? (JSON.parse(bytes.toString('utf8')) as Record<string, unknown> | null) : null;
+  }
+
+  /** A small object's bytes, or null when there is none. */
+  async #getBytes(key: string): Promise<Buffer | null> {
     try {
       const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
-      return JSON.parse((await out.Body?.transformToString('utf8')) ?? 'null') as Record<string, unknown> | null;
+      return Buffer.from((await out.Body?.transformToByteArray()) ?? []);
     } catch (err) {
       if (classify(err) === 'missing') return null;
       throw storeError(err, 'read', `get ${key}`);

@@ -1,9 +1,11 @@
 // The item store: where the archiveorg-* strategies put a dataset's files, one item per dataset.
-// Three backends share this interface (fs.ts, s3.ts, ias3.ts) and one contract test suite
+// ItemStore is what the strategies use: the item layer (item-store.ts) over one of three thin
+// backends (ItemBackend: fs.ts, s3.ts, ias3.ts), all passing one contract test suite
 // (test/stores/items/contract.ts). Trouble reaching the store is an InfrastructureError (the
 // request is retried); a store that refuses a file is an ItemUploadError (`error-archiveorg-upload`).
 import type { Readable } from 'node:stream';
 import { IDENTIFIER } from '../../archiveorg-rules.js';
+import { UnsafePathError } from '../../errors.js';
 
 /** One file of an item as the store lists it. */
 export interface ItemFile {
@@ -58,12 +60,42 @@ export interface ItemStore {
   close(): Promise<void>;
 }
 
+/**
+ * What a backend does below the item layer, which has already checked the item name and the path:
+ * store and list files, keep metadata, and hold note documents the layer names and writes.
+ */
+export interface ItemBackend {
+  readonly kind: string;
+  listFiles(item: string, signal?: AbortSignal): Promise<ItemFile[]>;
+  /**
+   * Stores the file as ItemStore.putFile says. A different file it replaces is kept at
+   * `previousVersion` (a path relative to the item) where the backend keeps versions itself.
+   */
+  putFile(item: string, file: PutFile, previousVersion: string, signal?: AbortSignal): Promise<void>;
+  readFile(item: string, path: string): Promise<Readable>;
+  setMetadata(item: string, metadata: Record<string, unknown>): Promise<void>;
+  getMetadata(item: string): Promise<Record<string, unknown> | null>;
+  /** Writes the note document `name` unless that name is taken (then false). */
+  createNote(item: string, name: string, body: Buffer): Promise<boolean>;
+  /** The names of the item's note documents, in any order. */
+  noteNames(item: string): Promise<string[]>;
+  /** A note document, or null when it is gone. */
+  readNote(item: string, name: string): Promise<Buffer | null>;
+  locate(item: string, path?: string): string;
+  close(): Promise<void>;
+}
+
 /** archive.org's identifier rule, which every backend applies: letters, digits, `.`, `-`, `_`. */
 export const ITEM_NAME = IDENTIFIER;
 
 /** The Unix time stamp (seconds) a note or a previous version is named by. */
 export function unixStamp(date: Date): string {
   return String(Math.floor(date.getTime() / 1000));
+}
+
+/** Throws UnsafePathError unless `name` can name an item (and a folder of the working directory). */
+export function checkItemName(name: string | null | undefined, what = 'item name'): asserts name is string {
+  if (!name || !ITEM_NAME.test(name)) throw new UnsafePathError(`no usable ${what}: ${JSON.stringify(name)}`);
 }
 
 /**

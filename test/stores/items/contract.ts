@@ -161,6 +161,41 @@ export function itemStoreContract(name: string, open: () => Promise<ItemStore>, 
       expect(notes[0]).toMatchObject({ changed: [] });
     });
 
+    it('keeps two notes of the same second apart, in the order they were written', async () => {
+      const item = newItem();
+      const time = new Date('2026-03-04T05:06:07Z');
+      await store.writeNote(item, { time, status: 'first' });
+      await store.writeNote(item, { time, status: 'second' });
+      expect((await store.listNotes(item)).map((n) => [n.time.toISOString(), n.status])).toEqual([
+        ['2026-03-04T05:06:07.000Z', 'first'],
+        ['2026-03-04T05:06:07.000Z', 'second'],
+      ]);
+    });
+
+    // Regression: fs and s3 threw a plain Error for a bad item name, ias3 an ItemUploadError.
+    it.each(['../elsewhere', '', 'a/b', '-dash-first', 'x'.repeat(101)])('refuses the item name %j with unsafe-path on every operation', async (bad) => {
+      const file = await local('a.txt', Buffer.from('a'));
+      for (const operation of [
+        () => store.listFiles(bad),
+        () => store.putFile(bad, file),
+        () => store.readFile(bad, 'a.txt'),
+        () => store.setMetadata(bad, { title: 'x' }),
+        () => store.getMetadata(bad),
+        () => store.writeNote(bad, { time: new Date() }),
+        () => store.listNotes(bad),
+      ]) {
+        await expect(operation()).rejects.toMatchObject({ status: 'unsafe-path' });
+      }
+      expect(() => store.locate(bad)).toThrow(/no usable item name/);
+    });
+
+    it('refuses an unsafe path with unsafe-path, for writing and for reading', async () => {
+      const item = newItem();
+      await expect(store.putFile(item, await local('../escape.txt', Buffer.from('x')))).rejects.toMatchObject({ status: 'unsafe-path' });
+      await expect(store.readFile(item, '.fileset/meta.json')).rejects.toMatchObject({ status: 'unsafe-path' });
+      expect(await store.listFiles(item)).toEqual([]);
+    });
+
     it('fails to read a file that is not there', async () => {
       await expect(store.readFile(newItem(), 'nope.txt')).rejects.toThrow();
     });
