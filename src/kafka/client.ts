@@ -20,7 +20,7 @@ export const KAFKA_RETRY = { initialRetryTime: 300, maxRetryTime: 10_000, retrie
 
 /**
  * kafkajs warnings about choices made here on purpose: our producer's retries are limited so that
- * a worker can give up on a send at shutdown; its own loop sends again (at least once, DESIGN §8).
+ * a worker can give up on a send at shutdown; its own loop sends again (at least once).
  */
 const EXPECTED_WARNINGS = new Set(['Limiting retries for the idempotent producer may invalidate EoS guarantees']);
 

@@ -1,4 +1,4 @@
-// sandcrawler's topic and consumer-group names, from FILESET_KAFKA_ENV (DESIGN §3).
+// sandcrawler's topic and consumer-group names, from FILESET_KAFKA_ENV.
 import type { Config } from '../config.js';
 
 export interface KafkaNames {

@@ -5,7 +5,7 @@ import { CdxSchema, DatasetFileResultSchema, FileMetaSchema, FilesetResultSchema
 
 const keys = (schema: { shape: Record<string, unknown> }) => Object.keys(schema.shape).sort();
 
-describe('wire schemas use sandcrawler field names (DESIGN §3)', () => {
+describe('wire schemas use sandcrawler field names', () => {
   it('fileset result', () => {
     expect(keys(FilesetResultSchema)).toEqual(
       [

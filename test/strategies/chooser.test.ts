@@ -6,7 +6,7 @@ const thresholds = loadConfig({}).thresholds;
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 
-describe('chooseStrategy (DESIGN §5 defaults)', () => {
+describe('chooseStrategy (the README defaults)', () => {
   it.each([
     ['one small file', [1000], null, 'web-file'],
     ['one 200 MiB file', [200 * MiB], null, 'archiveorg-file'],
