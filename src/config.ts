@@ -301,18 +301,13 @@ export function loadConfig(
   environment: Record<string, string | undefined> = process.env,
   flags: Partial<Record<EnvName, string>> = {},
 ): Config {
+  // Every group is there, set or not, so that an unset one parses to its defaults.
   const input: Record<string, unknown> = {};
   for (const { name, path } of VARIABLES) {
+    let group = input;
+    for (const key of path.slice(0, -1)) group = (group[key] ??= {}) as Record<string, unknown>;
     const value = flags[name] ?? environment[name];
-    if (value === undefined || value === '') continue;
-    let group = input;
-    for (const key of path.slice(0, -1)) group = (group[key] ??= {}) as Record<string, unknown>;
-    group[path.at(-1)!] = value;
-  }
-  for (const { path } of VARIABLES) {
-    // Groups with no variable set still parse (to their defaults).
-    let group = input;
-    for (const key of path.slice(0, -1)) group = (group[key] ??= {}) as Record<string, unknown>;
+    if (value !== undefined && value !== '') group[path.at(-1)!] = value;
   }
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
