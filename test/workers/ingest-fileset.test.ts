@@ -197,7 +197,9 @@ describe.skipIf(!brokers)('ingest worker', () => {
   });
 
   it('keeps going past poison messages: not JSON, the wrong shape, 10 MB lines', async () => {
-    const s = await setup({ requestTopicConfig: { 'max.message.bytes': String(16 * 1024 * 1024) } });
+    // One request at a time: only then do results come in request order (with two in flight, the
+    // 404 and the one-file dataset race each other).
+    const s = await setup({ concurrency: 1, requestTopicConfig: { 'max.message.bytes': String(16 * 1024 * 1024) } });
     const [topic] = s.names.requestTopics as [string];
     const tenMegabytes = 'x'.repeat(10 * 1024 * 1024);
     await produce(s.kafka, topic, [
@@ -210,7 +212,7 @@ describe.skipIf(!brokers)('ingest worker', () => {
     const worker = startWorker(s, { drainGraceMs: 30_000 });
 
     const got = await results(s, 3);
-    // One partition: results come in request order.
+    // One partition, one request in flight: results come in request order.
     expect(got.map(({ result }) => result.status)).toEqual(['bad-request', 'platform-404', 'success-file']);
     expect(got[0]!.result).toMatchObject({ request: { ingest_type: 'dataset', link_source: 'doi' }, error_message: expect.stringContaining('base_url') });
     expect(got[0]!.key).toBeNull();
