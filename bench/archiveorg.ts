@@ -43,7 +43,9 @@ async function storedBytes(root: string): Promise<number> {
   let total = 0;
   for (const item of await readdir(root).catch(() => [] as string[])) {
     if (item.startsWith('.')) continue;
-    const files = JSON.parse(await readFile(join(root, item, '.fileset', 'files.json'), 'utf8')) as Array<{ size: number }>;
+    const files = JSON.parse(await readFile(join(root, item, '.fileset', 'files.json'), 'utf8')) as Array<{
+      size: number;
+    }>;
     total += files.reduce((sum, f) => sum + f.size, 0);
   }
   return total;
@@ -72,16 +74,25 @@ export async function archiveorgBench(): Promise<BenchReport> {
         log(`run ${run}/${runs}: fileset-ingest (archiveorg-fileset, fs item store)`);
         const dataDir = join(work, `fileset-${run}`);
         try {
-          const result = await withDatabase('postgres', (db) => runIngest(fileset.url, dataDir, itemVars(server, db, dataDir)));
-          if (result.status !== 'success') invalid.push(`archiveorg-fileset run ${run}: status ${result.status}\n${result.stderr}`);
+          const result = await withDatabase('postgres', (db) =>
+            runIngest(fileset.url, dataDir, itemVars(server, db, dataDir)),
+          );
+          if (result.status !== 'success')
+            invalid.push(`archiveorg-fileset run ${run}: status ${result.status}\n${result.stderr}`);
           const stored = await storedBytes(join(dataDir, 'items'));
-          if (stored !== total) invalid.push(`archiveorg-fileset run ${run}: ${stored} bytes in the item store, expected ${total}`);
+          if (stored !== total)
+            invalid.push(`archiveorg-fileset run ${run}: ${stored} bytes in the item store, expected ${total}`);
           ours.push(result);
         } finally {
           await rm(dataDir, { recursive: true, force: true });
         }
         log(`run ${run}/${runs}: wget -O /dev/null`);
-        const wget = await timedRun('wget', ['-q', '-O', '/dev/null', '-i', urls], process.env, join(work, `time-wget-${run}`));
+        const wget = await timedRun(
+          'wget',
+          ['-q', '-O', '/dev/null', '-i', urls],
+          process.env,
+          join(work, `time-wget-${run}`),
+        );
         if (wget.code !== 0) invalid.push(`wget run ${run} exited ${wget.code}`);
         plain.push(wget.wallS);
       }
@@ -111,7 +122,14 @@ export async function archiveorgBench(): Promise<BenchReport> {
         fmt(median(ours.map((r) => r.cpuS)), 1),
         mb(median(ours.map((r) => r.rssBytes))),
       ],
-      ['`wget -q -O /dev/null` (no hashing, no store: server + loopback ceiling)', fmt(median(plain), 2), fmt(Math.min(...plain), 2), fmt(total / MB / median(plain), 0), '–', '–'],
+      [
+        '`wget -q -O /dev/null` (no hashing, no store: server + loopback ceiling)',
+        fmt(median(plain), 2),
+        fmt(Math.min(...plain), 2),
+        fmt(total / MB / median(plain), 0),
+        '–',
+        '–',
+      ],
     ];
     const rss = rssRun?.rssBytes ?? NaN;
     const markdown = [
@@ -125,7 +143,16 @@ export async function archiveorgBench(): Promise<BenchReport> {
       `One ${mb(bigSize)} MB file (\`archiveorg-file\`): ${fmt(rssRun?.wallS ?? NaN, 1)} s, ${fmt(bigSize / MB / (rssRun?.wallS ?? NaN), 0)} MB/s, ` +
         `peak RSS ${mb(rss)} MB.`,
       '',
-      markdownTable(['target', 'measured', 'verdict'], [[`peak RSS on a ${mb(bigSize)} MB file < ${mb(RSS_LIMIT)} MB`, `${mb(rss)} MB`, rss < RSS_LIMIT ? 'PASS' : 'FAIL']]),
+      markdownTable(
+        ['target', 'measured', 'verdict'],
+        [
+          [
+            `peak RSS on a ${mb(bigSize)} MB file < ${mb(RSS_LIMIT)} MB`,
+            `${mb(rss)} MB`,
+            rss < RSS_LIMIT ? 'PASS' : 'FAIL',
+          ],
+        ],
+      ),
     ].join('\n');
     return { markdown, invalid };
   });

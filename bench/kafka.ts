@@ -14,8 +14,25 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { kafkaNames, type KafkaNames } from '../src/kafka/topics.js';
 import {
-  benchScale, CLI, fmt, log, markdownTable, mb, REPO, runCli, siteVars, withCleanup, withDatabase, withServer,
-  withTempDir, writeTestFile, zenodoSite, type BenchReport, type FileServer, type Route, type TestFile,
+  benchScale,
+  CLI,
+  fmt,
+  log,
+  markdownTable,
+  mb,
+  REPO,
+  runCli,
+  siteVars,
+  withCleanup,
+  withDatabase,
+  withServer,
+  withTempDir,
+  writeTestFile,
+  zenodoSite,
+  type BenchReport,
+  type FileServer,
+  type Route,
+  type TestFile,
 } from './lib.js';
 
 const BROKERS = process.env.FILESET_KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -52,7 +69,10 @@ export async function kafkaBench(): Promise<BenchReport> {
       log(`writing ${count} × ${FILES.length} files`);
       const site = await manyRecords(work, count);
       const requests = join(work, 'requests.jsonl');
-      await writeFile(requests, site.urls.map((url, i) => `${JSON.stringify(requestFor(url, BASE_ID + i))}\n`).join(''));
+      await writeFile(
+        requests,
+        site.urls.map((url, i) => `${JSON.stringify(requestFor(url, BASE_ID + i))}\n`).join(''),
+      );
       await withServer(site.routes, work, async (server) => {
         for (const workers of [1, 2]) {
           log(`${count} datasets through Kafka, ${workers} ingest worker process${workers > 1 ? 'es' : ''}`);
@@ -77,7 +97,9 @@ export async function kafkaBench(): Promise<BenchReport> {
     r.ingest.map((u) => mb(u.rssBytes)).join(', '),
     r.ingest.map((u) => fmt(u.cpuS, 1)).join(', '),
     mb(r.persist.rssBytes),
-    Object.entries(r.statuses).map(([s, n]) => `${s} ${n}`).join(', '),
+    Object.entries(r.statuses)
+      .map(([s, n]) => `${s} ${n}`)
+      .join(', '),
   ]);
   const totalKb = fmt(FILES.reduce((sum, [, size]) => sum + size, 0) / 1000, 0);
   const markdown = [
@@ -91,7 +113,17 @@ export async function kafkaBench(): Promise<BenchReport> {
       `the persist worker's linger. Peak RSS (VmHWM) and CPU seconds per process from /proc, read before stopping it.`,
     '',
     markdownTable(
-      ['ingest processes', 'wall s', 'produce s', 'datasets/s', 'speedup', 'ingest peak RSS MB', 'ingest CPU s', 'persist peak RSS MB', 'statuses'],
+      [
+        'ingest processes',
+        'wall s',
+        'produce s',
+        'datasets/s',
+        'speedup',
+        'ingest peak RSS MB',
+        'ingest CPU s',
+        'persist peak RSS MB',
+        'statuses',
+      ],
       rows,
     ),
   ].join('\n');
@@ -99,7 +131,14 @@ export async function kafkaBench(): Promise<BenchReport> {
 }
 
 /** One run: fresh topics (unique FILESET_KAFKA_ENV) and database; the workers stopped in every path. */
-async function runFleet(workers: number, count: number, server: FileServer, requests: string, work: string, invalid: string[]): Promise<FleetRun | null> {
+async function runFleet(
+  workers: number,
+  count: number,
+  server: FileServer,
+  requests: string,
+  work: string,
+  invalid: string[],
+): Promise<FleetRun | null> {
   const env = `bench-${randomBytes(4).toString('hex')}`;
   return withDatabase('postgres', async (databaseUrl) => {
     const vars: Record<string, string | undefined> = {
@@ -113,7 +152,10 @@ async function runFleet(workers: number, count: number, server: FileServer, requ
     const names = kafkaNames(loadConfig(vars));
     const setupDir = join(work, `${env}-setup`);
     // Migrations first, once: three processes migrating one fresh database at once would race.
-    for (const args of [['db', 'migrate'], ['topics', 'create']]) {
+    for (const args of [
+      ['db', 'migrate'],
+      ['topics', 'create'],
+    ]) {
       const step = await runCli(args, setupDir, vars);
       if (step.code !== 0) {
         invalid.push(`${args.join(' ')} exited ${step.code}\n${step.stderr}`);
@@ -121,26 +163,33 @@ async function runFleet(workers: number, count: number, server: FileServer, requ
       }
     }
     const procs: Worker[] = [];
-    return withCleanup(() => Promise.all(procs.map((p) => p.stop())), async () => {
-      const persist = new Worker('persist', join(work, `${env}-persist`), vars);
-      procs.push(persist);
-      for (let i = 0; i < workers; i++) procs.push(new Worker('ingest', join(work, `${env}-ingest-${i}`), vars));
-      await waitForGroups(names, workers, procs);
+    return withCleanup(
+      () => Promise.all(procs.map((p) => p.stop())),
+      async () => {
+        const persist = new Worker('persist', join(work, `${env}-persist`), vars);
+        procs.push(persist);
+        for (let i = 0; i < workers; i++) procs.push(new Worker('ingest', join(work, `${env}-ingest-${i}`), vars));
+        await waitForGroups(names, workers, procs);
 
-      const start = process.hrtime.bigint();
-      const produce = await runCli(['produce', '--topic', names.requestTopics[0]!, requests], setupDir, vars);
-      if (produce.code !== 0) invalid.push(`produce exited ${produce.code}\n${produce.stderr}`);
-      const statuses = await waitForRows(databaseUrl!, count, procs);
-      const wallS = Number(process.hrtime.bigint() - start) / 1e9;
+        const start = process.hrtime.bigint();
+        const produce = await runCli(['produce', '--topic', names.requestTopics[0]!, requests], setupDir, vars);
+        if (produce.code !== 0) invalid.push(`produce exited ${produce.code}\n${produce.stderr}`);
+        const statuses = await waitForRows(databaseUrl!, count, procs);
+        const wallS = Number(process.hrtime.bigint() - start) / 1e9;
 
-      const usage = procs.map((p) => p.usage());
-      const codes = await Promise.all(procs.map((p) => p.stop()));
-      codes.forEach((code, i) => {
-        if (code !== 0) invalid.push(`${workers} workers: ${procs[i]!.kind} worker exited ${code} after SIGTERM\n${procs[i]!.stderr}`);
-      });
-      if (statuses.success !== count) invalid.push(`${workers} workers: statuses ${JSON.stringify(statuses)}, expected success ${count}`);
-      return { workers, wallS, produceS: produce.wallS, statuses, persist: usage[0]!, ingest: usage.slice(1) };
-    });
+        const usage = procs.map((p) => p.usage());
+        const codes = await Promise.all(procs.map((p) => p.stop()));
+        codes.forEach((code, i) => {
+          if (code !== 0)
+            invalid.push(
+              `${workers} workers: ${procs[i]!.kind} worker exited ${code} after SIGTERM\n${procs[i]!.stderr}`,
+            );
+        });
+        if (statuses.success !== count)
+          invalid.push(`${workers} workers: statuses ${JSON.stringify(statuses)}, expected success ${count}`);
+        return { workers, wallS, produceS: produce.wallS, statuses, persist: usage[0]!, ingest: usage.slice(1) };
+      },
+    );
   });
 }
 
@@ -150,7 +199,10 @@ async function withBroker<T>(body: () => Promise<T>): Promise<T> {
   const script = join(REPO, 'scripts', 'kafka.sh');
   const id = String(process.pid);
   execFileSync('bash', [script, 'acquire', id], { stdio: ['ignore', 'ignore', 'inherit'] });
-  return withCleanup(async () => execFileSync('bash', [script, 'release', id], { stdio: ['ignore', 'ignore', 'inherit'] }), body);
+  return withCleanup(
+    async () => execFileSync('bash', [script, 'release', id], { stdio: ['ignore', 'ignore', 'inherit'] }),
+    body,
+  );
 }
 
 /** `node bin/fileset-ingest.js worker <kind>`, spawned directly (no /usr/bin/time) so it can be sent SIGTERM. */
@@ -169,7 +221,11 @@ class Worker {
     for (const [name, value] of Object.entries({ FILESET_LOG_LEVEL: 'warn', FILESET_DATA_DIR: dataDir, ...vars })) {
       if (value !== undefined) env[name] = value;
     }
-    this.child = spawn(process.execPath, [CLI, 'worker', kind], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn(process.execPath, [CLI, 'worker', kind], {
+      cwd: REPO,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.child.stderr!.on('data', (d: Buffer) => void (this.stderr = (this.stderr + d.toString()).slice(-20_000)));
     this.exited = once(this.child, 'exit').then(([code]) => code as number | null);
   }
@@ -211,7 +267,11 @@ function clockTicks(): number {
 
 /** Until each ingest worker and the persist worker are members of a stable consumer group. */
 async function waitForGroups(names: KafkaNames, workers: number, procs: Worker[]): Promise<void> {
-  const admin = new Kafka({ clientId: 'fileset-bench', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({
+    clientId: 'fileset-bench',
+    brokers: BROKERS.split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   try {
     const deadline = Date.now() + 90_000;
@@ -222,7 +282,8 @@ async function waitForGroups(names: KafkaNames, workers: number, procs: Worker[]
       if (ready(names.ingestGroup, workers) && ready(names.persistGroup, 1)) return;
       const dead = procs.find((p) => !p.running);
       if (dead) throw new Error(`${dead.kind} worker exited ${dead.child.exitCode} while starting\n${dead.stderr}`);
-      if (Date.now() > deadline) throw new Error(`workers did not join their consumer groups within 90 s: ${JSON.stringify(groups)}`);
+      if (Date.now() > deadline)
+        throw new Error(`workers did not join their consumer groups within 90 s: ${JSON.stringify(groups)}`);
       await sleep(100);
     }
   } finally {
@@ -245,7 +306,8 @@ async function waitForRows(databaseUrl: string, count: number, procs: Worker[]):
       if (rows.reduce((sum, r) => sum + r.n, 0) >= count) return statuses;
       const dead = procs.find((p) => !p.running);
       if (dead) throw new Error(`${dead.kind} worker exited ${dead.child.exitCode}\n${dead.stderr}`);
-      if (Date.now() > deadline) throw new Error(`only ${JSON.stringify(statuses)} of ${count} rows after the deadline`);
+      if (Date.now() > deadline)
+        throw new Error(`only ${JSON.stringify(statuses)} of ${count} rows after the deadline`);
       await sleep(100);
     }
   } finally {
@@ -270,7 +332,11 @@ async function manyRecords(work: string, count: number): Promise<{ urls: string[
     const [apiPath, api] = Object.entries(site.routes).find(([path]) => path.startsWith('/api/records/'))!;
     const landing = Object.entries(site.routes).find(([path]) => path.startsWith('/records/'))![1];
     const template = JSON.parse(api.body!) as { id: number; files: Array<{ key: string; links: { self: string } }> };
-    const record = { ...template, id, files: template.files.map((f) => ({ ...f, links: { self: `https://zenodo.org/api/files/${id}/${f.key}` } })) };
+    const record = {
+      ...template,
+      id,
+      files: template.files.map((f) => ({ ...f, links: { self: `https://zenodo.org/api/files/${id}/${f.key}` } })),
+    };
     routes[apiPath.replace(String(template.id), String(id))] = { type: api.type, body: JSON.stringify(record) };
     routes[`/records/${id}`] = landing;
     files.forEach((f) => (routes[`/api/files/${id}/${f.key}`] = { type: 'application/octet-stream', file: f.path }));

@@ -53,7 +53,9 @@ export function machine(): string {
   const model = cpus()[0]?.model ?? 'unknown CPU';
   return (
     `${availableParallelism()} cores (${model}), ${fmt(totalmem() / GiB, 0)} GiB RAM, Node ${process.version}, ` +
-    `load average ${loadavg().map((l) => fmt(l, 2)).join(' ')} at start, BENCH_SCALE=${benchScale()}`
+    `load average ${loadavg()
+      .map((l) => fmt(l, 2))
+      .join(' ')} at start, BENCH_SCALE=${benchScale()}`
   );
 }
 
@@ -81,14 +83,23 @@ export const afterInterrupt = (): Promise<never> | undefined => interrupted;
 /** A temp dir (BENCH_TMPDIR or the OS one) for the duration of `body`. */
 export async function withTempDir<T>(label: string, body: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(process.env.BENCH_TMPDIR ?? tmpdir(), `fileset-bench-${label}-`));
-  return withCleanup(() => rm(dir, { recursive: true, force: true }), () => body(dir));
+  return withCleanup(
+    () => rm(dir, { recursive: true, force: true }),
+    () => body(dir),
+  );
 }
 
 /** A fresh PostgreSQL database (its URL) or, for `pglite`, none (undefined: the embedded default). */
-export async function withDatabase<T>(kind: 'postgres' | 'pglite', body: (url: string | undefined) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(
+  kind: 'postgres' | 'pglite',
+  body: (url: string | undefined) => Promise<T>,
+): Promise<T> {
   if (kind === 'pglite') return body(undefined);
   const db = await createTestDatabase('fileset_bench');
-  return withCleanup(() => db.drop(), () => body(db.url));
+  return withCleanup(
+    () => db.drop(),
+    () => body(db.url),
+  );
 }
 
 export async function dirBytes(dir: string): Promise<number> {
@@ -126,7 +137,9 @@ export class CsvText {
       const day = `2023-${10 + Math.floor(r() * 3)}-${10 + Math.floor(r() * 19)}`;
       const station = STATIONS[Math.floor(r() * STATIONS.length)];
       const place = `${(r() * 180 - 90).toFixed(3)},${(r() * 360 - 180).toFixed(3)}`;
-      parts.push(`${++this.row},${day},${station},${place},${(r() * 50 - 15).toFixed(1)},${Math.floor(r() * 5000)},${r() < 0.95 ? 'ok' : 'suspect'}\n`);
+      parts.push(
+        `${++this.row},${day},${station},${place},${(r() * 50 - 15).toFixed(1)},${Math.floor(r() * 5000)},${r() < 0.95 ? 'ok' : 'suspect'}\n`,
+      );
     }
     const all = parts.join('');
     this.rest = all.slice(n);
@@ -136,11 +149,17 @@ export class CsvText {
 const STATIONS = ['BERLIN-TEGEL', 'OSLO-BLINDERN', 'LYON-BRON', 'NAIROBI-JKIA', 'LIMA-CALLAO', 'PERTH-AIRPORT'];
 
 /** Writes `size` bytes of CSV-like text or random bytes to `path`; returns its md5. */
-export async function writeTestFile(path: string, key: string, size: number, kind: 'text' | 'random', seed = 1): Promise<TestFile> {
+export async function writeTestFile(
+  path: string,
+  key: string,
+  size: number,
+  kind: 'text' | 'random',
+  seed = 1,
+): Promise<TestFile> {
   const md5 = createHash('md5');
   const out = createWriteStream(path);
   const text = kind === 'text' ? new CsvText(seed * 2654435761) : null;
-  for (let done = 0; done < size; ) {
+  for (let done = 0; done < size;) {
     const n = Math.min(4 * MiB, size - done);
     const chunk = text ? text.next(n) : randomFillSync(Buffer.allocUnsafe(n));
     md5.update(chunk);
@@ -168,7 +187,11 @@ export interface Route {
  */
 export function zenodoSite(files: TestFile[]): { url: string; routes: Record<string, Route>; paths: string[] } {
   const fixture = join(REPO, 'test', 'fixtures', 'zenodo', 'zenodo_record_7078725.json');
-  const record = JSON.parse(readFileSync(fixture, 'utf8')) as { id: number; metadata: { title?: string }; files: Array<{ bucket: string }> };
+  const record = JSON.parse(readFileSync(fixture, 'utf8')) as {
+    id: number;
+    metadata: { title?: string };
+    files: Array<{ bucket: string }>;
+  };
   const bucket = record.files[0]!.bucket;
   const paths = files.map((f) => `/api/files/${bucket}/${f.key}`);
   record.files = files.map((f, i) => ({
@@ -223,9 +246,16 @@ export class FileServer {
   }
 }
 
-export async function withServer<T>(routes: Record<string, Route>, dir: string, body: (s: FileServer) => Promise<T>): Promise<T> {
+export async function withServer<T>(
+  routes: Record<string, Route>,
+  dir: string,
+  body: (s: FileServer) => Promise<T>,
+): Promise<T> {
   const server = await FileServer.start(routes, dir);
-  return withCleanup(() => server.close(), () => body(server));
+  return withCleanup(
+    () => server.close(),
+    () => body(server),
+  );
 }
 
 // ---- timed child processes ----
@@ -261,7 +291,11 @@ export interface IngestRun extends Timed {
 }
 
 /** `node bin/fileset-ingest.js <args>` with only the FILESET_* variables given here. */
-export async function runCli(args: string[], dataDir: string, vars: Record<string, string | undefined>): Promise<Timed> {
+export async function runCli(
+  args: string[],
+  dataDir: string,
+  vars: Record<string, string | undefined>,
+): Promise<Timed> {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('FILESET_')) env[name] = value;
   for (const [name, value] of Object.entries({ FILESET_LOG_LEVEL: 'warn', FILESET_DATA_DIR: dataDir, ...vars })) {
@@ -279,7 +313,11 @@ export const siteVars = (server: FileServer, databaseUrl: string | undefined): R
 });
 
 /** `fileset-ingest ingest <url>`: the result's status, and the bytes of WARC written. */
-export async function runIngest(url: string, dataDir: string, vars: Record<string, string | undefined>): Promise<IngestRun> {
+export async function runIngest(
+  url: string,
+  dataDir: string,
+  vars: Record<string, string | undefined>,
+): Promise<IngestRun> {
   const run = await runCli(['ingest', url], dataDir, vars);
   let status = `no result (exit ${run.code})`;
   try {

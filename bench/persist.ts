@@ -9,7 +9,14 @@ import { openDatabase, type Database } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { arrayLiteral, persistResults } from '../src/db/persist.js';
 import { FilesetResultSchema } from '../src/schemas/result.js';
-import { emptyTableRows, PERSIST_TABLES, rowsOfResult, TABLES, type Row, type TableRows } from '../src/db/persist-rows.js';
+import {
+  emptyTableRows,
+  PERSIST_TABLES,
+  rowsOfResult,
+  TABLES,
+  type Row,
+  type TableRows,
+} from '../src/db/persist-rows.js';
 import type { FilesetResult } from '../src/schemas/result.js';
 import { benchScale, fmt, log, markdownTable, withDatabase, type BenchReport } from './lib.js';
 
@@ -63,7 +70,8 @@ export async function persistBench(): Promise<BenchReport> {
         for (const batch of batches) {
           const rows = tableRows(batch);
           await db.transaction(async (tx) => {
-            for (const t of PERSIST_TABLES) if (rows[t].length) await tx.query(plainInsertSql(t), columnArrays(t, rows[t]));
+            for (const t of PERSIST_TABLES)
+              if (rows[t].length) await tx.query(plainInsertSql(t), columnArrays(t, rows[t]));
           });
         }
       });
@@ -92,7 +100,10 @@ export async function persistBench(): Promise<BenchReport> {
     if (m.rows !== expectedRows) invalid.push(`${m.method}: ${m.rows} rows in the tables, expected ${expectedRows}`);
   }
   const header = ['method', 'seconds', 'results/s', 'rows/s'];
-  const table = markdownTable(header, measured.map((m) => [m.method, fmt(m.seconds, 2), fmt(count / m.seconds, 0), fmt(expectedRows / m.seconds, 0)]));
+  const table = markdownTable(
+    header,
+    measured.map((m) => [m.method, fmt(m.seconds, 2), fmt(count / m.seconds, 0), fmt(expectedRows / m.seconds, 0)]),
+  );
   const perTable = PERSIST_TABLES.map((t) => `${t} ${tables[t].length}`).join(', ');
   const markdown =
     `${count} results with ${FILES}-file manifests, ${expectedRows} rows (${perTable}), into a fresh database on the local ` +
@@ -109,19 +120,49 @@ function syntheticResult(i: number): FilesetResult {
   const manifest = Array.from({ length: FILES }, (_, j) => {
     const seed = `${i}/${j}`;
     return {
-      path: `data/file-${j}.csv`, size: 1000 + j, md5: hash('md5', seed), sha1: hash('sha1', seed), sha256: hash('sha256', seed),
-      mimetype: 'text/csv', extra: { version: '1' }, status: 'success' as const,
-      platform_url: `${landing}/files/file-${j}.csv`, terminal_url: `${landing}/files/file-${j}.csv`, terminal_dt: '20240101000000',
+      path: `data/file-${j}.csv`,
+      size: 1000 + j,
+      md5: hash('md5', seed),
+      sha1: hash('sha1', seed),
+      sha256: hash('sha256', seed),
+      mimetype: 'text/csv',
+      extra: { version: '1' },
+      status: 'success' as const,
+      platform_url: `${landing}/files/file-${j}.csv`,
+      terminal_url: `${landing}/files/file-${j}.csv`,
+      terminal_dt: '20240101000000',
     };
   });
   return {
-    hit: true, status: 'success',
+    hit: true,
+    status: 'success',
     request: { base_url: base, ingest_type: 'dataset', link_source: 'doi', link_source_id: doi, ext_ids: { doi } },
-    terminal: { terminal_url: landing, terminal_dt: '20240101000000', terminal_status_code: 200, terminal_sha1hex: hash('sha1', landing) },
-    cdx: { surt: `org,zenodo)/records/${1_000_000 + i}`, datetime: '20240101000000', url: landing, mimetype: 'text/html', status_code: 200,
-      sha1b32: 'A'.repeat(32), sha1hex: hash('sha1', landing), warc_path: 'FILESET-bench.warc.gz', warc_offset: i * 1000, warc_csize: 900 },
-    platform_name: 'zenodo', platform_domain: 'zenodo.org', platform_id: String(1_000_000 + i), archiveorg_item_name: `zenodo.org-${1_000_000 + i}`,
-    ingest_strategy: 'web-fileset', file_count: FILES, total_size: manifest.reduce((s, e) => s + e.size, 0), manifest,
+    terminal: {
+      terminal_url: landing,
+      terminal_dt: '20240101000000',
+      terminal_status_code: 200,
+      terminal_sha1hex: hash('sha1', landing),
+    },
+    cdx: {
+      surt: `org,zenodo)/records/${1_000_000 + i}`,
+      datetime: '20240101000000',
+      url: landing,
+      mimetype: 'text/html',
+      status_code: 200,
+      sha1b32: 'A'.repeat(32),
+      sha1hex: hash('sha1', landing),
+      warc_path: 'FILESET-bench.warc.gz',
+      warc_offset: i * 1000,
+      warc_csize: 900,
+    },
+    platform_name: 'zenodo',
+    platform_domain: 'zenodo.org',
+    platform_id: String(1_000_000 + i),
+    archiveorg_item_name: `zenodo.org-${1_000_000 + i}`,
+    ingest_strategy: 'web-fileset',
+    file_count: FILES,
+    total_size: manifest.reduce((s, e) => s + e.size, 0),
+    manifest,
   };
 }
 
@@ -143,11 +184,14 @@ function tableRows(results: FilesetResult[]): TableRows {
 }
 
 function check(outcome: Awaited<ReturnType<typeof persistResults>>, invalid: string[]): void {
-  if (outcome.rejected.length) invalid.push(`persistResults rejected ${outcome.rejected.length} rows: ${JSON.stringify(outcome.rejected[0])}`);
+  if (outcome.rejected.length)
+    invalid.push(`persistResults rejected ${outcome.rejected.length} rows: ${JSON.stringify(outcome.rejected[0])}`);
 }
 
 async function totalRows(db: Database): Promise<number> {
-  const [row] = await db.query<{ n: number }>(`SELECT ${PERSIST_TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(' + ')} AS n`);
+  const [row] = await db.query<{ n: number }>(
+    `SELECT ${PERSIST_TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(' + ')} AS n`,
+  );
   return Number(row?.n);
 }
 
@@ -179,7 +223,13 @@ interface CopyConnection {
 function copyText(table: (typeof PERSIST_TABLES)[number], rows: Row[]): Buffer {
   const columns = TABLES[table].columns.map(([n]) => n);
   const field = (v: Row[string] | undefined) =>
-    v === null || v === undefined ? '\\N' : typeof v === 'boolean' ? (v ? 't' : 'f') : String(v).replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
+    v === null || v === undefined
+      ? '\\N'
+      : typeof v === 'boolean'
+        ? v
+          ? 't'
+          : 'f'
+        : String(v).replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
   return Buffer.from(rows.map((r) => `${columns.map((c) => field(r[c])).join('\t')}\n`).join(''));
 }
 
@@ -194,13 +244,18 @@ function copyIn(client: pg.Client, table: (typeof PERSIST_TABLES)[number], rows:
     const submittable = {
       submit: (connection: unknown) => (connection as CopyConnection).query(`COPY ${table} (${columns}) FROM STDIN`),
       handleCopyInResponse: (connection: CopyConnection) => {
-        for (let at = 0; at < data.length; at += 1 << 20) connection.sendCopyFromChunk(data.subarray(at, at + (1 << 20)));
+        for (let at = 0; at < data.length; at += 1 << 20)
+          connection.sendCopyFromChunk(data.subarray(at, at + (1 << 20)));
         connection.endCopyFrom();
       },
       handleError: (err: Error) => void (failure = err),
       handleReadyForQuery: () => (failure ? reject(failure) : resolve()),
-      handleCommandComplete: noop, handleRowDescription: noop, handleDataRow: noop, handleEmptyQuery: noop,
-      handlePortalSuspended: noop, handleCopyData: noop,
+      handleCommandComplete: noop,
+      handleRowDescription: noop,
+      handleDataRow: noop,
+      handleEmptyQuery: noop,
+      handlePortalSuspended: noop,
+      handleCopyData: noop,
     };
     client.query(submittable as pg.Submittable);
   });

@@ -105,7 +105,16 @@ export async function rssBench(): Promise<BenchReport> {
     size === small || downloadS === undefined ? '–' : `${fmt(downloadS, 1)} + ${fmt(run.wallS - downloadS, 1)}`,
     run.status,
   ]);
-  rows.push(['embedded PGlite, first start on an empty data dir (`db migrate`: initdb + migrations)', '–', mb(Math.max(...firstStarts)), '–', '–', '–', '–', '–']);
+  rows.push([
+    'embedded PGlite, first start on an empty data dir (`db migrate`: initdb + migrations)',
+    '–',
+    mb(Math.max(...firstStarts)),
+    '–',
+    '–',
+    '–',
+    '–',
+    '–',
+  ]);
   const pgBig = rss('postgres', big);
   const embeddedExtra = rss('pglite', big) - rss('pglite', small);
   const targets = [
@@ -125,7 +134,10 @@ export async function rssBench(): Promise<BenchReport> {
       `process from \`/usr/bin/time -f %M\`. Before each measured ingest, \`fileset-ingest db migrate\` ` +
       `creates the embedded database (or migrates the fresh PostgreSQL one). MB = 10^6 bytes.`,
     '',
-    markdownTable(['database', 'file', 'peak RSS MB', 'wall s', 'MB/s', 'CPU s', 'download + WARC write s', 'status'], rows),
+    markdownTable(
+      ['database', 'file', 'peak RSS MB', 'wall s', 'MB/s', 'CPU s', 'download + WARC write s', 'status'],
+      rows,
+    ),
     '',
     phases,
     '',

@@ -60,7 +60,9 @@ async function main(): Promise<number> {
     process.stdout.write(`\n## ${bench.title}\n\n${markdown}\n`);
     if (report.invalid.length) {
       failed = true;
-      process.stdout.write(`\nVOID: a run did not succeed, these figures mean nothing:\n${report.invalid.join('\n')}\n`);
+      process.stdout.write(
+        `\nVOID: a run did not succeed, these figures mean nothing:\n${report.invalid.join('\n')}\n`,
+      );
     } else if (values.write) {
       await writeFigures(name, markdown);
     }

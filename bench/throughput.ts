@@ -91,7 +91,17 @@ export async function throughputBench(): Promise<BenchReport> {
           `${runs} run${runs === 1 ? '' : 's'} of each, alternating. MB = 10^6 bytes; MB/s = file bytes / wall seconds.`,
         '',
         markdownTable(
-          ['', 'median s', 'min s', 'MB/s (median)', 'MB/s (best)', 'CPU s (median)', 'server CPU s', 'peak RSS MB', 'output MB'],
+          [
+            '',
+            'median s',
+            'min s',
+            'MB/s (median)',
+            'MB/s (best)',
+            'CPU s (median)',
+            'server CPU s',
+            'peak RSS MB',
+            'output MB',
+          ],
           rows,
         ),
         '',
@@ -114,7 +124,8 @@ async function runOurs(url: string, server: FileServer, work: string, run: numbe
     return await withDatabase('postgres', async (databaseUrl) => {
       const cpu0 = await server.cpuSeconds();
       const result = await runIngest(url, dataDir, siteVars(server, databaseUrl));
-      if (result.status !== 'success') invalid.push(`fileset-ingest run ${run}: status ${result.status}\n${result.stderr}`);
+      if (result.status !== 'success')
+        invalid.push(`fileset-ingest run ${run}: status ${result.status}\n${result.stderr}`);
       return { ...result, outBytes: result.warcBytes, serverCpuS: (await server.cpuSeconds()) - cpu0 };
     });
   } finally {
@@ -122,16 +133,29 @@ async function runOurs(url: string, server: FileServer, work: string, run: numbe
   }
 }
 
-async function runWget(server: FileServer, work: string, urls: string, run: number, warc: boolean, invalid: string[]): Promise<Sample> {
+async function runWget(
+  server: FileServer,
+  work: string,
+  urls: string,
+  run: number,
+  warc: boolean,
+  invalid: string[],
+): Promise<Sample> {
   const dir = join(work, `wget-${run}`);
   const args = warc ? [`--warc-file=${join(dir, 'wget')}`, `--warc-tempdir=${dir}`] : [];
   try {
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir);
     const cpu0 = await server.cpuSeconds();
-    const timed = await timedRun('wget', ['--no-verbose', ...args, '-i', urls, '-O', '/dev/null'], process.env, join(work, 'time'));
+    const timed = await timedRun(
+      'wget',
+      ['--no-verbose', ...args, '-i', urls, '-O', '/dev/null'],
+      process.env,
+      join(work, 'time'),
+    );
     const outBytes = await dirBytes(dir);
-    if (timed.code !== 0 || (warc && outBytes === 0)) invalid.push(`wget run ${run} exited ${timed.code}\n${timed.stderr}`);
+    if (timed.code !== 0 || (warc && outBytes === 0))
+      invalid.push(`wget run ${run} exited ${timed.code}\n${timed.stderr}`);
     return { ...timed, outBytes, serverCpuS: (await server.cpuSeconds()) - cpu0 };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -159,14 +183,18 @@ function ceilings(hashBytes: number, gzipBytes: number) {
     ['md5', fmt(md5, 0)],
     ['sha1', fmt(sha1, 0)],
     ['sha256', fmt(sha256, 0)],
-    ['ours: sha1 ×2 (WARC payload + block digests) + md5 + sha256, one after the other', serially(sha1, sha1, md5, sha256)],
+    [
+      'ours: sha1 ×2 (WARC payload + block digests) + md5 + sha256, one after the other',
+      serially(sha1, sha1, md5, sha256),
+    ],
     ['wget: sha1 ×2 (WARC payload + block digests)', serially(sha1, sha1)],
   ];
   // 1 MiB blocks, as the WARC writer cuts them.
   const gzip = (data: Buffer, level: number) => {
     let out = 0;
     const rate = speed(data.length, () => {
-      for (let at = 0; at < data.length; at += MiB) out += deflateRawSync(data.subarray(at, at + MiB), { level }).length;
+      for (let at = 0; at < data.length; at += MiB)
+        out += deflateRawSync(data.subarray(at, at + MiB), { level }).length;
     });
     return [fmt(rate, 0), `${fmt((out / data.length) * 100, 1)}%`];
   };

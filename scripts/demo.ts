@@ -15,7 +15,15 @@ const DOI_URL = `https://doi.org/10.5281/zenodo.${RECORD}`;
 interface Result {
   status: string;
   ingest_strategy?: string;
-  manifest?: Array<{ path: string; size: number; md5: string; sha1: string; sha256: string; mimetype: string; status: string }>;
+  manifest?: Array<{
+    path: string;
+    size: number;
+    md5: string;
+    sha1: string;
+    sha256: string;
+    mimetype: string;
+    status: string;
+  }>;
 }
 
 /** Runs the CLI asynchronously: the fixture server lives in this process and must keep answering. */
@@ -38,7 +46,9 @@ function runCli(args: string[], env: Record<string, string>): Promise<string> {
 
 async function main(): Promise<void> {
   const server = await FixtureServer.start();
-  serveZenodoRecord(server, 'zenodo_record_7078760.json', { files: recordFiles(RECORD, ['data2.csv', 'data.csv', 'datapackage.json']) });
+  serveZenodoRecord(server, 'zenodo_record_7078760.json', {
+    files: recordFiles(RECORD, ['data2.csv', 'data.csv', 'datapackage.json']),
+  });
   await rm(DATA_DIR, { recursive: true, force: true });
   const env = {
     FILESET_DATA_DIR: DATA_DIR,
@@ -53,7 +63,9 @@ async function main(): Promise<void> {
       const result = JSON.parse(lines.at(-1)!) as Result;
       console.log(`status: ${result.status}, strategy: ${result.ingest_strategy}`);
       for (const e of result.manifest ?? []) {
-        console.log(`  ${e.status.padEnd(8)} ${e.path.padEnd(18)} ${String(e.size).padStart(5)} B  ${e.mimetype.padEnd(16)} md5 ${e.md5}  sha1 ${e.sha1.slice(0, 12)}…  sha256 ${e.sha256.slice(0, 12)}…`);
+        console.log(
+          `  ${e.status.padEnd(8)} ${e.path.padEnd(18)} ${String(e.size).padStart(5)} B  ${e.mimetype.padEnd(16)} md5 ${e.md5}  sha1 ${e.sha1.slice(0, 12)}…  sha256 ${e.sha256.slice(0, 12)}…`,
+        );
       }
       console.log();
     }

@@ -46,10 +46,24 @@ export const ArchiveItemSchema = z.object({
 export type ArchiveItem = z.infer<typeof ArchiveItemSchema>;
 
 /** Files archive.org writes about the item itself, named `<identifier>` + suffix, and its thumbnail. */
-const SYSTEM_SUFFIXES = ['_meta.xml', '_files.xml', '_meta.sqlite', '_reviews.xml', '_archive.torrent', '_itemimage.jpg'];
+const SYSTEM_SUFFIXES = [
+  '_meta.xml',
+  '_files.xml',
+  '_meta.sqlite',
+  '_reviews.xml',
+  '_archive.torrent',
+  '_itemimage.jpg',
+];
 const SYSTEM_NAMES = new Set(['__ia_thumb.jpg']);
 /** Formats archive.org gives its own bookkeeping and display files, even when `source` is "original". */
-const SYSTEM_FORMATS = new Set(['metadata', 'archive bittorrent', 'item tile', 'item image', 'collection header', 'jpeg thumb']);
+const SYSTEM_FORMATS = new Set([
+  'metadata',
+  'archive bittorrent',
+  'item tile',
+  'item image',
+  'collection header',
+  'jpeg thumb',
+]);
 
 /** A name archive.org takes for its own files in this item (never an uploader's file). */
 export function isSystemName(identifier: string, name: string): boolean {

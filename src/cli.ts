@@ -81,11 +81,15 @@ const COMMAND_OPTIONS: ParseArgsConfig['options'] = {
   topic: { type: 'string' },
 };
 
-
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...CONFIG_OPTIONS, ...COMMAND_OPTIONS }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...CONFIG_OPTIONS, ...COMMAND_OPTIONS },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     process.stderr.write(`fileset-ingest: ${describeError(err)}\n${HELP.main}\n`);
     return 2;
@@ -133,7 +137,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'persist':
         return await persist.run(config, logger, args);
       case 'produce':
-        return await produce.run(config, logger, args, { ...(typeof values.topic === 'string' ? { topic: values.topic } : {}) });
+        return await produce.run(config, logger, args, {
+          ...(typeof values.topic === 'string' ? { topic: values.topic } : {}),
+        });
       case 'topics':
         return await topics.run(config, logger, args);
       case 'worker': {
@@ -182,7 +188,10 @@ async function ingestCommand(config: Config, logger: Logger, args: string[], for
   return withRuntime(config, logger, async (runtime) => {
     const progress = process.stderr.isTTY ? progressBar() : undefined;
     const deps = progress ? { ...runtime.deps, onProgress: progress } : runtime.deps;
-    const outcome = await ingestFileset({ base_url: url, ingest_type: 'dataset', ...(force ? { force_recrawl: true } : {}) }, deps);
+    const outcome = await ingestFileset(
+      { base_url: url, ingest_type: 'dataset', ...(force ? { force_recrawl: true } : {}) },
+      deps,
+    );
     printOutcome(outcome);
     return outcome.result.hit ? 0 : 1;
   });
@@ -194,7 +203,9 @@ const LIMIT_STATUSES: ReadonlySet<string> = new Set(['too-many-files', 'too-larg
 async function inspectCommand(config: Config, logger: Logger, args: string[]): Promise<number> {
   const url = oneUrl(args);
   return withRuntime(config, logger, async (runtime) => {
-    const { result, ready } = await ingestFileset({ base_url: url, ingest_type: 'dataset' }, runtime.deps, { dryRun: true });
+    const { result, ready } = await ingestFileset({ base_url: url, ingest_type: 'dataset' }, runtime.deps, {
+      dryRun: true,
+    });
     const report = {
       status: ready ? 'ready' : result.status,
       ...(result.error_message ? { error_message: result.error_message } : {}),
@@ -209,7 +220,9 @@ async function inspectCommand(config: Config, logger: Logger, args: string[]): P
       total_size: result.total_size ?? 0,
       ingest_strategy: result.ingest_strategy ?? null,
       limits: { max_total_size: config.limits.maxTotalSize, max_file_count: config.limits.maxFileCount },
-      limit_hit: LIMIT_STATUSES.has(result.status) ? { status: result.status, message: result.error_message ?? null } : null,
+      limit_hit: LIMIT_STATUSES.has(result.status)
+        ? { status: result.status, message: result.error_message ?? null }
+        : null,
       hops: result.hops ?? [],
       html_biblio: result.html_biblio ?? null,
     };
@@ -220,9 +233,15 @@ async function inspectCommand(config: Config, logger: Logger, args: string[]): P
 
 const INFRA_RETRIES = 3;
 
-async function requestsCommand(config: Config, logger: Logger, args: string[], concurrencyText?: string): Promise<number> {
+async function requestsCommand(
+  config: Config,
+  logger: Logger,
+  args: string[],
+  concurrencyText?: string,
+): Promise<number> {
   const concurrency = concurrencyText === undefined ? 1 : Number(concurrencyText);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive integer');
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new UsageError('--concurrency must be a positive integer');
   if (args.length > 1) throw new UsageError('expected at most one input file');
   const input = inputOf(args[0]);
   return withRuntime(config, logger, async (runtime) => {
@@ -256,7 +275,8 @@ function ingestWithRetries(request: unknown, runtime: Runtime, logger: Logger, l
     retries: INFRA_RETRIES,
     backoff: { baseMs: 1000, maxMs: 1000 * 2 ** INFRA_RETRIES },
     retryable: (err) => err instanceof InfrastructureError,
-    onRetry: (err, attempt, delay) => logger.warn({ err, line, attempt, delay }, 'infrastructure error, retrying the request'),
+    onRetry: (err, attempt, delay) =>
+      logger.warn({ err, line, attempt, delay }, 'infrastructure error, retrying the request'),
   });
 }
 
@@ -266,7 +286,8 @@ async function cdxjCommand(config: Config, logger: Logger, output?: string): Pro
     await migrate(db, logger);
     const out = output ? createWriteStream(output) : process.stdout;
     const count = await new CaptureIndex(db).exportCdxj(out);
-    if (output) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (output)
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     logger.info({ count, output: output ?? 'stdout' }, 'CDXJ exported');
     return 0;
   } finally {

@@ -8,9 +8,20 @@ import { ConfigError } from './errors.js';
 const VERSION = '0.1.0';
 
 const UNITS: Record<string, number> = {
-  '': 1, b: 1,
-  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12,
-  kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
 };
 
 /** Parses "64GiB", "1GB", "512 MiB" or a plain byte count. */
@@ -46,7 +57,12 @@ const list = () =>
   z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
 
 function parseOrigin(text: string): string {
   const url = new URL(text);
@@ -60,7 +76,10 @@ const rewriteMap = () =>
     .default('')
     .transform((text, ctx) => {
       const map = new Map<string, string>();
-      for (const pair of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+      for (const pair of text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         const [from, to, ...rest] = pair.split('=');
         try {
           if (!from || !to || rest.length) throw new Error('expected origin=origin');
@@ -85,7 +104,10 @@ export interface BudgetLimits {
  */
 export function parseBudgets(text: string): Map<string, BudgetLimits> {
   const budgets = new Map<string, BudgetLimits>();
-  for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const match = /^((?:\*|[a-z0-9._-]+):(?:api|download))=(\d+)(?:@(\d+(?:\.\d+)?))?$/i.exec(entry);
     if (!match || Number(match[2]) < 1 || (match[3] !== undefined && Number(match[3]) <= 0)) {
       throw new Error(`"${entry}" is not <platform>:<api|download>=<concurrency>[@<per minute>]`);
@@ -112,7 +134,8 @@ const budgets = () =>
     });
 
 /** Where the archiveorg-* strategies put items: FILESET_ITEM_STORE, parsed. */
-export type ItemStoreLocation = { kind: 'fs'; root: string } | { kind: 's3'; bucket: string; prefix: string } | { kind: 'ias3' };
+export type ItemStoreLocation =
+  { kind: 'fs'; root: string } | { kind: 's3'; bucket: string; prefix: string } | { kind: 'ias3' };
 
 /** `fs:///path`, `s3://bucket[/prefix]` or `ias3://`; throws saying what is wrong. */
 export function parseItemStore(text: string): ItemStoreLocation {
@@ -160,7 +183,8 @@ const VARIABLE_OF = new Map<z.ZodType, EnvName>();
 
 /** The setting read from variable `name` and parsed by `schema`. */
 function env<T extends z.ZodType>(name: EnvName, schema: T): T {
-  if (VARIABLE_OF.has(schema)) throw new Error(`config.ts: ${name} shares its schema instance with ${VARIABLE_OF.get(schema)}`);
+  if (VARIABLE_OF.has(schema))
+    throw new Error(`config.ts: ${name} shares its schema instance with ${VARIABLE_OF.get(schema)}`);
   VARIABLE_OF.set(schema, name);
   return schema;
 }
@@ -169,7 +193,10 @@ function env<T extends z.ZodType>(name: EnvName, schema: T): T {
 const SETTINGS = z.object({
   dataDir: env('FILESET_DATA_DIR', z.string().min(1).default('./data')),
   databaseUrl: env('FILESET_DATABASE_URL', z.string().optional()),
-  logLevel: env('FILESET_LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')),
+  logLevel: env(
+    'FILESET_LOG_LEVEL',
+    z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  ),
   contact: env('FILESET_CONTACT', z.string().min(1).default('https://www.npmjs.com/package/fileset-ingest')),
   userAgent: env('FILESET_USER_AGENT', z.string().optional()),
   http: z.object({
@@ -201,9 +228,18 @@ const SETTINGS = z.object({
     bundleMaxTotalSize: env('FILESET_BUNDLE_MAX_TOTAL_SIZE', size('4GiB')),
   }),
   downloadConcurrency: env('FILESET_DOWNLOAD_CONCURRENCY', int(4, 1)),
-  ingestDeadlineMs: env('FILESET_INGEST_DEADLINE_S', int(6 * 3600, 1).transform((seconds) => seconds * 1000)),
+  ingestDeadlineMs: env(
+    'FILESET_INGEST_DEADLINE_S',
+    int(6 * 3600, 1).transform((seconds) => seconds * 1000),
+  ),
   warc: z.object({
-    prefix: env('FILESET_WARC_PREFIX', z.string().regex(/^[A-Za-z0-9_.-]+$/).default('FILESET')),
+    prefix: env(
+      'FILESET_WARC_PREFIX',
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]+$/)
+        .default('FILESET'),
+    ),
     rolloverSize: env('FILESET_WARC_ROLLOVER_SIZE', size('1GB')),
   }),
   items: z.object({
@@ -231,9 +267,26 @@ const SETTINGS = z.object({
     secretKey: env('FILESET_IAS3_SECRET_KEY', z.string().optional()),
   }),
   kafka: z.object({
-    brokers: env('FILESET_KAFKA_BROKERS', z.string().default('127.0.0.1:9092').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))),
+    brokers: env(
+      'FILESET_KAFKA_BROKERS',
+      z
+        .string()
+        .default('127.0.0.1:9092')
+        .transform((v) =>
+          v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+    ),
     /** The `{env}` of sandcrawler's topic and group names. */
-    env: env('FILESET_KAFKA_ENV', z.string().regex(/^[A-Za-z0-9_-]+$/).default('dev')),
+    env: env(
+      'FILESET_KAFKA_ENV',
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/)
+        .default('dev'),
+    ),
     /** Request topics the ingest worker consumes; empty: sandcrawler's daily and priority topics. */
     requestTopics: env('FILESET_KAFKA_REQUEST_TOPICS', list()),
     partitions: env('FILESET_KAFKA_PARTITIONS', int(8, 1)),
@@ -259,7 +312,9 @@ export const ConfigSchema = SETTINGS.transform(({ contact, userAgent, ...setting
   userAgent: userAgent ?? `fileset-ingest/${VERSION} (+${contact})`,
   items: {
     ...settings.items,
-    store: settings.items.store ?? ({ kind: 'fs', root: resolve(join(settings.dataDir, 'items')) } satisfies ItemStoreLocation),
+    store:
+      settings.items.store ??
+      ({ kind: 'fs', root: resolve(join(settings.dataDir, 'items')) } satisfies ItemStoreLocation),
   },
 }));
 
@@ -312,7 +367,9 @@ export function loadConfig(
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
     const byPath = new Map(VARIABLES.map((v) => [v.path.join('.'), v.name]));
-    const problems = parsed.error.issues.map((i) => `${byPath.get(i.path.join('.')) ?? i.path.join('.')}: ${i.message}`);
+    const problems = parsed.error.issues.map(
+      (i) => `${byPath.get(i.path.join('.')) ?? i.path.join('.')}: ${i.message}`,
+    );
     throw new ConfigError(`bad configuration: ${problems.join('; ')}`);
   }
   return parsed.data;

@@ -37,10 +37,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const registers = [registry];
   return {
     registry,
-    requests: new Counter({ name: 'fileset_ingest_requests_total', help: 'Ingest requests finished, by status, platform and strategy', labelNames: ['status', 'platform', 'strategy'], registers }),
-    skipped: new Counter({ name: 'fileset_ingest_skipped_total', help: 'Messages skipped without a result, by reason', labelNames: ['reason'], registers }),
-    bytesArchived: new Counter({ name: 'fileset_ingest_bytes_archived_total', help: 'Bytes of dataset files archived', labelNames: ['strategy'], registers }),
-    filesArchived: new Counter({ name: 'fileset_ingest_files_archived_total', help: 'Dataset files archived', labelNames: ['strategy'], registers }),
+    requests: new Counter({
+      name: 'fileset_ingest_requests_total',
+      help: 'Ingest requests finished, by status, platform and strategy',
+      labelNames: ['status', 'platform', 'strategy'],
+      registers,
+    }),
+    skipped: new Counter({
+      name: 'fileset_ingest_skipped_total',
+      help: 'Messages skipped without a result, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    bytesArchived: new Counter({
+      name: 'fileset_ingest_bytes_archived_total',
+      help: 'Bytes of dataset files archived',
+      labelNames: ['strategy'],
+      registers,
+    }),
+    filesArchived: new Counter({
+      name: 'fileset_ingest_files_archived_total',
+      help: 'Dataset files archived',
+      labelNames: ['strategy'],
+      registers,
+    }),
     ingestSeconds: new Histogram({
       name: 'fileset_ingest_duration_seconds',
       help: 'Time from taking a request to its result',
@@ -49,10 +69,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers,
     }),
     inFlight: new Gauge({ name: 'fileset_ingest_in_flight', help: 'Requests being processed now', registers }),
-    infraRetries: new Counter({ name: 'fileset_ingest_infra_retries_total', help: 'Requests retried after an infrastructure failure', labelNames: ['reason'], registers }),
-    httpRetries: new Counter({ name: 'fileset_http_retries_total', help: 'HTTP requests retried, by reason', labelNames: ['reason'], registers }),
-    rateLimited: new Counter({ name: 'fileset_http_rate_limited_total', help: '429 answers, by host', labelNames: ['host'], registers }),
-    consumerLag: new Gauge({ name: 'fileset_kafka_consumer_lag', help: 'Messages not yet consumed, per topic partition', labelNames: ['topic', 'partition'], registers }),
+    infraRetries: new Counter({
+      name: 'fileset_ingest_infra_retries_total',
+      help: 'Requests retried after an infrastructure failure',
+      labelNames: ['reason'],
+      registers,
+    }),
+    httpRetries: new Counter({
+      name: 'fileset_http_retries_total',
+      help: 'HTTP requests retried, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'fileset_http_rate_limited_total',
+      help: '429 answers, by host',
+      labelNames: ['host'],
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'fileset_kafka_consumer_lag',
+      help: 'Messages not yet consumed, per topic partition',
+      labelNames: ['topic', 'partition'],
+      registers,
+    }),
     persistBatchSize: new Histogram({
       name: 'fileset_persist_batch_size',
       help: 'Results per persist batch',
@@ -65,8 +105,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers,
     }),
-    persistRows: new Counter({ name: 'fileset_persist_rows_total', help: 'Rows upserted, by table', labelNames: ['table'], registers }),
-    persistRejected: new Counter({ name: 'fileset_persist_rejected_rows_total', help: 'Rows the database refused, by table', labelNames: ['table'], registers }),
+    persistRows: new Counter({
+      name: 'fileset_persist_rows_total',
+      help: 'Rows upserted, by table',
+      labelNames: ['table'],
+      registers,
+    }),
+    persistRejected: new Counter({
+      name: 'fileset_persist_rejected_rows_total',
+      help: 'Rows the database refused, by table',
+      labelNames: ['table'],
+      registers,
+    }),
   };
 }
 
@@ -79,7 +129,12 @@ export interface MetricsServer {
  * Serves `/metrics` (Prometheus text format) on host:port (port 0: any free port). Workers pass
  * FILESET_METRICS_PORT, and do not call this when it is 0 (off).
  */
-export async function serveMetrics(metrics: Metrics, host: string, port: number, logger: Logger): Promise<MetricsServer> {
+export async function serveMetrics(
+  metrics: Metrics,
+  host: string,
+  port: number,
+  logger: Logger,
+): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '/').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: try /metrics\n');

@@ -46,7 +46,10 @@ export async function retry<T>(attempt: (retry: number) => Promise<T>, policy: R
     } catch (err) {
       const verdict = policy.retryable ? policy.retryable(err, n) : true;
       if (verdict === false || n >= policy.retries) throw err;
-      const delayMs = Math.min(policy.backoff.maxMs, typeof verdict === 'number' ? verdict : backoffDelay(n, policy.backoff));
+      const delayMs = Math.min(
+        policy.backoff.maxMs,
+        typeof verdict === 'number' ? verdict : backoffDelay(n, policy.backoff),
+      );
       policy.onRetry?.(err, n, delayMs);
       await abortable((policy.sleep ?? sleep)(delayMs, policy.signal), policy.signal);
     }

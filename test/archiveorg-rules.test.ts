@@ -36,6 +36,8 @@ describe('archive.org rules', () => {
   });
 
   it('percent-encodes each path segment of a download path', () => {
-    expect(downloadPath('item', 'deep/er/nest ed/données.json')).toBe('/download/item/deep/er/nest%20ed/donn%C3%A9es.json');
+    expect(downloadPath('item', 'deep/er/nest ed/données.json')).toBe(
+      '/download/item/deep/er/nest%20ed/donn%C3%A9es.json',
+    );
   });
 });

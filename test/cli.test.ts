@@ -32,7 +32,9 @@ const lines = jsonLines;
 
 beforeAll(async () => {
   server = await FixtureServer.start();
-  serveZenodoRecord(server, 'zenodo_record_7078760.json', { files: recordFiles(RECORD, ['data2.csv', 'data.csv', 'datapackage.json']) });
+  serveZenodoRecord(server, 'zenodo_record_7078760.json', {
+    files: recordFiles(RECORD, ['data2.csv', 'data.csv', 'datapackage.json']),
+  });
   server.route('/one.csv', { body: 'a,b\n1,2\n', headers: { 'Content-Type': 'text/csv' } });
   database = await createTestDatabase();
   dataDir = await mkdtemp(join(tmpdir(), 'fileset-cli-'));
@@ -48,7 +50,8 @@ describe('fileset-ingest CLI', () => {
   it('prints help for the program and each command', async () => {
     const main = await run(['--help']);
     expect(main.code).toBe(0);
-    for (const command of ['ingest', 'requests', 'inspect', 'cdxj', 'db migrate']) expect(main.stdout).toContain(command);
+    for (const command of ['ingest', 'requests', 'inspect', 'cdxj', 'db migrate'])
+      expect(main.stdout).toContain(command);
     for (const command of ['ingest', 'requests', 'inspect', 'cdxj', 'db']) {
       const help = await run([command, '--help']);
       expect(help.code).toBe(0);
@@ -62,7 +65,9 @@ describe('fileset-ingest CLI', () => {
     expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
     const badFlag = await run(['ingest', '--no-such-flag', 'x']);
     expect(badFlag.code).toBe(2);
-    const badConfig = await run(['ingest', 'https://zenodo.org/records/1'], { env: { FILESET_MAX_FILE_COUNT: 'lots' } });
+    const badConfig = await run(['ingest', 'https://zenodo.org/records/1'], {
+      env: { FILESET_MAX_FILE_COUNT: 'lots' },
+    });
     expect(badConfig.code).toBe(2);
     expect(badConfig.stderr).toMatch(/FILESET_MAX_FILE_COUNT/);
     expect(badConfig.stderr).not.toMatch(/\n\s+at /);
@@ -93,7 +98,9 @@ describe('fileset-ingest CLI', () => {
   });
 
   it('inspect reports the limit a dataset hits, with the strategy it would take and its manifest', async () => {
-    const { code, stdout } = await run(['inspect', `https://zenodo.org/records/${RECORD}`], { env: { FILESET_MAX_FILE_COUNT: '2' } });
+    const { code, stdout } = await run(['inspect', `https://zenodo.org/records/${RECORD}`], {
+      env: { FILESET_MAX_FILE_COUNT: '2' },
+    });
     expect(code).toBe(1);
     const report = JSON.parse(stdout) as Record<string, unknown>;
     expect(report).toMatchObject({
@@ -185,7 +192,9 @@ describe('fileset-ingest CLI', () => {
     expect([...surts].sort()).toEqual(surts);
     const [, datetime, json] = cdxj[0]!.match(/^(\S+) (\d{14}) (\{.*\})$/)!.slice(1);
     expect(datetime).toMatch(/^\d{14}$/);
-    expect(JSON.parse(json!)).toEqual(expect.objectContaining({ url: expect.any(String), digest: expect.stringMatching(/^sha1:[A-Z2-7]{32}$/) }));
+    expect(JSON.parse(json!)).toEqual(
+      expect.objectContaining({ url: expect.any(String), digest: expect.stringMatching(/^sha1:[A-Z2-7]{32}$/) }),
+    );
   });
 
   it('runs on the embedded database when no database URL is set', async () => {

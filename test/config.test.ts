@@ -23,7 +23,10 @@ describe('config', () => {
 
   it('parses the rewrite map and lets flags override the environment', () => {
     const config = loadConfig(
-      { FILESET_HTTP_REWRITE: 'https://zenodo.org=http://127.0.0.1:8081, https://doi.org/=http://127.0.0.1:8082', FILESET_DATA_DIR: '/env' },
+      {
+        FILESET_HTTP_REWRITE: 'https://zenodo.org=http://127.0.0.1:8081, https://doi.org/=http://127.0.0.1:8082',
+        FILESET_DATA_DIR: '/env',
+      },
       { FILESET_DATA_DIR: '/flag' },
     );
     expect([...config.http.rewrite]).toEqual([
@@ -34,7 +37,9 @@ describe('config', () => {
   });
 
   it('names every bad variable', () => {
-    expect(() => loadConfig({ FILESET_MAX_FILE_COUNT: 'many', FILESET_HTTP_REWRITE: 'zenodo.org' })).toThrow(ConfigError);
+    expect(() => loadConfig({ FILESET_MAX_FILE_COUNT: 'many', FILESET_HTTP_REWRITE: 'zenodo.org' })).toThrow(
+      ConfigError,
+    );
     expect(() => loadConfig({ FILESET_MAX_FILE_COUNT: 'many' })).toThrow(/FILESET_MAX_FILE_COUNT/);
     expect(() => loadConfig({ FILESET_HTTP_REWRITE: 'https://a.org=ftp://b' })).toThrow(/FILESET_HTTP_REWRITE/);
     expect(() => loadConfig({ FILESET_HTTP_ALLOW_PRIVATE: 'maybe' })).toThrow(/FILESET_HTTP_ALLOW_PRIVATE/);
@@ -57,7 +62,9 @@ describe('FILESET_ITEM_STORE', () => {
     ['s3://bucket', { kind: 's3', bucket: 'bucket', prefix: '' }],
     ['ias3://', { kind: 'ias3' }],
   ])('%s → %j', (value, expected) => {
-    expect(loadConfig({ FILESET_DATA_DIR: 'd', ...(value ? { FILESET_ITEM_STORE: value } : {}) }).items.store).toEqual(expected);
+    expect(loadConfig({ FILESET_DATA_DIR: 'd', ...(value ? { FILESET_ITEM_STORE: value } : {}) }).items.store).toEqual(
+      expected,
+    );
   });
 
   it.each(['ftp://x', 'not a url', 's3://'])('refuses %s', (value) => {

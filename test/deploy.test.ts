@@ -75,10 +75,17 @@ afterAll(async () => {
 });
 
 /** Runs a unit's ExecStart for instance `instance` as systemd would, with the CLI replaced by an echo. */
-function runExecStart(execStart: string, instance: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function runExecStart(
+  execStart: string,
+  instance: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const match = /^\/bin\/sh -c '([^']*)'$/.exec(execStart);
-  expect(match, 'ExecStart is /bin/sh -c \'...\'').not.toBeNull();
-  const script = match![1]!.replaceAll('%i', instance).replaceAll('$$', '$').replaceAll('/usr/local/bin/fileset-ingest', fakeCli);
+  expect(match, "ExecStart is /bin/sh -c '...'").not.toBeNull();
+  const script = match![1]!
+    .replaceAll('%i', instance)
+    .replaceAll('$$', '$')
+    .replaceAll('/usr/local/bin/fileset-ingest', fakeCli);
   return new Promise((resolve) => {
     execFile('/bin/sh', ['-c', script], { env: { PATH: '/usr/bin:/bin', ...env } }, (err, stdout, stderr) =>
       resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
@@ -97,7 +104,12 @@ describe.each(UNITS)('systemd unit $file', ({ file, argv, base }) => {
   it('runs the worker as its own user from the shared environment file, restarting on failure', async () => {
     expect(unit.get('Unit')!.get('After')![0]).toContain('network-online.target');
     expect(unit.get('Install')!.get('WantedBy')).toEqual(['multi-user.target']);
-    expect([one('Type'), one('User'), one('Group'), one('WorkingDirectory')]).toEqual(['exec', 'fileset', 'fileset', '/var/lib/fileset-ingest']);
+    expect([one('Type'), one('User'), one('Group'), one('WorkingDirectory')]).toEqual([
+      'exec',
+      'fileset',
+      'fileset',
+      '/var/lib/fileset-ingest',
+    ]);
     expect(one('EnvironmentFile')).toBe('/etc/fileset-ingest/fileset-ingest.env');
     expect([one('Restart'), one('RestartSec'), one('RestartPreventExitStatus')]).toEqual(['on-failure', '10s', '2']);
     expect(one('ExecStart')).toContain(`exec /usr/local/bin/fileset-ingest ${argv.join(' ')} --metrics-port `);
@@ -111,7 +123,13 @@ describe.each(UNITS)('systemd unit $file', ({ file, argv, base }) => {
   });
 
   it('is hardened and may write only under /var/lib/fileset-ingest', () => {
-    for (const [key, value] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['PrivateTmp', 'yes'], ['ProtectHome', 'yes'], ['LimitNOFILE', '65536']]) {
+    for (const [key, value] of [
+      ['NoNewPrivileges', 'yes'],
+      ['ProtectSystem', 'strict'],
+      ['PrivateTmp', 'yes'],
+      ['ProtectHome', 'yes'],
+      ['LimitNOFILE', '65536'],
+    ]) {
       expect(one(key!), key).toBe(value);
     }
     expect(one('ReadWritePaths')).toBe('/var/lib/fileset-ingest');
@@ -127,7 +145,9 @@ describe.each(UNITS)('systemd unit $file', ({ file, argv, base }) => {
       expect(run).toEqual({ code: 0, stdout: `${argv.join(' ')} --metrics-port ${base + n}\n`, stderr: '' });
     }
     expect((await runExecStart(execStart, '3')).stdout).toBe(`${argv.join(' ')} --metrics-port ${base + 3}\n`);
-    expect((await runExecStart(execStart, '3', { METRICS_BASE_PORT: '9700' })).stdout).toBe(`${argv.join(' ')} --metrics-port 9703\n`);
+    expect((await runExecStart(execStart, '3', { METRICS_BASE_PORT: '9700' })).stdout).toBe(
+      `${argv.join(' ')} --metrics-port 9703\n`,
+    );
   });
 
   it('refuses an instance that is not a number (exit 2, no restart), without starting the worker', async () => {
@@ -138,12 +158,15 @@ describe.each(UNITS)('systemd unit $file', ({ file, argv, base }) => {
     }
   });
 
-  it.skipIf(!hasTool('systemd-analyze', ['--version']))('passes systemd-analyze verify (skipped when systemd-analyze is not installed)', async () => {
-    const instance = join(scratch, file.replace('@.', '@1.'));
-    await copyFile(join(root, 'deploy/systemd', file), instance);
-    const result = spawnSync('systemd-analyze', ['verify', instance], { encoding: 'utf8' });
-    expect([result.status, result.stderr]).toEqual([0, '']);
-  });
+  it.skipIf(!hasTool('systemd-analyze', ['--version']))(
+    'passes systemd-analyze verify (skipped when systemd-analyze is not installed)',
+    async () => {
+      const instance = join(scratch, file.replace('@.', '@1.'));
+      await copyFile(join(root, 'deploy/systemd', file), instance);
+      const result = spawnSync('systemd-analyze', ['verify', instance], { encoding: 'utf8' });
+      expect([result.status, result.stderr]).toEqual([0, '']);
+    },
+  );
 });
 
 describe('the ingest and persist units', () => {
@@ -169,7 +192,17 @@ describe('deploy/systemd/fileset-ingest.env', () => {
 
   it('names only real configuration variables and sets the ones a fleet needs', () => {
     expect([...mentioned].filter((name) => !(ENV_NAMES as string[]).includes(name))).toEqual([]);
-    for (const name of ['FILESET_DATABASE_URL', 'FILESET_KAFKA_BROKERS', 'FILESET_KAFKA_ENV', 'FILESET_ITEM_STORE', 'FILESET_CONTACT', 'FILESET_WORKER_CONCURRENCY', 'FILESET_KAFKA_PARTITIONS', 'FILESET_PERSIST_BATCH_SIZE', 'FILESET_METRICS_HOST']) {
+    for (const name of [
+      'FILESET_DATABASE_URL',
+      'FILESET_KAFKA_BROKERS',
+      'FILESET_KAFKA_ENV',
+      'FILESET_ITEM_STORE',
+      'FILESET_CONTACT',
+      'FILESET_WORKER_CONCURRENCY',
+      'FILESET_KAFKA_PARTITIONS',
+      'FILESET_PERSIST_BATCH_SIZE',
+      'FILESET_METRICS_HOST',
+    ]) {
       expect(set.has(name), name).toBe(true);
     }
     expect(mentioned.has('FILESET_DATA_DIR')).toBe(true);
@@ -184,7 +217,11 @@ describe('deploy/systemd/fileset-ingest.env', () => {
   it('is a configuration the workers accept', () => {
     const config = loadConfig(Object.fromEntries(set), {});
     expect(config.kafka.env).toBe('prod');
-    expect(config.kafka.brokers).toEqual(['kafka1.example.org:9092', 'kafka2.example.org:9092', 'kafka3.example.org:9092']);
+    expect(config.kafka.brokers).toEqual([
+      'kafka1.example.org:9092',
+      'kafka2.example.org:9092',
+      'kafka3.example.org:9092',
+    ]);
     expect([config.kafka.partitions, config.workerConcurrency, config.persist.batchSize]).toEqual([24, 4, 500]);
   });
 });
@@ -211,8 +248,15 @@ describe('docker-compose.yml', () => {
   it('runs only commands the CLI has', async () => {
     const commands = await cliCommands();
     const ours = Object.entries(services).filter(([, s]) => s.build === '.');
-    expect(ours.map(([name]) => name).sort()).toEqual(['ingest', 'ingest-worker', 'migrate', 'persist-worker', 'topics']);
-    for (const [name, s] of ours) expect(isCliCommand(commands, s.command ?? []), `${name}: ${s.command?.join(' ')}`).toBe(true);
+    expect(ours.map(([name]) => name).sort()).toEqual([
+      'ingest',
+      'ingest-worker',
+      'migrate',
+      'persist-worker',
+      'topics',
+    ]);
+    for (const [name, s] of ours)
+      expect(isCliCommand(commands, s.command ?? []), `${name}: ${s.command?.join(' ')}`).toBe(true);
     expect(services.migrate!.command).toEqual(['db', 'migrate']);
     expect(services.topics!.command).toEqual(['topics', 'create']);
     expect(services['ingest-worker']!.command).toEqual(['worker', 'ingest']);
@@ -245,7 +289,9 @@ describe('docker-compose.yml', () => {
       expect(worker.volumes).toEqual(['filesetdata:/data']);
       expect(worker.restart).toBe('unless-stopped');
       expect(seconds(worker.stop_grace_period ?? '')).toBeGreaterThan(DRAIN_GRACE_MS / 1000);
-      expect(worker.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${worker.environment?.FILESET_METRICS_PORT}/metrics`);
+      expect(worker.healthcheck?.test.join(' ')).toContain(
+        `http://127.0.0.1:${worker.environment?.FILESET_METRICS_PORT}/metrics`,
+      );
     }
     expect(services['ingest-worker']!.deploy?.replicas).toBe(2);
     expect(services['persist-worker']!.deploy?.replicas).toBe(1);
@@ -253,7 +299,11 @@ describe('docker-compose.yml', () => {
     expect(services.topics!.depends_on).toEqual({ kafka: { condition: 'service_healthy' } });
   });
 
-  const client = hasTool('docker', ['compose', 'version']) ? ['docker', 'compose'] : hasTool('docker-compose', ['version']) ? ['docker-compose'] : null;
+  const client = hasTool('docker', ['compose', 'version'])
+    ? ['docker', 'compose']
+    : hasTool('docker-compose', ['version'])
+      ? ['docker-compose']
+      : null;
   it.skipIf(!client)('is accepted by `docker compose config` (skipped when no compose client is installed)', () => {
     const result = spawnSync(client![0]!, [...client!.slice(1), 'config', '--quiet'], { cwd: root, encoding: 'utf8' });
     expect([result.status, result.stderr]).toEqual([0, '']);

@@ -5,7 +5,8 @@ import { STATUSES } from '../src/schemas/statuses.js';
 
 type StatusClass = { status: string; new (message: string): IngestError };
 const statusClasses = (Object.entries(errors) as Array<[string, unknown]>).filter(
-  (entry): entry is [string, StatusClass] => typeof entry[1] === 'function' && entry[1].prototype instanceof IngestError,
+  (entry): entry is [string, StatusClass] =>
+    typeof entry[1] === 'function' && entry[1].prototype instanceof IngestError,
 );
 
 describe('error classes', () => {

@@ -12,7 +12,12 @@ describe('logger', () => {
       'connected',
     );
     const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(entry).toMatchObject({ msg: 'connected', level: 30, databaseUrl: '[redacted]', request: { headers: { authorization: '[redacted]' } } });
+    expect(entry).toMatchObject({
+      msg: 'connected',
+      level: 30,
+      databaseUrl: '[redacted]',
+      request: { headers: { authorization: '[redacted]' } },
+    });
     expect(lines.join('')).not.toMatch(/hunter2|key:secret/);
   });
 

@@ -37,7 +37,19 @@ const dashboard = JSON.parse(
 const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
 const expressions = queryPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
 
-const PROMQL_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset']);
+const PROMQL_KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+]);
 
 /**
  * The metric names a PromQL expression selects: strings, label matchers, ranges and grouping
@@ -61,7 +73,8 @@ function promqlMetricNames(expr: string): string[] {
 async function exposedSeries(registry: ReturnType<typeof createMetrics>['registry']): Promise<Map<string, string>> {
   const series = new Map<string, string>();
   for (const [, name, type] of (await registry.metrics()).matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-    const suffixes = type === 'histogram' ? ['_bucket', '_sum', '_count'] : type === 'summary' ? ['', '_sum', '_count'] : [''];
+    const suffixes =
+      type === 'histogram' ? ['_bucket', '_sum', '_count'] : type === 'summary' ? ['', '_sum', '_count'] : [''];
     for (const suffix of suffixes) series.set(name! + suffix, name!);
   }
   return series;
@@ -69,10 +82,17 @@ async function exposedSeries(registry: ReturnType<typeof createMetrics>['registr
 
 describe('promqlMetricNames', () => {
   it('finds metrics and skips functions, labels, ranges, groupings and numbers', () => {
-    expect(promqlMetricNames('histogram_quantile(0.9, sum by (le, status) (rate(a_bucket{job=~"$job", x="b_total"}[$__rate_interval])))')).toEqual(['a_bucket']);
+    expect(
+      promqlMetricNames(
+        'histogram_quantile(0.9, sum by (le, status) (rate(a_bucket{job=~"$job", x="b_total"}[$__rate_interval])))',
+      ),
+    ).toEqual(['a_bucket']);
     expect(promqlMetricNames('sum(rate(x_total[5m])) / sum(rate(y_total[5m])) * 1e3')).toEqual(['x_total', 'y_total']);
     expect(promqlMetricNames('topk(10, sum by (host) (rate(c_total[1m])))')).toEqual(['c_total']);
-    expect(promqlMetricNames('up == bool 1 and on (instance) process_open_fds offset 5m')).toEqual(['up', 'process_open_fds']);
+    expect(promqlMetricNames('up == bool 1 and on (instance) process_open_fds offset 5m')).toEqual([
+      'up',
+      'process_open_fds',
+    ]);
   });
 });
 
@@ -80,7 +100,9 @@ describe('Grafana dashboard', () => {
   it('asks only for series that createMetrics() registers (default metrics included)', async () => {
     const series = await exposedSeries(createMetrics().registry);
     const unknown = expressions.flatMap(({ panel, expr }) =>
-      promqlMetricNames(expr).filter((n) => !series.has(n)).map((n) => `${panel}: ${n}`),
+      promqlMetricNames(expr)
+        .filter((n) => !series.has(n))
+        .map((n) => `${panel}: ${n}`),
     );
     expect(unknown).toEqual([]);
   });
@@ -88,7 +110,8 @@ describe('Grafana dashboard', () => {
   it('every expression selects at least one metric, and histogram buckets are grouped by le', () => {
     for (const { panel, expr } of expressions) {
       expect(promqlMetricNames(expr), panel).not.toEqual([]);
-      if (expr.includes('_bucket')) expect(expr, panel).toMatch(/histogram_quantile\([\d.]+, sum by \((?:[\w, ]*\b)?le\b/);
+      if (expr.includes('_bucket'))
+        expect(expr, panel).toMatch(/histogram_quantile\([\d.]+, sum by \((?:[\w, ]*\b)?le\b/);
     }
   });
 
@@ -102,7 +125,8 @@ describe('Grafana dashboard', () => {
 
   it('shows the process metrics under the fileset_ prefix', () => {
     const names = new Set(expressions.flatMap(({ expr }) => promqlMetricNames(expr)));
-    for (const name of ['fileset_process_cpu_seconds_total', 'fileset_process_resident_memory_bytes']) expect(names).toContain(name);
+    for (const name of ['fileset_process_cpu_seconds_total', 'fileset_process_resident_memory_bytes'])
+      expect(names).toContain(name);
   });
 
   it('is importable: a Prometheus datasource variable, unique ids, a 24-column grid, queries on every panel', async () => {
@@ -161,13 +185,17 @@ describe('serveMetrics', () => {
     expect(res.status).toBe(200);
     expect(res.type).toBe('text/plain; version=0.0.4; charset=utf-8');
     const lines = res.body.split('\n');
-    expect(lines).toContain('fileset_ingest_requests_total{status="success",platform="zenodo",strategy="web-fileset"} 2');
+    expect(lines).toContain(
+      'fileset_ingest_requests_total{status="success",platform="zenodo",strategy="web-fileset"} 2',
+    );
     expect(lines).toContain('fileset_ingest_in_flight 3');
     expect(lines).toContain('fileset_persist_batch_size_bucket{le="1"} 0');
     expect(lines).toContain('fileset_persist_batch_size_bucket{le="10"} 1');
     expect(lines).toContain('fileset_persist_batch_size_sum 7');
     expect(lines).toContain('fileset_persist_batch_size_count 1');
-    expect(lines).toContain('fileset_kafka_consumer_lag{topic="sandcrawler-dev.ingest-file-requests-daily",partition="5"} 42');
+    expect(lines).toContain(
+      'fileset_kafka_consumer_lag{topic="sandcrawler-dev.ingest-file-requests-daily",partition="5"} 42',
+    );
     for (const name of new Set((await exposedSeries(metrics.registry)).values())) {
       expect(res.body).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
     }

@@ -33,7 +33,12 @@ describe('retry', () => {
   /** A policy whose waits are recorded instead of slept. */
   function recording(overrides: Partial<RetryPolicy> = {}) {
     const waits: number[] = [];
-    const policy: RetryPolicy = { retries: 3, backoff: { baseMs: 100, maxMs: 1000 }, sleep: async (ms) => void waits.push(ms), ...overrides };
+    const policy: RetryPolicy = {
+      retries: 3,
+      backoff: { baseMs: 100, maxMs: 1000 },
+      sleep: async (ms) => void waits.push(ms),
+      ...overrides,
+    };
     return { waits, policy };
   }
 

@@ -6,7 +6,14 @@ export type HtmlBiblio = Record<string, string | string[] | number>;
 /** Meta names, first match wins, for each single-valued biblio field. */
 const SINGLE_FIELDS: Record<string, string[]> = {
   title: ['citation_title', 'dc.title', 'dcterms.title', 'og:title'],
-  release_date: ['citation_publication_date', 'citation_date', 'citation_online_date', 'dc.date', 'dcterms.issued', 'dcterms.date'],
+  release_date: [
+    'citation_publication_date',
+    'citation_date',
+    'citation_online_date',
+    'dc.date',
+    'dcterms.issued',
+    'dcterms.date',
+  ],
   doi: ['citation_doi', 'dc.identifier', 'prism.doi', 'bepress_citation_doi'],
   publisher: ['citation_publisher', 'dc.publisher', 'dcterms.publisher', 'og:site_name'],
   container_name: ['citation_journal_title', 'citation_conference_title', 'citation_inbook_title'],
@@ -76,5 +83,12 @@ export function extractBiblio(html: string, baseUrl: string): HtmlBiblio | null 
 }
 
 function splitKeywords(values: string[]): string[] {
-  return [...new Set(values.flatMap((v) => v.split(/[;,]/)).map((k) => k.trim()).filter(Boolean))];
+  return [
+    ...new Set(
+      values
+        .flatMap((v) => v.split(/[;,]/))
+        .map((k) => k.trim())
+        .filter(Boolean),
+    ),
+  ];
 }

@@ -58,7 +58,12 @@ export async function fetchLanding(url: string, deps: LandingDeps): Promise<Land
       final.body.destroy();
       const length = Number(final.header('content-length'));
       const size = Number.isSafeInteger(length) && length >= 0 ? length : null;
-      return { url, hops, headers: final.headers, unread: { url: final.url, statusCode: final.statusCode, contentType: declared, size } };
+      return {
+        url,
+        hops,
+        headers: final.headers,
+        unread: { url: final.url, statusCode: final.statusCode, contentType: declared, size },
+      };
     }
     const capture = await captureResponse(deps.capture, final, {
       maxBytes: maybeHtml ? deps.config.landingMaxSize : deps.config.limits.maxTotalSize,

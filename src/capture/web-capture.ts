@@ -18,7 +18,7 @@ import { surt } from '../stores/warc/surt.js';
 import { sha1Base32, type RecordLocation, type WarcWriter } from '../stores/warc/writer.js';
 
 export interface WebCaptureDeps {
-  writer: WarcWriter | null;   // null: hash only, write nothing (inspect, dry runs)
+  writer: WarcWriter | null; // null: hash only, write nothing (inspect, dry runs)
   index: CaptureIndex | null;
   tmpDir: string;
   now: () => Date;
@@ -36,14 +36,14 @@ export interface CapturedResponse {
   url: string;
   statusCode: number;
   date: Date;
-  datetime: string;              // 14 digits UTC
-  contentType: string | null;    // media type the server declared
+  datetime: string; // 14 digits UTC
+  contentType: string | null; // media type the server declared
   location: string | undefined;
-  fileMeta: FileMeta;            // of the decoded body
+  fileMeta: FileMeta; // of the decoded body
   payloadSha1b32: string;
   terminal: Terminal;
-  cdx: Cdx | null;               // null when nothing was written
-  revisitCdx: Cdx | null;        // the original capture, when this one is a revisit
+  cdx: Cdx | null; // null when nothing was written
+  revisitCdx: Cdx | null; // the original capture, when this one is a revisit
   bodyPath?: string;
 }
 

@@ -9,7 +9,8 @@ export function inputOf(path: string | undefined, stdin: NodeJS.ReadableStream =
   return path && path !== '-' ? createReadStream(path) : stdin;
 }
 
-export type JsonLine = { number: number; text: string; value: unknown } | { number: number; text: string; notJson: string };
+export type JsonLine =
+  { number: number; text: string; value: unknown } | { number: number; text: string; notJson: string };
 
 /** Every non-blank line, numbered from 1, with its JSON value or why it is not JSON. An abort ends the reading. */
 export async function* jsonLines(input: NodeJS.ReadableStream, signal?: AbortSignal): AsyncGenerator<JsonLine> {

@@ -4,7 +4,13 @@ import { access } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
-import { PERSIST_TABLES, persistResults, type PersistOutcome, type PersistTable, type RejectedRow } from '../db/persist.js';
+import {
+  PERSIST_TABLES,
+  persistResults,
+  type PersistOutcome,
+  type PersistTable,
+  type RejectedRow,
+} from '../db/persist.js';
 import { describeError, UsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { inputOf, jsonLines } from './json-lines.js';
@@ -50,7 +56,12 @@ export async function run(config: Config, logger: Logger, args: string[], option
   const db = await openDatabase(config, logger);
   try {
     await migrate(db, logger);
-    const summary: Summary = { results: 0, rows: Object.fromEntries(PERSIST_TABLES.map((t) => [t, 0])) as Summary['rows'], rejected: [], skipped: {} };
+    const summary: Summary = {
+      results: 0,
+      rows: Object.fromEntries(PERSIST_TABLES.map((t) => [t, 0])) as Summary['rows'],
+      rejected: [],
+      skipped: {},
+    };
     const flush = async (batch: unknown[]) => {
       if (batch.length) add(summary, await persistResults(db, batch.splice(0), { logger }));
     };
@@ -73,7 +84,8 @@ export async function run(config: Config, logger: Logger, args: string[], option
     await flush(batch);
     if (notJson) summary.skipped['not-json'] = notJson;
     const interrupted = options.signal?.aborted ?? false;
-    if (interrupted) process.stderr.write(`interrupted after line ${lineNumber}: the lines after it were not persisted\n`);
+    if (interrupted)
+      process.stderr.write(`interrupted after line ${lineNumber}: the lines after it were not persisted\n`);
     output.write(`${JSON.stringify(summary)}\n`);
     return summary.rejected.length || notJson || interrupted ? 1 : 0;
   } finally {
@@ -85,5 +97,6 @@ function add(summary: Summary, outcome: PersistOutcome): void {
   summary.results += outcome.results;
   for (const table of PERSIST_TABLES) summary.rows[table] += outcome.rows[table];
   summary.rejected.push(...outcome.rejected);
-  for (const [reason, n] of Object.entries(outcome.skipped)) summary.skipped[reason] = (summary.skipped[reason] ?? 0) + (n ?? 0);
+  for (const [reason, n] of Object.entries(outcome.skipped))
+    summary.skipped[reason] = (summary.skipped[reason] ?? 0) + (n ?? 0);
 }

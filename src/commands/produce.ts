@@ -30,7 +30,12 @@ export interface ProduceOptions {
 }
 
 /** `args`: the positionals after "produce" (at most one file; "-" is stdin). */
-export async function run(config: Config, logger: Logger, args: string[], options: ProduceOptions = {}): Promise<number> {
+export async function run(
+  config: Config,
+  logger: Logger,
+  args: string[],
+  options: ProduceOptions = {},
+): Promise<number> {
   const topic = options.topic;
   if (!topic) throw new UsageError('--topic is required');
   if (args.length > 1) throw new UsageError('expected at most one input file');

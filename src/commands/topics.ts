@@ -43,7 +43,10 @@ export async function run(
     if (notMade.length) throw new Error(`topics not created: ${notMade.join(', ')}`);
     const report = { created: missing, existing: wanted.filter((topic) => before.has(topic)) };
     (options.output ?? process.stdout).write(`${JSON.stringify(report)}\n`);
-    logger.info({ ...report, partitions: config.kafka.partitions, replication: config.kafka.replication }, 'topics ready');
+    logger.info(
+      { ...report, partitions: config.kafka.partitions, replication: config.kafka.replication },
+      'topics ready',
+    );
     return 0;
   } finally {
     await admin.disconnect();

@@ -25,7 +25,12 @@ export interface WorkerIngestOptions {
 }
 
 /** `args`: the positionals after "worker ingest" (none are accepted). */
-export async function run(config: Config, logger: Logger, args: string[], options: WorkerIngestOptions = {}): Promise<number> {
+export async function run(
+  config: Config,
+  logger: Logger,
+  args: string[],
+  options: WorkerIngestOptions = {},
+): Promise<number> {
   if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`);
   const metrics = createMetrics();
   const stop = new AbortController();
@@ -40,7 +45,8 @@ export async function run(config: Config, logger: Logger, args: string[], option
   if (options.signal?.aborted) stop.abort();
   let server: MetricsServer | null = null;
   try {
-    if (config.metrics.port !== 0) server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger);
+    if (config.metrics.port !== 0)
+      server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger);
     await runIngestWorker(config, logger, { signal: stop.signal, metrics });
     logger.info('ingest worker stopped');
     return 0;

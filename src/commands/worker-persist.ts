@@ -45,7 +45,8 @@ export async function run(
   const db = await openDatabase(config, logger);
   try {
     await migrate(db, logger);
-    if (config.metrics.port !== 0) server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger);
+    if (config.metrics.port !== 0)
+      server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger);
     await runPersistWorker(config, logger, { signal: stop.signal, metrics, db });
     return 0;
   } finally {

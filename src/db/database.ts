@@ -10,10 +10,7 @@ export type { Database } from './handle.js';
  * PostgreSQL (pg.Pool) when config.databaseUrl is set; otherwise embedded PGlite persisted under
  * `<config.dataDir>/pglite`. Connection failures → InfrastructureError (password redacted).
  */
-export async function openDatabase(
-  config: Pick<Config, 'dataDir' | 'databaseUrl'>,
-  logger: Logger,
-): Promise<Database> {
+export async function openDatabase(config: Pick<Config, 'dataDir' | 'databaseUrl'>, logger: Logger): Promise<Database> {
   if (config.databaseUrl) {
     const { openPostgres } = await import('./postgres.js');
     return openPostgres(config.databaseUrl, logger);

@@ -20,7 +20,7 @@ const SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
 )`;
 
 export interface Migration {
-  version: string;   // the file name without .sql, e.g. "001_capture_index"
+  version: string; // the file name without .sql, e.g. "001_capture_index"
   path: string;
 }
 
@@ -38,7 +38,10 @@ export async function migrate(db: Database, logger: Logger, sqlDir: string = sql
   const known = new Set(migrations.map((m) => m.version));
   const unknown = [...recorded].filter((v) => !known.has(v));
   if (unknown.length) {
-    logger.warn({ versions: unknown, sqlDir }, 'database has migrations this version does not know (newer code ran here?)');
+    logger.warn(
+      { versions: unknown, sqlDir },
+      'database has migrations this version does not know (newer code ran here?)',
+    );
   }
 
   const applied: string[] = [];
@@ -49,7 +52,7 @@ export async function migrate(db: Database, logger: Logger, sqlDir: string = sql
     const ran = await db.transaction(async (tx) => {
       await lockMigrations(tx);
       const rows = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [migration.version]);
-      if (rows.length) return false;   // another process applied it while we waited for the lock
+      if (rows.length) return false; // another process applied it while we waited for the lock
       await tx.exec(sql);
       await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
       return true;

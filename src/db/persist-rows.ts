@@ -4,7 +4,13 @@
 import type { Cdx, FileMeta, FilesetResult } from '../schemas/result.js';
 import type { ManifestEntry } from '../schemas/manifest.js';
 
-export const PERSIST_TABLES = ['ingest_request', 'ingest_file_result', 'ingest_fileset_platform', 'cdx', 'file_meta'] as const;
+export const PERSIST_TABLES = [
+  'ingest_request',
+  'ingest_file_result',
+  'ingest_fileset_platform',
+  'cdx',
+  'file_meta',
+] as const;
 export type PersistTable = (typeof PERSIST_TABLES)[number];
 
 export type Row = Record<string, string | number | boolean | null>;
@@ -28,8 +34,13 @@ export const TABLES: Record<PersistTable, TableSpec> = {
   ingest_request: {
     name: 'ingest_request',
     columns: [
-      ['link_source', 'text'], ['link_source_id', 'text'], ['ingest_type', 'text'], ['base_url', 'text'],
-      ['ingest_request_source', 'text'], ['release_stage', 'text'], ['request', 'jsonb'],
+      ['link_source', 'text'],
+      ['link_source_id', 'text'],
+      ['ingest_type', 'text'],
+      ['base_url', 'text'],
+      ['ingest_request_source', 'text'],
+      ['release_stage', 'text'],
+      ['request', 'jsonb'],
     ],
     key: ['link_source', 'link_source_id', 'ingest_type', 'base_url'],
     onConflict: 'update',
@@ -37,8 +48,14 @@ export const TABLES: Record<PersistTable, TableSpec> = {
   ingest_file_result: {
     name: 'ingest_file_result',
     columns: [
-      ['ingest_type', 'text'], ['base_url', 'text'], ['hit', 'boolean'], ['status', 'text'], ['terminal_url', 'text'],
-      ['terminal_dt', 'text'], ['terminal_status_code', 'integer'], ['terminal_sha1hex', 'text'],
+      ['ingest_type', 'text'],
+      ['base_url', 'text'],
+      ['hit', 'boolean'],
+      ['status', 'text'],
+      ['terminal_url', 'text'],
+      ['terminal_dt', 'text'],
+      ['terminal_status_code', 'integer'],
+      ['terminal_sha1hex', 'text'],
     ],
     key: ['ingest_type', 'base_url'],
     onConflict: 'update',
@@ -47,10 +64,21 @@ export const TABLES: Record<PersistTable, TableSpec> = {
   ingest_fileset_platform: {
     name: 'ingest_fileset_platform',
     columns: [
-      ['ingest_type', 'text'], ['base_url', 'text'], ['hit', 'boolean'], ['status', 'text'], ['platform_name', 'text'],
-      ['platform_domain', 'text'], ['platform_id', 'text'], ['ingest_strategy', 'text'], ['total_size', 'bigint'],
-      ['file_count', 'bigint'], ['archiveorg_item_name', 'text'], ['archiveorg_item_bundle_path', 'text'],
-      ['web_bundle_url', 'text'], ['web_bundle_dt', 'text'], ['manifest', 'jsonb'],
+      ['ingest_type', 'text'],
+      ['base_url', 'text'],
+      ['hit', 'boolean'],
+      ['status', 'text'],
+      ['platform_name', 'text'],
+      ['platform_domain', 'text'],
+      ['platform_id', 'text'],
+      ['ingest_strategy', 'text'],
+      ['total_size', 'bigint'],
+      ['file_count', 'bigint'],
+      ['archiveorg_item_name', 'text'],
+      ['archiveorg_item_bundle_path', 'text'],
+      ['web_bundle_url', 'text'],
+      ['web_bundle_dt', 'text'],
+      ['manifest', 'jsonb'],
     ],
     key: ['ingest_type', 'base_url'],
     onConflict: 'update',
@@ -59,15 +87,26 @@ export const TABLES: Record<PersistTable, TableSpec> = {
   cdx: {
     name: 'cdx',
     columns: [
-      ['url', 'text'], ['datetime', 'text'], ['sha1hex', 'text'], ['mimetype', 'text'], ['warc_path', 'text'],
-      ['warc_csize', 'bigint'], ['warc_offset', 'bigint'],
+      ['url', 'text'],
+      ['datetime', 'text'],
+      ['sha1hex', 'text'],
+      ['mimetype', 'text'],
+      ['warc_path', 'text'],
+      ['warc_csize', 'bigint'],
+      ['warc_offset', 'bigint'],
     ],
     key: ['url', 'datetime'],
     onConflict: 'nothing',
   },
   file_meta: {
     name: 'file_meta',
-    columns: [['sha1hex', 'text'], ['sha256hex', 'text'], ['md5hex', 'text'], ['size_bytes', 'bigint'], ['mimetype', 'text']],
+    columns: [
+      ['sha1hex', 'text'],
+      ['sha256hex', 'text'],
+      ['md5hex', 'text'],
+      ['size_bytes', 'bigint'],
+      ['mimetype', 'text'],
+    ],
     key: ['sha1hex'],
     onConflict: 'nothing',
   },
@@ -75,7 +114,13 @@ export const TABLES: Record<PersistTable, TableSpec> = {
 
 export type TableRows = Record<PersistTable, Row[]>;
 
-export const emptyTableRows = (): TableRows => ({ ingest_request: [], ingest_file_result: [], ingest_fileset_platform: [], cdx: [], file_meta: [] });
+export const emptyTableRows = (): TableRows => ({
+  ingest_request: [],
+  ingest_file_result: [],
+  ingest_fileset_platform: [],
+  cdx: [],
+  file_meta: [],
+});
 
 /** Why a result adds no row to a table it would otherwise fill. */
 export type SkipReason = 'no-base-url' | 'no-link-source';
@@ -95,15 +140,17 @@ export function rowsOfResult(result: FilesetResult): ResultRows {
   // Every result on the fileset topic answers a dataset request, even one that did not say so.
   const keys = { ingest_type: textOf(request.ingest_type) ?? 'dataset', base_url: request.base_url };
   const terminal = result.terminal;
-  rows.ingest_file_result = [{
-    ...keys,
-    hit: result.hit,
-    status: result.status,
-    terminal_url: terminal?.terminal_url ?? null,
-    terminal_dt: terminal?.terminal_dt ?? null,
-    terminal_status_code: terminal?.terminal_status_code ?? null,
-    terminal_sha1hex: terminal?.terminal_sha1hex ?? null,
-  }];
+  rows.ingest_file_result = [
+    {
+      ...keys,
+      hit: result.hit,
+      status: result.status,
+      terminal_url: terminal?.terminal_url ?? null,
+      terminal_dt: terminal?.terminal_dt ?? null,
+      terminal_status_code: terminal?.terminal_status_code ?? null,
+      terminal_sha1hex: terminal?.terminal_sha1hex ?? null,
+    },
+  ];
   if (result.platform_name) rows.ingest_fileset_platform = [platformRow(result, keys)];
   const requestRow = ingestRequestRow(request, keys);
   if (requestRow) rows.ingest_request = [requestRow];
@@ -112,7 +159,9 @@ export function rowsOfResult(result: FilesetResult): ResultRows {
 
 /** The primary key of a row, for logs and rejection reports. */
 export function keyOf(table: PersistTable, row: Row): Record<string, string | null> {
-  return Object.fromEntries(TABLES[table].key.map((column) => [column, row[column] == null ? null : String(row[column])]));
+  return Object.fromEntries(
+    TABLES[table].key.map((column) => [column, row[column] == null ? null : String(row[column])]),
+  );
 }
 
 function platformRow(result: FilesetResult, keys: { ingest_type: string; base_url: string }): Row {
@@ -141,7 +190,10 @@ function platformRow(result: FilesetResult, keys: { ingest_type: string; base_ur
  * sandcrawler's request_to_row: the key may be implied by a DOI base_url or a Save Paper Now
  * release; the optional fields it keeps go into `request` (null when there are none).
  */
-function ingestRequestRow(request: Record<string, unknown>, keys: { ingest_type: string; base_url: string }): Row | null {
+function ingestRequestRow(
+  request: Record<string, unknown>,
+  keys: { ingest_type: string; base_url: string },
+): Row | null {
   let linkSource = request.link_source;
   let linkSourceId = request.link_source_id;
   const extIds = objectOf(request.ext_ids);
@@ -173,16 +225,25 @@ function ingestRequestRow(request: Record<string, unknown>, keys: { ingest_type:
 
 /** The landing page capture, the original a revisit points to, and the file and bundle captures. */
 function capturedCdx(result: FilesetResult): Row[] {
-  const all = [result.cdx, result.revisit_cdx, result.fileset_file?.cdx, result.fileset_file?.revisit_cdx, result.fileset_bundle?.cdx, result.fileset_bundle?.revisit_cdx];
-  return all.filter((cdx): cdx is Cdx => !!cdx).map((cdx) => ({
-    url: cdx.url,
-    datetime: cdx.datetime,
-    sha1hex: cdx.sha1hex,
-    mimetype: cdx.mimetype ?? null,
-    warc_path: cdx.warc_path,
-    warc_csize: cdx.warc_csize,
-    warc_offset: cdx.warc_offset,
-  }));
+  const all = [
+    result.cdx,
+    result.revisit_cdx,
+    result.fileset_file?.cdx,
+    result.fileset_file?.revisit_cdx,
+    result.fileset_bundle?.cdx,
+    result.fileset_bundle?.revisit_cdx,
+  ];
+  return all
+    .filter((cdx): cdx is Cdx => !!cdx)
+    .map((cdx) => ({
+      url: cdx.url,
+      datetime: cdx.datetime,
+      sha1hex: cdx.sha1hex,
+      mimetype: cdx.mimetype ?? null,
+      warc_path: cdx.warc_path,
+      warc_csize: cdx.warc_csize,
+      warc_offset: cdx.warc_offset,
+    }));
 }
 
 /**
@@ -200,7 +261,13 @@ function archivedFiles(result: FilesetResult): Row[] {
   if (file?.file_meta && (result.hit || file.cdx)) metas.push(file.file_meta);
   const bundle = result.fileset_bundle;
   if (bundle?.file_meta && (bundle.cdx || bundle.archiveorg_bundle_path)) metas.push(bundle.file_meta);
-  return metas.map((m) => ({ sha1hex: m.sha1hex, sha256hex: m.sha256hex, md5hex: m.md5hex, size_bytes: m.size_bytes, mimetype: m.mimetype }));
+  return metas.map((m) => ({
+    sha1hex: m.sha1hex,
+    sha256hex: m.sha256hex,
+    md5hex: m.md5hex,
+    size_bytes: m.size_bytes,
+    mimetype: m.mimetype,
+  }));
 }
 
 function entryFileMeta(entry: ManifestEntry): FileMeta | null {

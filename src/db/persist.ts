@@ -57,7 +57,11 @@ const ROW_ERROR = /^(22|23)|^54000$/;
  * Writes the batch. Throws (writing nothing) when the database itself fails: InfrastructureError
  * for a lost connection, which the caller retries with the same batch.
  */
-export async function persistResults(db: Database, results: unknown[], options: PersistOptions): Promise<PersistOutcome> {
+export async function persistResults(
+  db: Database,
+  results: unknown[],
+  options: PersistOptions,
+): Promise<PersistOutcome> {
   const { logger, metrics } = options;
   const started = process.hrtime.bigint();
   const outcome: PersistOutcome = { results: 0, rows: zeroCounts(), rejected: [], skipped: {} };
@@ -70,7 +74,11 @@ export async function persistResults(db: Database, results: unknown[], options: 
     const parsed = FilesetResultSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      const rejected: RejectedRow = { table: 'result', key: resultKey(raw), error: `${issue.path.join('.') || 'result'}: ${issue.message}` };
+      const rejected: RejectedRow = {
+        table: 'result',
+        key: resultKey(raw),
+        error: `${issue.path.join('.') || 'result'}: ${issue.message}`,
+      };
       logger.warn(rejected, 'not a fileset result, not persisted');
       metrics?.persistRejected.inc({ table: 'result' });
       outcome.rejected.push(rejected);
@@ -102,7 +110,13 @@ export async function persistResults(db: Database, results: unknown[], options: 
  * One statement for all rows, inside a savepoint; if the database refuses it because of a row's
  * values, each row again in its own savepoint, so the bad rows are found and the good ones kept.
  */
-async function upsertKeepingGoodRows(tx: Database, spec: TableSpec, rows: Row[], rejected: RejectedRow[], logger: Logger): Promise<number> {
+async function upsertKeepingGoodRows(
+  tx: Database,
+  spec: TableSpec,
+  rows: Row[],
+  rejected: RejectedRow[],
+  logger: Logger,
+): Promise<number> {
   try {
     return await tx.transaction((sp) => upsert(sp, spec, rows));
   } catch (err) {
@@ -198,7 +212,9 @@ function describeRowError(err: unknown): string {
 
 function isDatasetFileResult(raw: unknown): boolean {
   const request = (raw as { request?: unknown } | null)?.request;
-  return !!request && typeof request === 'object' && (request as { ingest_type?: unknown }).ingest_type === 'dataset-file';
+  return (
+    !!request && typeof request === 'object' && (request as { ingest_type?: unknown }).ingest_type === 'dataset-file'
+  );
 }
 
 /** What identifies a result that could not be read as one: its request's type and URL, when present. */
@@ -215,4 +231,3 @@ function zeroCounts(): Record<PersistTable, number> {
 function count<K extends string>(counts: Partial<Record<K, number>>, key: K): void {
   counts[key] = (counts[key] ?? 0) + 1;
 }
-

@@ -14,8 +14,15 @@ const INT8_OID = 20;
 // 40001/40P01 serialization failure and deadlock.
 const TRANSIENT_SQLSTATE = /^(08|28|53|57P)|^3D000$|^40001$|^40P01$/;
 const TRANSIENT_ERRNO = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
-  'EHOSTUNREACH', 'ENETUNREACH',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
 ]);
 const TRANSIENT_MESSAGE = /connection terminated|timeout exceeded when trying to connect|connection error/i;
 
@@ -48,7 +55,10 @@ export async function openPostgres(url: string, logger: Logger, options: Postgre
     const failure = wrap(err);
     throw failure instanceof InfrastructureError
       ? failure
-      : new InfrastructureError(`cannot use PostgreSQL at ${where}: ${scrub(messageOf(err), secret)}`, causeOf(err, secret));
+      : new InfrastructureError(
+          `cannot use PostgreSQL at ${where}: ${scrub(messageOf(err), secret)}`,
+          causeOf(err, secret),
+        );
   }
   logger.debug({ database: where }, 'connected to PostgreSQL');
 

@@ -12,7 +12,12 @@ import { classifyError, isTransferError } from './failures.js';
  * the caller drops without reading never closes, so garbage collection releases it as a last
  * resort; callers must still consume or destroy every body, or the host stays throttled until then.
  */
-export function guardBody(body: Readable, release: Release, host: string, registry: FinalizationRegistry<Release>): void {
+export function guardBody(
+  body: Readable,
+  release: Release,
+  host: string,
+  registry: FinalizationRegistry<Release>,
+): void {
   registry.register(body, release, body);
   body.once('close', () => {
     registry.unregister(body);

@@ -78,7 +78,7 @@ export class Budgets {
     const release = await state.limiter.acquire(name, signal);
     try {
       // Sleep until the start time; again only if a new pause moved it meanwhile.
-      for (let waitedFor = -1; ; ) {
+      for (let waitedFor = -1; ;) {
         const target = state.nextStart;
         const wait = target - this.#now();
         if (wait <= 0 || target === waitedFor) break;

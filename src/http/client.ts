@@ -101,7 +101,7 @@ export class HttpClient {
     // request budgets rather than here, and a retryable status that runs out of retries is
     // returned, not thrown.
     let rateLimited = 0;
-    for (let retries = 0; ; ) {
+    for (let retries = 0; ;) {
       const attempt = retries + rateLimited;
       let response: HttpResponse;
       try {
@@ -126,7 +126,10 @@ export class HttpClient {
         // Everything asking this host (and this platform budget) waits, not just this request.
         this.#budgets.pause(hostBudget(original), delayMs);
         if (options.budget) this.#budgets.pause(options.budget, delayMs);
-        this.#log.warn({ url: original.href, status, attempt: rateLimited, delayMs, budget: options.budget }, 'rate limited: pausing');
+        this.#log.warn(
+          { url: original.href, status, attempt: rateLimited, delayMs, budget: options.budget },
+          'rate limited: pausing',
+        );
         continue;
       }
       await this.#pause(original.href, { status }, retries++, retryAfter, signal);
@@ -165,7 +168,9 @@ export class HttpClient {
     const releaseBudget = options.budget ? await this.#budgets.acquire(options.budget, options.signal) : () => {};
     let release: Release;
     try {
-      await (await this.#budgets.acquire(hostBudget(original), options.signal))();
+      await (
+        await this.#budgets.acquire(hostBudget(original), options.signal)
+      )();
       const releaseHost = await this.#limiter.acquire(original.hostname, options.signal);
       release = () => {
         releaseHost();

@@ -47,7 +47,9 @@ export class Transport {
   }
 
   /** undici's request() (raw header list) plus the IP address of the socket it went out on. */
-  async request(options: Dispatcher.RequestOptions): Promise<{ data: Dispatcher.ResponseData; remoteAddress?: string }> {
+  async request(
+    options: Dispatcher.RequestOptions,
+  ): Promise<{ data: Dispatcher.ResponseData; remoteAddress?: string }> {
     const slot: Slot = {};
     let pending: Promise<Dispatcher.ResponseData>;
     // undici creates its request object synchronously inside request(), so the create event

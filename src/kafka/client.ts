@@ -97,7 +97,10 @@ export async function consumerLag(
 ): Promise<Array<{ topic: string; partition: number; lag: number }>> {
   const lags: Array<{ topic: string; partition: number; lag: number }> = [];
   for (const topic of new Set(partitions.map((p) => p.topic))) {
-    const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+    const [ends, [committed]] = await Promise.all([
+      admin.fetchTopicOffsets(topic),
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+    ]);
     for (const { partition } of partitions.filter((p) => p.topic === topic)) {
       const end = ends.find((e) => e.partition === partition);
       const done = Number(committed?.partitions.find((c) => c.partition === partition)?.offset ?? -1);

@@ -104,7 +104,10 @@ export class JsonConsumer {
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.#log.error({ err: payload.error, restart: payload.restart }, 'Kafka consumer crashed');
       // kafkajs restarts itself after retriable crashes; only a final one ends the run.
-      if (!payload.restart) this.#halt(new InfrastructureError(`Kafka consumer stopped: ${describeError(payload.error)}`, { cause: payload.error }));
+      if (!payload.restart)
+        this.#halt(
+          new InfrastructureError(`Kafka consumer stopped: ${describeError(payload.error)}`, { cause: payload.error }),
+        );
     });
     const onAbort = () => this.#halt();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -115,12 +118,17 @@ export class JsonConsumer {
         await Promise.all([consumer.connect(), admin.connect()]);
         // A new group starts at the earliest offset: messages produced before it existed are not lost.
         await consumer.subscribe({ topics: this.#options.topics, fromBeginning: true });
-        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.#eachBatch(payload, handler) });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: (payload) => this.#eachBatch(payload, handler),
+        });
       } catch (err) {
         throw new InfrastructureError(`Kafka: ${describeError(err)}`, { cause: err });
       }
       this.#log.info({ topics: this.#options.topics }, 'consuming');
-      if (!this.#stop.signal.aborted) await new Promise((resolve) => this.#stop.signal.addEventListener('abort', resolve, { once: true }));
+      if (!this.#stop.signal.aborted)
+        await new Promise((resolve) => this.#stop.signal.addEventListener('abort', resolve, { once: true }));
       await this.#drain();
     } finally {
       this.#halt();
@@ -150,7 +158,10 @@ export class JsonConsumer {
     const grace = this.#options.drainGraceMs ?? DRAIN_GRACE_MS;
     this.#log.info({ inFlight: this.#tasks.size, graceMs: grace }, 'draining');
     if (!(await this.#settled(grace))) {
-      this.#log.warn({ inFlight: this.#tasks.size }, 'drain grace period over: abandoning in-flight work (it will be redelivered)');
+      this.#log.warn(
+        { inFlight: this.#tasks.size },
+        'drain grace period over: abandoning in-flight work (it will be redelivered)',
+      );
       this.#abandon.abort(new Error('abandoned at shutdown'));
       await this.#settled(30_000);
     }
@@ -163,7 +174,10 @@ export class JsonConsumer {
   async #settled(ms: number): Promise<boolean> {
     const timer = new AbortController();
     try {
-      const timeUp = sleep(ms, timer.signal).then(() => false, () => false);
+      const timeUp = sleep(ms, timer.signal).then(
+        () => false,
+        () => false,
+      );
       return await Promise.race([Promise.allSettled([...this.#tasks]).then(() => true), timeUp]);
     } finally {
       timer.abort(); // no timer outlives the drain
@@ -171,13 +185,16 @@ export class JsonConsumer {
   }
 
   #assign(assignment: Record<string, number[]>): void {
-    const assigned = Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
+    const assigned = Object.entries(assignment).flatMap(([topic, partitions]) =>
+      partitions.map((partition) => ({ topic, partition })),
+    );
     for (const { topic, partition } of this.#tracker.assign(assigned)) {
       // Revoked: its in-flight work still finishes, but another member commits it now.
       this.#options.metrics.consumerLag.remove({ topic, partition: String(partition) });
     }
     // A consumer restarted after a crash has forgotten its pauses.
-    for (const { topic, partition } of assigned) if (this.#isHeld(topic, partition)) this.#applyPause(topic, partition, true);
+    for (const { topic, partition } of assigned)
+      if (this.#isHeld(topic, partition)) this.#applyPause(topic, partition, true);
     this.#log.info({ assignment }, 'partitions assigned');
     this.#refreshLag();
   }
@@ -186,7 +203,10 @@ export class JsonConsumer {
    * Hands a batch's messages to free slots and returns: the fetch loop goes on while handlers
    * run. Waiting for a slot keeps the session alive with heartbeats, and gives up on a rebalance.
    */
-  async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload, handler: MessageHandler): Promise<void> {
+  async #eachBatch(
+    { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
+    handler: MessageHandler,
+  ): Promise<void> {
     const { topic, partition } = batch;
     this.#highWatermarks.set(key(topic, partition), batch.highWatermark);
     let rebalancing = false;
@@ -197,7 +217,8 @@ export class JsonConsumer {
         this.#wake();
       });
     }, this.#timings.heartbeatInterval);
-    const blocked = () => rebalancing || this.#stop.signal.aborted || this.#isHeld(topic, partition) || !isRunning() || isStale();
+    const blocked = () =>
+      rebalancing || this.#stop.signal.aborted || this.#isHeld(topic, partition) || !isRunning() || isStale();
     try {
       for (const message of batch.messages) {
         if (blocked()) break;
@@ -217,7 +238,13 @@ export class JsonConsumer {
         if (!(await this.#acquireSlot(blocked))) break;
         this.#tracker.take(topic, partition, message.offset);
         resolveOffset(message.offset);
-        const consumed = { topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, value };
+        const consumed = {
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString('utf8') ?? null,
+          value,
+        };
         const task = this.#work(consumed, handler).finally(() => this.#tasks.delete(task));
         this.#tasks.add(task);
       }
@@ -247,7 +274,10 @@ export class JsonConsumer {
       return JSON.parse(text) as unknown;
     } catch (err) {
       this.#options.metrics.skipped.inc({ reason: 'not-json' });
-      this.#log.warn({ topic, partition, offset: message.offset, err, bytes: text.length, start: text.slice(0, 200) }, 'skipping a message that is not JSON');
+      this.#log.warn(
+        { topic, partition, offset: message.offset, err, bytes: text.length, start: text.slice(0, 200) },
+        'skipping a message that is not JSON',
+      );
       return NOT_JSON;
     }
   }
@@ -353,7 +383,8 @@ export class JsonConsumer {
     if (!partitions.length || !this.#admin) return;
     try {
       const lags = await consumerLag(this.#admin, this.#options.groupId, partitions);
-      for (const { topic, partition, lag } of lags) this.#options.metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
+      for (const { topic, partition, lag } of lags)
+        this.#options.metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
     } catch (err) {
       this.#log.debug({ err }, 'consumer lag not updated');
     }

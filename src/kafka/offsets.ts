@@ -103,7 +103,8 @@ export class OffsetTracker {
   #state(topic: string, partition: number): PartitionOffsets {
     const key = keyOf(topic, partition);
     let state = this.#partitions.get(key);
-    if (!state) this.#partitions.set(key, (state = { topic, partition, highest: -1n, unfinished: new Set(), committed: -1n }));
+    if (!state)
+      this.#partitions.set(key, (state = { topic, partition, highest: -1n, unfinished: new Set(), committed: -1n }));
     return state;
   }
 }

@@ -80,7 +80,8 @@ export async function ingestFileset(
 ): Promise<IngestOutcome> {
   const parsed = parseRequest(rawRequest);
   const echo = isObject(rawRequest) ? rawRequest : { value: rawRequest };
-  if ('problem' in parsed) return { result: newResult(echo, 'bad-request', parsed.problem), fileResult: null, ready: false };
+  if ('problem' in parsed)
+    return { result: newResult(echo, 'bad-request', parsed.problem), fileResult: null, ready: false };
   const { request } = parsed;
   const deadline = AbortSignal.timeout(deps.config.ingestDeadlineMs);
   const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;

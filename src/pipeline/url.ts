@@ -35,4 +35,3 @@ export function checkBlocklist(url: string, extra: readonly string[]): void {
     }
   }
 }
-

@@ -38,7 +38,8 @@ export async function getApi(ctx: PlatformContext, url: string, options: ApiOpti
     });
     text = body.toString('utf8');
   } catch (err) {
-    if (err instanceof BodyTooLargeError) throw new PlatformError(`API response from ${url} exceeds ${API_BODY_LIMIT} bytes`);
+    if (err instanceof BodyTooLargeError)
+      throw new PlatformError(`API response from ${url} exceeds ${API_BODY_LIMIT} bytes`);
     throw err;
   }
   let json: unknown;

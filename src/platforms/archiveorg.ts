@@ -1,11 +1,25 @@
 // archive.org items: /details/, /download/ and /metadata/ URLs, read through the metadata API. An
 // item is already in the archive, so nothing is copied: the result points at archive.org's copy.
 import {
-  ArchiveItemSchema, ITEM_PATH, downloadPath, formatMimetype, isSystemFormat, isSystemName, type ArchiveFile, type ArchiveItem,
+  ArchiveItemSchema,
+  ITEM_PATH,
+  downloadPath,
+  formatMimetype,
+  isSystemFormat,
+  isSystemName,
+  type ArchiveFile,
+  type ArchiveItem,
 } from '../archiveorg-rules.js';
 import { PlatformError, PlatformNotFoundError, PlatformRestrictedError, PlatformScopeError } from '../errors.js';
 import { expectOk, getApi, parseApi } from './api.js';
-import type { LandingPage, PlatformContext, PlatformFile, PlatformHelper, PlatformItem, PlatformRequest } from './types.js';
+import type {
+  LandingPage,
+  PlatformContext,
+  PlatformFile,
+  PlatformHelper,
+  PlatformItem,
+  PlatformRequest,
+} from './types.js';
 
 const ORIGIN = 'https://archive.org';
 // web.archive.org (Wayback captures) is deliberately absent: replays are not datasets.
@@ -91,7 +105,9 @@ export const archiveorg: PlatformHelper = {
     expectOk(response, `archive.org item ${requested}`);
     // The metadata API answers 200 with `{}` for an identifier that does not exist.
     if (isObject(response.json) && Object.keys(response.json).length === 0) {
-      throw new PlatformNotFoundError(`archive.org item ${requested} does not exist (empty metadata from ${response.url})`);
+      throw new PlatformNotFoundError(
+        `archive.org item ${requested} does not exist (empty metadata from ${response.url})`,
+      );
     }
     if (isObject(response.json) && (response.json.is_dark === true || response.json.is_dark === 'true')) {
       throw new PlatformRestrictedError(`archive.org item ${requested} is dark (withdrawn from public access)`);
@@ -100,7 +116,9 @@ export const archiveorg: PlatformHelper = {
     const md = item.metadata;
     const identifier = md.identifier;
     if (md.mediatype === 'collection' || item.is_collection === true) {
-      throw new PlatformScopeError(`archive.org ${identifier} is a collection of items, not a dataset; request one of its items`);
+      throw new PlatformScopeError(
+        `archive.org ${identifier} is a collection of items, not a dataset; request one of its items`,
+      );
     }
     if (md.mediatype === 'web') {
       throw new PlatformScopeError(`archive.org ${identifier} is a web crawl item (mediatype "web"), not a dataset`);

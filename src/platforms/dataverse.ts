@@ -1,15 +1,32 @@
 // Dataverse, any installation: dataset URLs on any host (dataset.xhtml, citation, the native API),
 // DOIs of well-known installations, and landing pages that say they are a Dataverse.
 import { z } from 'zod';
-import { IngestError, PlatformError, PlatformNotFoundError, PlatformRestrictedError, PlatformScopeError } from '../errors.js';
+import {
+  IngestError,
+  PlatformError,
+  PlatformNotFoundError,
+  PlatformRestrictedError,
+  PlatformScopeError,
+} from '../errors.js';
 import { expectOk, getApi, parseApi } from './api.js';
 import { landingSignals } from './detect.js';
-import type { LandingPage, PlatformContext, PlatformFile, PlatformHelper, PlatformItem, PlatformRequest } from './types.js';
+import type {
+  LandingPage,
+  PlatformContext,
+  PlatformFile,
+  PlatformHelper,
+  PlatformItem,
+  PlatformRequest,
+} from './types.js';
 
 /** DOI prefix → host, for installations whose DOIs we resolve offline (each seen in dataset URLs in the wild). */
 const KNOWN_PREFIXES: Readonly<Record<string, string>> = {
-  '10.7910': 'dataverse.harvard.edu', '10.34894': 'dataverse.nl', '10.5683': 'borealisdata.ca',
-  '10.5064': 'data.qdr.syr.edu', '10.18710': 'dataverse.no', '10.57745': 'entrepot.recherche.data.gouv.fr',
+  '10.7910': 'dataverse.harvard.edu',
+  '10.34894': 'dataverse.nl',
+  '10.5683': 'borealisdata.ca',
+  '10.5064': 'data.qdr.syr.edu',
+  '10.18710': 'dataverse.no',
+  '10.57745': 'entrepot.recherche.data.gouv.fr',
 };
 /** Known Dataverse installations: no /api/info/version probe. */
 const KNOWN_HOSTS = new Set([...Object.values(KNOWN_PREFIXES), 'demo.dataverse.org']);
@@ -20,8 +37,13 @@ const PID = /^(?:doi|hdl):[^/\s]+\/\S+$/i;
 const HASHES = { MD5: ['md5', 32], SHA1: ['sha1', 40], SHA256: ['sha256', 64], SHA512: ['sha512', 128] } as const;
 /** Extensions of ingestable originals, for older servers whose JSON lacks originalFileName. */
 const ORIGINAL_EXT: Readonly<Record<string, string>> = {
-  'text/tsv': 'tsv', 'text/csv': 'csv', 'application/x-stata': 'dta', 'application/x-spss-sav': 'sav', 'application/x-spss-por': 'por',
-  'application/x-rlang-transport': 'RData', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
+  'text/tsv': 'tsv',
+  'text/csv': 'csv',
+  'application/x-stata': 'dta',
+  'application/x-spss-sav': 'sav',
+  'application/x-spss-por': 'por',
+  'application/x-rlang-transport': 'RData',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
 };
 
 // GET /api/info/version: {"status":"OK","data":{"version":"6.2","build":...}}
@@ -30,32 +52,53 @@ const InfoVersion = z.object({ status: z.literal('OK'), data: z.object({ version
 // A version's file entries (native API; the dataverse_json export has the same shape). The
 // original* fields exist only for ingested tabular files: the upload the .tab was derived from.
 const FileMetadata = z.object({
-  label: z.string(), directoryLabel: z.string().optional(), description: z.string().optional(), restricted: z.boolean().optional(),
+  label: z.string(),
+  directoryLabel: z.string().optional(),
+  description: z.string().optional(),
+  restricted: z.boolean().optional(),
   dataFile: z.object({
-    id: z.number().int(), persistentId: z.string().nullish(), contentType: z.string().optional(),
-    filesize: z.number().int().nonnegative(), md5: z.string().optional(),
+    id: z.number().int(),
+    persistentId: z.string().nullish(),
+    contentType: z.string().optional(),
+    filesize: z.number().int().nonnegative(),
+    md5: z.string().optional(),
     checksum: z.object({ type: z.string(), value: z.string() }).optional(),
-    originalFileFormat: z.string().optional(), originalFileSize: z.number().int().nonnegative().optional(), originalFileName: z.string().optional(),
+    originalFileFormat: z.string().optional(),
+    originalFileSize: z.number().int().nonnegative().optional(),
+    originalFileName: z.string().optional(),
   }),
 });
 // A dataset version: `data` of GET /api/datasets/:persistentId/versions/<v>?persistentId=<pid>, and
 // `data.latestVersion` of GET /api/datasets/:persistentId/?persistentId=<pid>.
 const DatasetVersion = z.object({
-  datasetPersistentId: z.string().optional(), versionState: z.string().optional(), releaseTime: z.string().optional(),
-  versionNumber: z.number().int().optional(), versionMinorNumber: z.number().int().optional(),
+  datasetPersistentId: z.string().optional(),
+  versionState: z.string().optional(),
+  releaseTime: z.string().optional(),
+  versionNumber: z.number().int().optional(),
+  versionMinorNumber: z.number().int().optional(),
   license: z.union([z.string(), z.object({ name: z.string().optional(), uri: z.string().optional() })]).optional(),
-  metadataBlocks: z.object({ citation: z.object({ fields: z.array(z.object({ typeName: z.string(), value: z.unknown() })) }).optional() }).optional(),
+  metadataBlocks: z
+    .object({
+      citation: z.object({ fields: z.array(z.object({ typeName: z.string(), value: z.unknown() })) }).optional(),
+    })
+    .optional(),
   files: z.array(FileMetadata),
 });
 const DatasetResponse = z.object({
   data: z.object({
-    protocol: z.string().optional(), authority: z.string().optional(), identifier: z.string().optional(),
-    publisher: z.string().optional(), publicationDate: z.string().optional(), latestVersion: DatasetVersion,
+    protocol: z.string().optional(),
+    authority: z.string().optional(),
+    identifier: z.string().optional(),
+    publisher: z.string().optional(),
+    publicationDate: z.string().optional(),
+    latestVersion: DatasetVersion,
   }),
 });
 const VersionResponse = z.object({ data: DatasetVersion });
 // GET /api/search?q=filePersistentId:<id>: the dataset a file PID belongs to.
-const FileSearch = z.object({ data: z.object({ items: z.array(z.object({ file_persistent_id: z.string(), dataset_persistent_id: z.string() })) }) });
+const FileSearch = z.object({
+  data: z.object({ items: z.array(z.object({ file_persistent_id: z.string(), dataset_persistent_id: z.string() })) }),
+});
 
 type DataverseFile = z.infer<typeof FileMetadata>;
 type Version = z.infer<typeof DatasetVersion>;
@@ -102,7 +145,9 @@ function targetOf(request: PlatformRequest, landing: LandingPage | null): Datave
   const signals = landingSignals(usable);
   const exportLink = signals.links.find((l) => /\/api\/(?:v1\/)?datasets\/export\b/.test(l.href));
   if (!usable || (!exportLink && !signals.generators.some((g) => /\bdataverse\b/i.test(g)))) return null;
-  const pid = (exportLink && new URL(exportLink.href).searchParams.get('persistentId')) || (signals.doi ? `doi:${signals.doi}` : '');
+  const pid =
+    (exportLink && new URL(exportLink.href).searchParams.get('persistentId')) ||
+    (signals.doi ? `doi:${signals.doi}` : '');
   const page = new URL(terminal ?? usable.url);
   return PID.test(pid) ? { origin: page.origin, host: page.hostname, pid } : null;
 }
@@ -113,10 +158,14 @@ const q = (value: string) => encodeURIComponent(value).replace(/%3A/gi, ':').rep
 /** An unknown host must say it runs Dataverse before we read its API as one. */
 async function confirmDataverse(ctx: PlatformContext, target: DataverseTarget): Promise<void> {
   const response = await getApi(ctx, `${target.origin}/api/info/version`);
-  if (response.statusCode === 429 || response.statusCode >= 500) expectOk(response, `Dataverse probe of ${target.host}`);
+  if (response.statusCode === 429 || response.statusCode >= 500)
+    expectOk(response, `Dataverse probe of ${target.host}`);
   const ok = response.statusCode >= 200 && response.statusCode < 300 && InfoVersion.safeParse(response.json).success;
   // Not a platform failure: the URL only looked like a Dataverse one, so it is outside this helper's scope.
-  if (!ok) throw new PlatformScopeError(`${target.host} is not a Dataverse installation (/api/info/version: HTTP ${response.statusCode}, no Dataverse version)`);
+  if (!ok)
+    throw new PlatformScopeError(
+      `${target.host} is not a Dataverse installation (/api/info/version: HTTP ${response.statusCode}, no Dataverse version)`,
+    );
 }
 
 /** The dataset a file PID belongs to, from the search API; undefined when it cannot tell. */
@@ -125,7 +174,8 @@ async function parentDataset(ctx: PlatformContext, target: DataverseTarget, pid:
     const response = await getApi(ctx, `${target.origin}/api/search?q=filePersistentId:${q(pid.split('/').pop()!)}`);
     const hits = FileSearch.safeParse(response.json);
     if (response.statusCode !== 200 || !hits.success) return undefined;
-    return hits.data.data.items.find((i) => i.file_persistent_id.toLowerCase() === pid.toLowerCase())?.dataset_persistent_id;
+    return hits.data.data.items.find((i) => i.file_persistent_id.toLowerCase() === pid.toLowerCase())
+      ?.dataset_persistent_id;
   } catch (err) {
     if (err instanceof IngestError) return undefined; // the scope error says enough without the parent
     throw err;
@@ -133,7 +183,9 @@ async function parentDataset(ctx: PlatformContext, target: DataverseTarget, pid:
 }
 
 function fileScope(what: string, parent: string | undefined): Error {
-  return new PlatformScopeError(`Dataverse ${what} is a file, not a dataset${parent ? `; request its dataset ${parent}` : ''}`);
+  return new PlatformScopeError(
+    `Dataverse ${what} is a file, not a dataset${parent ? `; request its dataset ${parent}` : ''}`,
+  );
 }
 
 /** The version the URL asks for (as the API spells it), or undefined for the latest published one. */
@@ -141,30 +193,41 @@ function requestedVersion(version: string | undefined): string | undefined {
   if (version === undefined || /^:latest(-published)?$/i.test(version)) return undefined;
   if (/^\d+(\.\d+)?$/.test(version)) return version;
   // A draft is unpublished and still changing: not a citable version we could archive, even with access.
-  if (/^:?draft$/i.test(version)) throw new PlatformScopeError('Dataverse draft versions are not published; request a released version');
+  if (/^:?draft$/i.test(version))
+    throw new PlatformScopeError('Dataverse draft versions are not published; request a released version');
   throw new PlatformScopeError(`unrecognised Dataverse dataset version "${version}"`);
 }
 
 async function fetchVersion(ctx: PlatformContext, target: DataverseTarget, pid: string) {
   const version = requestedVersion(target.version);
   const api = `${target.origin}/api/datasets/:persistentId`;
-  const response = await getApi(ctx, version ? `${api}/versions/${version}?persistentId=${q(pid)}` : `${api}/?persistentId=${q(pid)}`);
+  const response = await getApi(
+    ctx,
+    version ? `${api}/versions/${version}?persistentId=${q(pid)}` : `${api}/?persistentId=${q(pid)}`,
+  );
   if (response.statusCode === 404) {
     const parent = await parentDataset(ctx, target, pid);
     if (parent) throw fileScope(pid, parent);
   }
   expectOk(response, `Dataverse dataset ${pid}${version ? ` version ${version}` : ''}`);
-  if (version) return { version: parseApi(VersionResponse, response, 'Dataverse dataset version').data, dataset: undefined };
+  if (version)
+    return { version: parseApi(VersionResponse, response, 'Dataverse dataset version').data, dataset: undefined };
   const { data } = parseApi(DatasetResponse, response, 'Dataverse dataset');
   return { version: data.latestVersion, dataset: data };
 }
 
 /** A file's hashes: `checksum` in any algorithm Dataverse supports, and the legacy `md5` field. */
-export function fileHashes(dataFile: DataverseFile['dataFile']): { md5?: string; sha1?: string; sha256?: string; sha512?: string } {
+export function fileHashes(dataFile: DataverseFile['dataFile']): {
+  md5?: string;
+  sha1?: string;
+  sha256?: string;
+  sha512?: string;
+} {
   const hashes: Record<string, string> = {};
   const add = (type: string, value: string | undefined) => {
     const known = HASHES[type.toUpperCase().replace(/-/g, '') as keyof typeof HASHES];
-    if (known && value && new RegExp(`^[0-9a-f]{${known[1]}}$`, 'i').test(value)) hashes[known[0]] ??= value.toLowerCase();
+    if (known && value && new RegExp(`^[0-9a-f]{${known[1]}}$`, 'i').test(value))
+      hashes[known[0]] ??= value.toLowerCase();
   };
   if (dataFile.checksum) add(dataFile.checksum.type, dataFile.checksum.value);
   add('MD5', dataFile.md5);
@@ -242,10 +305,14 @@ export const dataverse: PlatformHelper = {
     const state = version.versionState ?? 'RELEASED';
     if (state === 'DRAFT') throw new PlatformScopeError(`Dataverse ${target.pid} answered with an unpublished draft`);
     if (state !== 'RELEASED') throw new PlatformNotFoundError(`Dataverse ${target.pid} version is ${state}`);
-    if (version.versionNumber === undefined) throw new PlatformError('Dataverse dataset version: unexpected response shape at "versionNumber": missing');
+    if (version.versionNumber === undefined)
+      throw new PlatformError('Dataverse dataset version: unexpected response shape at "versionNumber": missing');
     const number = `${version.versionNumber}.${version.versionMinorNumber ?? 0}`;
-    const pid = version.datasetPersistentId
-      ?? (dataset?.protocol && dataset.authority && dataset.identifier ? `${dataset.protocol}:${dataset.authority}/${dataset.identifier}` : target.pid);
+    const pid =
+      version.datasetPersistentId ??
+      (dataset?.protocol && dataset.authority && dataset.identifier
+        ? `${dataset.protocol}:${dataset.authority}/${dataset.identifier}`
+        : target.pid);
 
     const manifest = version.files.map((f) => entryOf(target.origin, f));
     // Nothing could be archived: say so rather than report a "partial" success holding no file.

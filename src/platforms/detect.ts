@@ -153,7 +153,11 @@ function doiInJsonLd(blocks: unknown[]): string | undefined {
       const { identifier, '@id': id } = node as { identifier?: unknown; '@id'?: unknown };
       const candidates = [identifier, id].flatMap((v) => (Array.isArray(v) ? v : [v]));
       for (const candidate of candidates) {
-        const text = typeof candidate === 'string' ? candidate : (candidate as { value?: unknown; '@id'?: unknown } | null)?.value ?? (candidate as { '@id'?: unknown } | null)?.['@id'];
+        const text =
+          typeof candidate === 'string'
+            ? candidate
+            : ((candidate as { value?: unknown; '@id'?: unknown } | null)?.value ??
+              (candidate as { '@id'?: unknown } | null)?.['@id']);
         const doi = typeof text === 'string' ? doiIn(text) : undefined;
         if (doi) return doi;
       }

@@ -4,7 +4,14 @@ import { z } from 'zod';
 import { PlatformError, PlatformRestrictedError } from '../errors.js';
 import { expectOk, getApi, parseApi } from './api.js';
 import { landingSignals } from './detect.js';
-import type { LandingPage, PlatformContext, PlatformFile, PlatformHelper, PlatformItem, PlatformRequest } from './types.js';
+import type {
+  LandingPage,
+  PlatformContext,
+  PlatformFile,
+  PlatformHelper,
+  PlatformItem,
+  PlatformRequest,
+} from './types.js';
 
 const ORIGIN = 'https://datadryad.org';
 const HOSTS = new Set(['datadryad.org', 'www.datadryad.org']);
@@ -91,7 +98,7 @@ function doiOf(request: PlatformRequest, landing: LandingPage | null): string | 
   if (fromCapture) return fromCapture;
   // A page on datadryad.org without the DOI in its URL (a share link): the page declares it.
   return URL.canParse(landing.capture.url) && HOSTS.has(new URL(landing.capture.url).hostname)
-    ? landingSignals(landing).doi ?? null
+    ? (landingSignals(landing).doi ?? null)
     : null;
 }
 
@@ -114,7 +121,8 @@ export function digestFields(digest: string | null | undefined, digestType: stri
   if (!digest) return {};
   const value = digest.trim().toLowerCase();
   const algorithm = ALGORITHMS.get((digestType ?? '').toLowerCase().replace(/[^a-z0-9]/g, '') as 'md5');
-  if (algorithm && value.length === algorithm.hexLength && /^[0-9a-f]+$/.test(value)) return { [algorithm.field]: value };
+  if (algorithm && value.length === algorithm.hexLength && /^[0-9a-f]+$/.test(value))
+    return { [algorithm.field]: value };
   return { extra: { digest, digestType: digestType ?? null } };
 }
 
@@ -146,12 +154,17 @@ function fileEntry(file: DryadFile): PlatformFile {
 }
 
 /** Every file of a version's listing, following `_links.next`; a loop or an endless listing is an error. */
-export async function listDryadFiles(ctx: PlatformContext, firstUrl: string, maxPages = MAX_FILE_PAGES): Promise<PlatformFile[]> {
+export async function listDryadFiles(
+  ctx: PlatformContext,
+  firstUrl: string,
+  maxPages = MAX_FILE_PAGES,
+): Promise<PlatformFile[]> {
   const seen = new Set<string>();
   const files: PlatformFile[] = [];
-  for (let url: string | undefined = firstUrl; url !== undefined; ) {
+  for (let url: string | undefined = firstUrl; url !== undefined;) {
     if (seen.has(url)) throw new PlatformError(`Dryad files listing: page ${url} comes back (a _links.next loop)`);
-    if (seen.size >= maxPages) throw new PlatformError(`Dryad files listing: more than ${maxPages} pages (stopped before ${url})`);
+    if (seen.size >= maxPages)
+      throw new PlatformError(`Dryad files listing: more than ${maxPages} pages (stopped before ${url})`);
     seen.add(url);
     const response = await getApi(ctx, url);
     expectOk(response, `Dryad files listing ${url}`);
@@ -172,7 +185,9 @@ function refuseUnpublished(dataset: DryadDataset): void {
   const status = dataset.curationStatus;
   if (status !== undefined && status.toLowerCase() !== 'published') {
     const date = dataset.publicationDate ? ` (publication date ${dataset.publicationDate})` : '';
-    throw new PlatformRestrictedError(`Dryad dataset ${dataset.identifier} is not published: curationStatus "${status}"${date}`);
+    throw new PlatformRestrictedError(
+      `Dryad dataset ${dataset.identifier} is not published: curationStatus "${status}"${date}`,
+    );
   }
   if (dataset.visibility !== undefined && dataset.visibility !== 'public') {
     throw new PlatformRestrictedError(`Dryad dataset ${dataset.identifier} visibility is "${dataset.visibility}"`);

@@ -3,7 +3,14 @@
 import { z } from 'zod';
 import { PlatformError, PlatformRestrictedError, PlatformScopeError } from '../errors.js';
 import { expectOk, getApi, parseApi } from './api.js';
-import type { LandingPage, PlatformContext, PlatformFile, PlatformHelper, PlatformItem, PlatformRequest } from './types.js';
+import type {
+  LandingPage,
+  PlatformContext,
+  PlatformFile,
+  PlatformHelper,
+  PlatformItem,
+  PlatformRequest,
+} from './types.js';
 
 const API = 'https://api.figshare.com/v2';
 const BUNDLE = 'https://ndownloader.figshare.com/articles';
@@ -105,7 +112,9 @@ export function figshareTarget(url: string): FigshareTarget | null {
   const host = parsed.hostname.toLowerCase();
   if (host === 'doi.org' || host === 'dx.doi.org') {
     const match = DOI_PATH.exec(safeDecode(parsed.pathname));
-    return match ? { domain: 'figshare.com', id: match[1]!, ...(match[2] ? { version: match[2] } : {}), fromDoi: true } : null;
+    return match
+      ? { domain: 'figshare.com', id: match[1]!, ...(match[2] ? { version: match[2] } : {}), fromDoi: true }
+      : null;
   }
   if (host === 'api.figshare.com') {
     const match = API_PATH.exec(parsed.pathname);
@@ -149,7 +158,11 @@ function manifestOf(article: FigshareArticle): PlatformFile[] {
       ...md5Of(file),
       ...(file.mimetype ? { mimetype: file.mimetype } : {}),
       platform_url: file.download_url || `https://ndownloader.figshare.com/files/${file.id}`,
-      extra: { figshare_file_id: file.id, ...(linkOnly ? { link_only: true } : {}), ...(disabled ? { download_disabled: true } : {}) },
+      extra: {
+        figshare_file_id: file.id,
+        ...(linkOnly ? { link_only: true } : {}),
+        ...(disabled ? { download_disabled: true } : {}),
+      },
       ...(linkOnly || disabled ? { restricted: true } : {}),
     };
   });
@@ -165,7 +178,9 @@ function refuseRestricted(article: FigshareArticle, id: string): void {
       article.embargo_date && `until ${article.embargo_date}`,
       article.embargo_reason && `reason "${article.embargo_reason}"`,
     ].filter(Boolean);
-    throw new PlatformRestrictedError(`Figshare article ${id} is embargoed${facts.length ? ` (${facts.join(', ')})` : ''}`);
+    throw new PlatformRestrictedError(
+      `Figshare article ${id} is embargoed${facts.length ? ` (${facts.join(', ')})` : ''}`,
+    );
   }
 }
 

@@ -27,7 +27,9 @@ const RdmRecord = z.object({
   access: z.object({
     record: z.string(),
     files: z.string(),
-    embargo: z.object({ active: z.boolean().optional(), until: z.string().nullish(), reason: z.string().nullish() }).optional(),
+    embargo: z
+      .object({ active: z.boolean().optional(), until: z.string().nullish(), reason: z.string().nullish() })
+      .optional(),
   }),
   files: z.object({ enabled: z.boolean() }),
   links: z.object({ self_html: z.string().optional(), files: z.string(), archive: z.string().optional() }),
@@ -72,19 +74,29 @@ export const inveniordm: PlatformHelper = {
     expectOk(response, what);
     const record = parseApi(RdmRecord, response, 'InvenioRDM record');
     if (record.parent?.id === target.id && record.id !== target.id) {
-      throw new PlatformScopeError(`${what} is a parent (all versions) record; request a version (latest is ${record.id})`);
+      throw new PlatformScopeError(
+        `${what} is a parent (all versions) record; request a version (latest is ${record.id})`,
+      );
     }
     const { access } = record;
     if (access.record !== 'public' || access.files !== 'public') {
-      const embargo = access.embargo?.active ? ` (embargoed until ${access.embargo.until ?? '?'}: ${access.embargo.reason ?? 'no reason given'})` : '';
-      throw new PlatformRestrictedError(`${what}: record access "${access.record}", files access "${access.files}"${embargo}`);
+      const embargo = access.embargo?.active
+        ? ` (embargoed until ${access.embargo.until ?? '?'}: ${access.embargo.reason ?? 'no reason given'})`
+        : '';
+      throw new PlatformRestrictedError(
+        `${what}: record access "${access.record}", files access "${access.files}"${embargo}`,
+      );
     }
     // A metadata-only record has no files: the empty manifest says so (empty-manifest).
     let manifest: PlatformItem['manifest'] = [];
     if (record.files.enabled) {
       const listing = await getApi(ctx, record.links.files, { headers: { Accept: 'application/json' } });
       expectOk(listing, `${what} files`);
-      manifest = invenioManifest(parseApi(InvenioFileListing, listing, 'InvenioRDM file listing').entries, 'InvenioRDM file listing', 'entries');
+      manifest = invenioManifest(
+        parseApi(InvenioFileListing, listing, 'InvenioRDM file listing').entries,
+        'InvenioRDM file listing',
+        'entries',
+      );
     }
     const md = record.metadata;
     const baseUrl = record.links.self_html ?? `${target.origin}/records/${record.id}`;

@@ -6,7 +6,14 @@
 import { z } from 'zod';
 import { PlatformError, PlatformRestrictedError, PlatformScopeError } from '../errors.js';
 import { expectOk, getApi, parseApi, type ApiResponse } from './api.js';
-import type { LandingPage, PlatformContext, PlatformFile, PlatformHelper, PlatformItem, PlatformRequest } from './types.js';
+import type {
+  LandingPage,
+  PlatformContext,
+  PlatformFile,
+  PlatformHelper,
+  PlatformItem,
+  PlatformRequest,
+} from './types.js';
 
 /** Site host → API origin. */
 const SITES: Record<string, string> = { 'osf.io': 'https://api.osf.io', 'test.osf.io': 'https://api.test.osf.io' };
@@ -16,12 +23,47 @@ const GUID = /^[a-z0-9]{5,}$/;
 const OSF_DOI = /^\/10\.17605\/osf\.io\/([a-z0-9]{5,})\/?$/i;
 /** First path segments of osf.io pages that are not guids. */
 const RESERVED = new Set([
-  'preprints', 'registries', 'institutions', 'search', 'dashboard', 'login', 'logout', 'meetings', 'collections',
-  'static', 'support', 'explore', 'myprojects', 'my-projects', 'register', 'settings', 'download', 'profile',
-  'goodbye', 'forgotpassword', 'resetpassword', 'reviews', 'quickfiles', 'notifications', 'legacy', 'users',
+  'preprints',
+  'registries',
+  'institutions',
+  'search',
+  'dashboard',
+  'login',
+  'logout',
+  'meetings',
+  'collections',
+  'static',
+  'support',
+  'explore',
+  'myprojects',
+  'my-projects',
+  'register',
+  'settings',
+  'download',
+  'profile',
+  'goodbye',
+  'forgotpassword',
+  'resetpassword',
+  'reviews',
+  'quickfiles',
+  'notifications',
+  'legacy',
+  'users',
 ]);
 /** Node sub-pages that still name the whole node. */
-const NODE_PAGES = new Set(['files', 'wiki', 'overview', 'metadata', 'analytics', 'registrations', 'forks', 'contributors', 'components', 'addons', 'settings']);
+const NODE_PAGES = new Set([
+  'files',
+  'wiki',
+  'overview',
+  'metadata',
+  'analytics',
+  'registrations',
+  'forks',
+  'contributors',
+  'components',
+  'addons',
+  'settings',
+]);
 /** Listing pages for one node's whole tree; more is a server fault, not a dataset. */
 export const MAX_LISTING_PAGES = 1000;
 
@@ -38,7 +80,9 @@ const OsfNode = z.object({
       public: z.boolean().optional(),
       node_license: z.unknown().optional(),
     }),
-    relationships: z.object({ license: z.object({ data: z.object({ id: z.string() }).nullish() }).optional() }).optional(),
+    relationships: z
+      .object({ license: z.object({ data: z.object({ id: z.string() }).nullish() }).optional() })
+      .optional(),
   }),
 });
 
@@ -52,9 +96,13 @@ const OsfEntry = z.object({
     materialized_path: z.string().nullish(),
     size: z.number().int().nonnegative().nullish(),
     current_version: z.number().int().optional(),
-    extra: z.object({ hashes: z.object({ md5: z.string().nullish(), sha256: z.string().nullish() }).optional() }).optional(),
+    extra: z
+      .object({ hashes: z.object({ md5: z.string().nullish(), sha256: z.string().nullish() }).optional() })
+      .optional(),
   }),
-  relationships: z.object({ files: z.object({ links: z.object({ related: z.object({ href: z.string() }) }) }).optional() }),
+  relationships: z.object({
+    files: z.object({ links: z.object({ related: z.object({ href: z.string() }) }) }).optional(),
+  }),
   links: z.object({ download: z.string().optional(), upload: z.string().optional(), move: z.string().optional() }),
 });
 type OsfEntry = z.infer<typeof OsfEntry>;
@@ -89,7 +137,10 @@ export function osfTarget(url: string): OsfTarget | null {
   const host = parsed.hostname.replace(/^www\./, '');
   const segments = parsed.pathname.split('/').filter(Boolean);
   const at = (siteHost: string, guid: string, outOfScope?: string): OsfTarget => ({
-    siteHost, apiOrigin: SITES[siteHost]!, guid, ...(outOfScope ? { outOfScope } : {}),
+    siteHost,
+    apiOrigin: SITES[siteHost]!,
+    guid,
+    ...(outOfScope ? { outOfScope } : {}),
   });
   if (DOI_HOSTS.has(host)) {
     const guid = OSF_DOI.exec(decodeURIComponent(parsed.pathname))?.[1];
@@ -106,7 +157,8 @@ export function osfTarget(url: string): OsfTarget | null {
   if (page === undefined) return at(host, guid);
   if (!NODE_PAGES.has(page)) return null;
   if (page !== 'files' || provider === undefined) return at(host, guid);
-  if (provider !== 'osfstorage') return at(host, guid, `the "${provider}" storage add-on (only osfstorage is archived)`);
+  if (provider !== 'osfstorage')
+    return at(host, guid, `the "${provider}" storage add-on (only osfstorage is archived)`);
   return rest.length ? at(host, guid, `one file or folder (${rest.join('/')}) of node ${guid}`) : at(host, guid);
 }
 
@@ -154,7 +206,11 @@ function fileEntry(entry: OsfEntry, path: string, index: number): PlatformFile {
     ...(md5 ? { md5 } : {}),
     ...(sha256 ? { sha256 } : {}),
     platform_url: links.download,
-    extra: { osf_file_id: entry.id, ...(a.guid ? { osf_guid: a.guid } : {}), ...(a.current_version ? { version: a.current_version } : {}) },
+    extra: {
+      osf_file_id: entry.id,
+      ...(a.guid ? { osf_guid: a.guid } : {}),
+      ...(a.current_version ? { version: a.current_version } : {}),
+    },
   };
 }
 
@@ -195,9 +251,11 @@ export async function listOsfStorage(
 
 /** Lists one folder (every page), descending into subfolders in listing order. */
 async function walkFolder(walk: Walk, firstUrl: string, prefix: string): Promise<void> {
-  for (let url: string | null | undefined = firstUrl; url; ) {
-    if (walk.seen.has(url)) throw new PlatformError(`OSF files listing: ${url} comes back (a links.next or folder loop)`);
-    if (walk.seen.size >= walk.maxPages) throw new PlatformError(`OSF files listing: more than ${walk.maxPages} pages (stopped before ${url})`);
+  for (let url: string | null | undefined = firstUrl; url;) {
+    if (walk.seen.has(url))
+      throw new PlatformError(`OSF files listing: ${url} comes back (a links.next or folder loop)`);
+    if (walk.seen.size >= walk.maxPages)
+      throw new PlatformError(`OSF files listing: more than ${walk.maxPages} pages (stopped before ${url})`);
     walk.seen.add(url);
     const response = await getApi(walk.ctx, url);
     refuseRestricted(response, `OSF files listing ${url}`);
@@ -223,7 +281,9 @@ async function walkFolder(walk: Walk, firstUrl: string, prefix: string): Promise
 function bundleUrl(waterbutler: string | undefined, guid: string): string | null {
   if (!waterbutler || !URL.canParse(waterbutler)) return null;
   const origin = new URL(waterbutler);
-  return origin.pathname.startsWith(`/v1/resources/${guid}/`) ? `${origin.origin}/v1/resources/${guid}/providers/osfstorage/?zip=` : null;
+  return origin.pathname.startsWith(`/v1/resources/${guid}/`)
+    ? `${origin.origin}/v1/resources/${guid}/providers/osfstorage/?zip=`
+    : null;
 }
 
 export const osf: PlatformHelper = {
@@ -235,7 +295,10 @@ export const osf: PlatformHelper = {
 
   async processRequest(request, landing, ctx: PlatformContext): Promise<PlatformItem> {
     const target = targetOf(request, landing)!;
-    if (target.outOfScope) throw new PlatformScopeError(`OSF URL ${request.url} names ${target.outOfScope}; request the node ${target.guid}`);
+    if (target.outOfScope)
+      throw new PlatformScopeError(
+        `OSF URL ${request.url} names ${target.outOfScope}; request the node ${target.guid}`,
+      );
     const nodeUrl = `${target.apiOrigin}/v2/nodes/${target.guid}/`;
     const response = await getApi(ctx, nodeUrl);
     refuseRestricted(response, `OSF node ${target.guid}`);
@@ -244,7 +307,9 @@ export const osf: PlatformHelper = {
     const node = parseApi(OsfNode, response, 'OSF node').data;
     if (node.attributes.public === false) throw new PlatformRestrictedError(`OSF node ${node.id} is not public`);
 
-    const tree = await listOsfStorage(ctx, `${nodeUrl}files/osfstorage/`, { stopAfter: ctx.config.limits.maxFileCount });
+    const tree = await listOsfStorage(ctx, `${nodeUrl}files/osfstorage/`, {
+      stopAfter: ctx.config.limits.maxFileCount,
+    });
     const a = node.attributes;
     const baseUrl = `https://${target.siteHost}/${node.id}/`;
     return {

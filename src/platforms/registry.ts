@@ -14,7 +14,16 @@ import { zenodo } from './zenodo.js';
  * URL-identified platforms first; then those found by what their landing page says; `web` (the
  * landing page is the file) last.
  */
-export const PLATFORMS: readonly PlatformHelper[] = [zenodo, figshare, dryad, osf, archiveorg, inveniordm, dataverse, web];
+export const PLATFORMS: readonly PlatformHelper[] = [
+  zenodo,
+  figshare,
+  dryad,
+  osf,
+  archiveorg,
+  inveniordm,
+  dataverse,
+  web,
+];
 
 export function findPlatform(
   request: PlatformRequest,

@@ -9,9 +9,7 @@ export const IngestRequestSchema = z.looseObject({
   ingest_request_source: z.string().optional(),
   release_stage: z.string().nullish(),
   ext_ids: z.record(z.string(), z.unknown()).nullish(),
-  fatcat: z
-    .looseObject({ release_ident: z.string().nullish(), work_ident: z.string().nullish() })
-    .nullish(),
+  fatcat: z.looseObject({ release_ident: z.string().nullish(), work_ident: z.string().nullish() }).nullish(),
   force_recrawl: z.boolean().optional(),
   edit_extra: z.record(z.string(), z.unknown()).nullish(),
   rel: z.string().nullish(),

@@ -12,7 +12,12 @@ export const archiveorgFile: ArchiveStrategy = {
     const outcomes = await existingInItem(item, ctx);
     const capture = outcomes?.[0]?.capture;
     if (!outcomes || !capture) return null;
-    return { status: 'success-existing', manifest: [outcomes[0]!.entry], filesetFile: capture, note: itemNote('archiveorg-file', outcomes) };
+    return {
+      status: 'success-existing',
+      manifest: [outcomes[0]!.entry],
+      filesetFile: capture,
+      note: itemNote('archiveorg-file', outcomes),
+    };
   },
 
   async process(item, ctx) {

@@ -28,7 +28,13 @@ async function readStoredEntries(itemName: string, ctx: StrategyContext): Promis
 function storedBundle(itemName: string, zip: ItemFile, ctx: StrategyContext): StrategyResult['filesetBundle'] {
   return {
     file_meta: zip.sha256
-      ? { size_bytes: zip.size, md5hex: zip.md5, sha1hex: zip.sha1, sha256hex: zip.sha256, mimetype: zip.mimetype ?? 'application/zip' }
+      ? {
+          size_bytes: zip.size,
+          md5hex: zip.md5,
+          sha1hex: zip.sha1,
+          sha256hex: zip.sha256,
+          mimetype: zip.mimetype ?? 'application/zip',
+        }
       : null,
     terminal: null,
     cdx: null,
@@ -58,7 +64,12 @@ export const archiveorgFilesetBundled: ArchiveStrategy = {
 
   async process(item, ctx): Promise<StrategyResult> {
     const url = item.platformBundleUrl;
-    if (!url) return { status: 'error-platform-download', manifest: unprocessed(item), errorMessage: 'the platform gave no bundle URL' };
+    if (!url)
+      return {
+        status: 'error-platform-download',
+        manifest: unprocessed(item),
+        errorMessage: 'the platform gave no bundle URL',
+      };
     const itemName = itemNameOf(item);
     const limit = Math.min(bundleMaxBytes(item, ctx.config), ctx.workBudget.total);
     const pseudo: PlatformFile = { path: bundlePath(itemName), platform_url: url, mimetype: 'application/zip' };
@@ -66,12 +77,26 @@ export const archiveorgFilesetBundled: ArchiveStrategy = {
     const signal = ctx.signal ?? new AbortController().signal;
     const release = await ctx.workBudget.reserve(limit, signal);
     try {
-      const fetched = await fetchToWork(pseudo, work, { ctx: { ...ctx, signal }, budget: `${item.platformName}:download`, limit });
+      const fetched = await fetchToWork(pseudo, work, {
+        ctx: { ...ctx, signal },
+        budget: `${item.platformName}:download`,
+        limit,
+      });
       if (!('meta' in fetched)) {
         await removeWork(work);
-        return { status: 'error-platform-download', manifest: unprocessed(item), errorMessage: `the bundle ${url}: ${fetched.message ?? fetched.entry.status}` };
+        return {
+          status: 'error-platform-download',
+          manifest: unprocessed(item),
+          errorMessage: `the bundle ${url}: ${fetched.message ?? fetched.entry.status}`,
+        };
       }
-      const filesetBundle = { file_meta: fetched.meta, terminal: fetched.terminal, cdx: null, revisit_cdx: null, archiveorg_bundle_path: null };
+      const filesetBundle = {
+        file_meta: fetched.meta,
+        terminal: fetched.terminal,
+        cdx: null,
+        revisit_cdx: null,
+        archiveorg_bundle_path: null,
+      };
       let entries: BundleEntry[];
       try {
         entries = await readBundle(work.done, ctx.config.bundle, signal);
@@ -93,7 +118,12 @@ export const archiveorgFilesetBundled: ArchiveStrategy = {
       } catch (err) {
         if (!(err instanceof ItemUploadError)) throw err; // an unreachable store: keep the work files for the retry
         await removeWork(work);
-        return { status: 'error-archiveorg-upload', manifest: outcomes.map((o) => o.entry), filesetBundle, errorMessage: `the item store refused the bundle: ${err.message}` };
+        return {
+          status: 'error-archiveorg-upload',
+          manifest: outcomes.map((o) => o.entry),
+          filesetBundle,
+          errorMessage: `the item store refused the bundle: ${err.message}`,
+        };
       }
       await removeWork(work);
       const stored = ctx.items.locate(itemName, bundlePath(itemName));
@@ -101,7 +131,13 @@ export const archiveorgFilesetBundled: ArchiveStrategy = {
         status,
         manifest: outcomes.map((o) => ({ ...o.entry, terminal_url: stored })),
         filesetBundle: { ...filesetBundle, archiveorg_bundle_path: stored },
-        note: { strategy: 'archiveorg-fileset-bundled', bundle: bundlePath(itemName), bundle_url: url, entries: entries.length, files: outcomes.length },
+        note: {
+          strategy: 'archiveorg-fileset-bundled',
+          bundle: bundlePath(itemName),
+          bundle_url: url,
+          entries: entries.length,
+          files: outcomes.length,
+        },
         ...failure,
       };
     } finally {
@@ -122,7 +158,11 @@ async function storeBundle(
 ): Promise<void> {
   await ctx.items.setMetadata(itemName, itemMetadata(item));
   const zip = { path: bundlePath(itemName), source: zipPath, mimetype: 'application/zip' };
-  await ctx.items.putFile(itemName, { ...zip, size: meta.size_bytes, md5: meta.md5hex, sha1: meta.sha1hex, sha256: meta.sha256hex }, ctx.signal);
+  await ctx.items.putFile(
+    itemName,
+    { ...zip, size: meta.size_bytes, md5: meta.md5hex, sha1: meta.sha1hex, sha256: meta.sha256hex },
+    ctx.signal,
+  );
   const json = Buffer.from(`${JSON.stringify(entries, null, 2)}\n`);
   const jsonPath = `${zipPath}.manifest.json`;
   await mkdir(dirname(jsonPath), { recursive: true });
@@ -131,7 +171,15 @@ async function storeBundle(
     const hex = (alg: string) => createHash(alg).update(json).digest('hex');
     await ctx.items.putFile(
       itemName,
-      { path: manifestPath(itemName), source: jsonPath, size: json.length, md5: hex('md5'), sha1: hex('sha1'), sha256: hex('sha256'), mimetype: 'application/json' },
+      {
+        path: manifestPath(itemName),
+        source: jsonPath,
+        size: json.length,
+        md5: hex('md5'),
+        sha1: hex('sha1'),
+        sha256: hex('sha256'),
+        mimetype: 'application/json',
+      },
       ctx.signal,
     );
   } finally {

@@ -8,7 +8,12 @@ import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import {
-  BundleCorruptError, BundleEncryptedError, BundleZipBombError, InfrastructureError, IngestError, UnsafePathError,
+  BundleCorruptError,
+  BundleEncryptedError,
+  BundleZipBombError,
+  InfrastructureError,
+  IngestError,
+  UnsafePathError,
 } from '../errors.js';
 import type { Config } from '../config.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
@@ -39,7 +44,13 @@ export interface BundleLimits {
 
 const RATIO_FLOOR = 1 << 20;
 const DEFAULT_MAX_ENTRIES = 100_000;
-const ZIP_OPTIONS = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false, decodeStrings: true };
+const ZIP_OPTIONS = {
+  lazyEntries: true,
+  autoClose: false,
+  validateEntrySizes: true,
+  strictFileNames: false,
+  decodeStrings: true,
+};
 
 const bomb = (message: string) => new BundleZipBombError(message);
 const corrupt = (message: string) => new BundleCorruptError(message);
@@ -129,7 +140,9 @@ function checkEntries(entries: Entry[], limits: BundleLimits): void {
   }
   const unreadable = entries.find((e) => !isDirectory(e) && !e.canDecodeFileData());
   if (unreadable) {
-    throw corrupt(`the bundle's entry ${unreadable.fileName} uses compression method ${unreadable.compressionMethod}, which we cannot read`);
+    throw corrupt(
+      `the bundle's entry ${unreadable.fileName} uses compression method ${unreadable.compressionMethod}, which we cannot read`,
+    );
   }
 }
 
@@ -143,7 +156,9 @@ async function hashEntry(zip: ZipFile, entry: Entry, signal: AbortSignal | undef
     throw classify(err, entry);
   }
   if (hashes.size !== entry.uncompressedSize) {
-    throw corrupt(`the bundle's entry ${entry.fileName} has ${hashes.size} bytes, not the ${entry.uncompressedSize} it declares`);
+    throw corrupt(
+      `the bundle's entry ${entry.fileName} has ${hashes.size} bytes, not the ${entry.uncompressedSize} it declares`,
+    );
   }
   if (hashes.crc !== entry.crc32) {
     throw corrupt(`the bundle's entry ${entry.fileName} fails its CRC check`);
@@ -200,16 +215,24 @@ function classify(err: unknown, entry?: Entry): unknown {
  * first; when none matches, a top-level folder that wraps every entry is stripped. Entries the
  * platform does not list (Dataverse's MANIFEST.TXT) are ignored.
  */
-export function matchBundle(files: PlatformFile[], entries: BundleEntry[]): Array<{ entry: ManifestEntry; message?: string }> {
+export function matchBundle(
+  files: PlatformFile[],
+  entries: BundleEntry[],
+): Array<{ entry: ManifestEntry; message?: string }> {
   let byPath = new Map(entries.map((e) => [e.path, e]));
   if (!files.some((f) => byPath.has(f.path))) {
     const folder = commonFolder(entries);
     if (folder) byPath = new Map(entries.map((e) => [e.path.slice(folder.length), e]));
   }
   return files.map((file) => {
-    if (file.restricted) return { entry: wireEntry(file, 'platform-restricted'), message: `${file.path}: restricted by the platform` };
+    if (file.restricted)
+      return { entry: wireEntry(file, 'platform-restricted'), message: `${file.path}: restricted by the platform` };
     const found = byPath.get(file.path);
-    if (!found) return { entry: wireEntry(file, 'error-platform-download'), message: `${file.path}: not in the platform's bundle` };
+    if (!found)
+      return {
+        entry: wireEntry(file, 'error-platform-download'),
+        message: `${file.path}: not in the platform's bundle`,
+      };
     const meta: FileMeta = {
       size_bytes: found.size,
       md5hex: found.md5,

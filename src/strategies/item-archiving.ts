@@ -54,7 +54,11 @@ function storedTimes(itemName: string, ctx: StrategyContext): () => Promise<Map<
 }
 
 async function existsOutcome(
-  itemName: string, file: PlatformFile, stored: ItemFile, ctx: StrategyContext, times: () => Promise<Map<string, Date>>,
+  itemName: string,
+  file: PlatformFile,
+  stored: ItemFile,
+  ctx: StrategyContext,
+  times: () => Promise<Map<string, Date>>,
 ): Promise<ItemOutcome> {
   const location = ctx.items.locate(itemName, file.path);
   const datetime = warcDatetime((await times()).get(file.path) ?? ctx.now());
@@ -62,14 +66,31 @@ async function existsOutcome(
   const mimetype = stored.mimetype ?? file.mimetype ?? null;
   const entry: ManifestEntry = {
     ...wireEntry(file, 'exists'),
-    size: stored.size, md5: stored.md5, sha1: stored.sha1, sha256, mimetype, terminal_url: location, terminal_dt: datetime,
+    size: stored.size,
+    md5: stored.md5,
+    sha1: stored.sha1,
+    sha256,
+    mimetype,
+    terminal_url: location,
+    terminal_dt: datetime,
   };
   const capture: CaptureResult = {
     // A store without sha256 (archive.org) cannot give a complete file_meta.
     file_meta: sha256
-      ? { size_bytes: stored.size, md5hex: stored.md5, sha1hex: stored.sha1, sha256hex: sha256, mimetype: mimetype ?? 'application/octet-stream' }
+      ? {
+          size_bytes: stored.size,
+          md5hex: stored.md5,
+          sha1hex: stored.sha1,
+          sha256hex: sha256,
+          mimetype: mimetype ?? 'application/octet-stream',
+        }
       : null,
-    terminal: { terminal_url: location, terminal_dt: datetime, terminal_status_code: 200, terminal_sha1hex: stored.sha1 },
+    terminal: {
+      terminal_url: location,
+      terminal_dt: datetime,
+      terminal_status_code: 200,
+      terminal_sha1hex: stored.sha1,
+    },
     cdx: null,
     revisit_cdx: null,
   };
@@ -86,7 +107,11 @@ export async function existingInItem(item: PlatformItem, ctx: StrategyContext): 
   return Promise.all(item.manifest.map((f) => existsOutcome(itemName, f, stored.get(f.path)!, ctx, times)));
 }
 
-export async function checkExistingInItem(item: PlatformItem, ctx: StrategyContext, strategy: string): Promise<StrategyResult | null> {
+export async function checkExistingInItem(
+  item: PlatformItem,
+  ctx: StrategyContext,
+  strategy: string,
+): Promise<StrategyResult | null> {
   const outcomes = await existingInItem(item, ctx);
   if (!outcomes) return null;
   return { status: 'success-existing', manifest: outcomes.map((o) => o.entry), note: itemNote(strategy, outcomes) };
@@ -110,7 +135,11 @@ export interface ArchiveItemOptions {
 }
 
 /** Archives every file of the manifest into the item; per-file failures are outcomes, store outages throw. */
-export async function archiveItemFiles(item: PlatformItem, ctx: StrategyContext, options: ArchiveItemOptions = {}): Promise<ItemOutcome[]> {
+export async function archiveItemFiles(
+  item: PlatformItem,
+  ctx: StrategyContext,
+  options: ArchiveItemOptions = {},
+): Promise<ItemOutcome[]> {
   const itemName = itemNameOf(item);
   const budget = options.budget ?? ctx.workBudget;
   const stored = new Map((await ctx.items.listFiles(itemName, ctx.signal)).map((f) => [f.path, f]));
@@ -122,7 +151,9 @@ export async function archiveItemFiles(item: PlatformItem, ctx: StrategyContext,
   let fatal: { error: unknown } | undefined;
   let metadata: Promise<void> | undefined;
   const run: RunContext = {
-    ctx: { ...ctx, signal }, itemName, budget,
+    ctx: { ...ctx, signal },
+    itemName,
+    budget,
     downloadBudget: `${item.platformName}:download`,
     setMetadata: () => (metadata ??= ctx.items.setMetadata(itemName, itemMetadata(item))),
   };
@@ -133,7 +164,8 @@ export async function archiveItemFiles(item: PlatformItem, ctx: StrategyContext,
       signal.throwIfAborted();
       let outcome: ItemOutcome;
       if (file.restricted) outcome = failed('platform-restricted', `${file.path}: restricted by the platform`);
-      else if (!isSafeItemPath(file.path)) outcome = failed('unsafe-path', `unsafe path in the manifest: ${JSON.stringify(file.path)}`);
+      else if (!isSafeItemPath(file.path))
+        outcome = failed('unsafe-path', `unsafe path in the manifest: ${JSON.stringify(file.path)}`);
       else if (seen.has(file.path)) outcome = failed('unsafe-path', `${file.path}: the manifest lists this path twice`);
       else {
         seen.add(file.path);
@@ -182,7 +214,10 @@ async function archiveOne(file: PlatformFile, current: ItemFile | undefined, run
   const failed = (status: FileStatus, message: string): ItemOutcome => ({ entry: wireEntry(file, status), message });
   const size = file.size ?? null;
   if (size !== null && size > budget.total) {
-    return failed('too-large-size', `${file.path}: ${size} bytes is more than the working-directory budget of ${budget.total} bytes (FILESET_WORK_DIR_BUDGET)`);
+    return failed(
+      'too-large-size',
+      `${file.path}: ${size} bytes is more than the working-directory budget of ${budget.total} bytes (FILESET_WORK_DIR_BUDGET)`,
+    );
   }
   // A file of unknown size may take the whole budget, and no more.
   const release = await budget.reserve(size ?? budget.total, ctx.signal);
@@ -196,19 +231,36 @@ async function archiveOne(file: PlatformFile, current: ItemFile | undefined, run
       await run.setMetadata();
       await ctx.items.putFile(
         itemName,
-        { path: file.path, source: work.done, size: meta.size_bytes, md5: meta.md5hex, sha1: meta.sha1hex, sha256: meta.sha256hex, mimetype: meta.mimetype },
+        {
+          path: file.path,
+          source: work.done,
+          size: meta.size_bytes,
+          md5: meta.md5hex,
+          sha1: meta.sha1hex,
+          sha256: meta.sha256hex,
+          mimetype: meta.mimetype,
+        },
         ctx.signal,
       );
     } catch (err) {
       if (!(err instanceof ItemUploadError)) throw err; // the store is unreachable: keep the work files for the retry
       await removeWork(work);
       return {
-        entry: { ...filled, status: 'error-archiveorg-upload', terminal_url: terminal.terminal_url, terminal_dt: terminal.terminal_dt },
+        entry: {
+          ...filled,
+          status: 'error-archiveorg-upload',
+          terminal_url: terminal.terminal_url,
+          terminal_dt: terminal.terminal_dt,
+        },
         message: `${file.path}: the item store refused the file: ${err.message}`,
       };
     }
     await removeWork(work);
-    const change = !current ? 'added' : current.sha1 === meta.sha1hex && current.size === meta.size_bytes ? 'unchanged' : 'changed';
+    const change = !current
+      ? 'added'
+      : current.sha1 === meta.sha1hex && current.size === meta.size_bytes
+        ? 'unchanged'
+        : 'changed';
     return {
       entry: { ...filled, terminal_url: ctx.items.locate(itemName, file.path), terminal_dt: terminal.terminal_dt },
       capture: { file_meta: meta, terminal, cdx: null, revisit_cdx: null },
@@ -218,4 +270,3 @@ async function archiveOne(file: PlatformFile, current: ItemFile | undefined, run
     release();
   }
 }
-

@@ -27,13 +27,17 @@ export function unprocessed(item: PlatformItem) {
  */
 export function summarise(outcomes: FileOutcome[], success: Status): { status: Status; errorMessage?: string } {
   const failure = outcomes.find((o) => !['success', 'exists', 'platform-restricted'].includes(o.entry.status ?? ''));
-  if (failure) return { status: failure.entry.status as Status, errorMessage: failure.message ?? failure.entry.status! };
+  if (failure)
+    return { status: failure.entry.status as Status, errorMessage: failure.message ?? failure.entry.status! };
   const restricted = outcomes.filter((o) => o.entry.status === 'platform-restricted');
   if (restricted.length === outcomes.length) {
     return { status: 'platform-restricted', errorMessage: 'every file is restricted by the platform' };
   }
   if (restricted.length) {
-    return { status: 'success-partial', errorMessage: `${restricted.length} of ${outcomes.length} files are restricted` };
+    return {
+      status: 'success-partial',
+      errorMessage: `${restricted.length} of ${outcomes.length} files are restricted`,
+    };
   }
   if (outcomes.every((o) => o.entry.status === 'exists')) return { status: 'success-existing' };
   return { status: success };

@@ -13,7 +13,12 @@ import { wireEntry, type FileOutcome } from './outcomes.js';
 import { fillFromMeta, verifyFile } from './verify.js';
 
 function captureResult(captured: CapturedResponse): CaptureResult {
-  return { file_meta: captured.fileMeta, terminal: captured.terminal, cdx: captured.cdx, revisit_cdx: captured.revisitCdx };
+  return {
+    file_meta: captured.fileMeta,
+    terminal: captured.terminal,
+    cdx: captured.cdx,
+    revisit_cdx: captured.revisitCdx,
+  };
 }
 
 function existingResult(capture: Capture): CaptureResult | null {
@@ -82,7 +87,10 @@ async function download(file: PlatformFile, ctx: StrategyContext, budget: string
   } catch (err) {
     if (ctx.signal?.aborted || err instanceof InfrastructureError) throw err;
     if (err instanceof BodyTooLargeError && file.size !== undefined && file.size !== null) {
-      return failed('mismatch-size', `${file.path}: server sent more than the ${file.size} bytes the platform declared`);
+      return failed(
+        'mismatch-size',
+        `${file.path}: server sent more than the ${file.size} bytes the platform declared`,
+      );
     }
     if (err instanceof IngestError) return failed('error-platform-download', `${file.path}: ${err.message}`);
     throw err;
@@ -93,7 +101,11 @@ async function download(file: PlatformFile, ctx: StrategyContext, budget: string
   const verdict = verifyFile(file, captured.fileMeta);
   const located = { terminal_url: captured.url, terminal_dt: captured.datetime };
   if (verdict.status !== 'success') {
-    return { entry: { ...wireEntry(file, verdict.status), ...located }, capture: captureResult(captured), message: verdict.message! };
+    return {
+      entry: { ...wireEntry(file, verdict.status), ...located },
+      capture: captureResult(captured),
+      message: verdict.message!,
+    };
   }
   return {
     entry: { ...fillFromMeta(wireEntry(file, 'success'), captured.fileMeta), ...located },

@@ -11,7 +11,11 @@ export const webFile: ArchiveStrategy = {
     if (item.manifest.length !== 1 || !file || file.prefetched) return null;
     const existing = await findExisting(file, ctx);
     if (!existing) return null;
-    return { status: 'success-existing', manifest: [existing.entry], ...(existing.capture ? { filesetFile: existing.capture } : {}) };
+    return {
+      status: 'success-existing',
+      manifest: [existing.entry],
+      ...(existing.capture ? { filesetFile: existing.capture } : {}),
+    };
   },
 
   async process(item, ctx) {

@@ -36,7 +36,12 @@ export const webFilesetBundled: ArchiveStrategy = {
 
   async process(item, ctx): Promise<StrategyResult> {
     const url = item.platformBundleUrl;
-    if (!url) return { status: 'error-platform-download', manifest: unprocessed(item), errorMessage: 'the platform gave no bundle URL' };
+    if (!url)
+      return {
+        status: 'error-platform-download',
+        manifest: unprocessed(item),
+        errorMessage: 'the platform gave no bundle URL',
+      };
     let captured: CapturedResponse;
     try {
       captured = await fetchBundle(url, item, ctx);
@@ -64,7 +69,12 @@ export const webFilesetBundled: ArchiveStrategy = {
       const outcomes = matchBundle(item.manifest, entries);
       for (const outcome of outcomes) ctx.onFileDone?.(outcome.entry, outcome.entry.size ?? 0);
       const { status, errorMessage } = summarise(outcomes, 'success');
-      return { status, manifest: outcomes.map((o) => o.entry), filesetBundle, ...(errorMessage ? { errorMessage } : {}) };
+      return {
+        status,
+        manifest: outcomes.map((o) => o.entry),
+        filesetBundle,
+        ...(errorMessage ? { errorMessage } : {}),
+      };
     } catch (err) {
       // A zip that is unsafe, a bomb, encrypted or corrupt is the dataset's status; its capture stays.
       if (ctx.signal?.aborted || !(err instanceof IngestError)) throw err;

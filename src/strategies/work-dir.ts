@@ -47,16 +47,30 @@ export interface FetchOptions {
 }
 
 /** The verified file at done/P: left there by an earlier run, else downloaded; or the entry's failure. */
-export async function fetchToWork(file: PlatformFile, work: WorkPaths, options: FetchOptions): Promise<Fetched | FileOutcome> {
+export async function fetchToWork(
+  file: PlatformFile,
+  work: WorkPaths,
+  options: FetchOptions,
+): Promise<Fetched | FileOutcome> {
   return (await recoverDone(file, work)) ?? download(file, work, options);
 }
 
 /** A download an earlier run completed but did not upload (a crash), if its sidecar, size and sha1 hold and the manifest still agrees. */
 async function recoverDone(file: PlatformFile, work: WorkPaths): Promise<Fetched | null> {
-  const sidecar = await readFile(work.hashes, 'utf8').then((text) => JSON.parse(text) as Fetched).catch(() => null);
-  const size = await stat(work.done).then((info) => info.size, () => null);
+  const sidecar = await readFile(work.hashes, 'utf8')
+    .then((text) => JSON.parse(text) as Fetched)
+    .catch(() => null);
+  const size = await stat(work.done).then(
+    (info) => info.size,
+    () => null,
+  );
   const meta = sidecar?.meta;
-  if (meta && size === meta.size_bytes && verifyFile(file, meta).status === 'success' && (await workFs(sha1Of(work.done))) === meta.sha1hex) {
+  if (
+    meta &&
+    size === meta.size_bytes &&
+    verifyFile(file, meta).status === 'success' &&
+    (await workFs(sha1Of(work.done))) === meta.sha1hex
+  ) {
     return sidecar;
   }
   await removeWork(work, ['done', 'hashes']);
@@ -67,9 +81,16 @@ async function recoverDone(file: PlatformFile, work: WorkPaths): Promise<Fetched
  * Downloads into the part file, resuming with Range when a part is there (from a dropped connection
  * or an earlier run); a transfer that fails is tried again up to config.http.retries times.
  */
-async function download(file: PlatformFile, work: WorkPaths, { ctx, budget, limit }: FetchOptions): Promise<Fetched | FileOutcome> {
+async function download(
+  file: PlatformFile,
+  work: WorkPaths,
+  { ctx, budget, limit }: FetchOptions,
+): Promise<Fetched | FileOutcome> {
   const failed = (status: FileStatus, message: string, response?: HttpResponse, when?: Date): FileOutcome => ({
-    entry: { ...wireEntry(file, status), ...(response ? { terminal_url: response.url, terminal_dt: warcDatetime(when!) } : {}) },
+    entry: {
+      ...wireEntry(file, status),
+      ...(response ? { terminal_url: response.url, terminal_dt: warcDatetime(when!) } : {}),
+    },
     message,
   });
   if (!file.platform_url) return failed('error-platform-download', `${file.path}: the platform gave no download URL`);
@@ -116,8 +137,18 @@ async function download(file: PlatformFile, work: WorkPaths, { ctx, budget, limi
       if (err instanceof BodyTooLargeError) {
         await part.reset();
         return typeof file.size === 'number'
-          ? failed('mismatch-size', `${file.path}: server sent more than the ${file.size} bytes the platform declared`, response, when)
-          : failed('too-large-size', `${file.path}: larger than the working-directory budget of ${limit} bytes`, response, when);
+          ? failed(
+              'mismatch-size',
+              `${file.path}: server sent more than the ${file.size} bytes the platform declared`,
+              response,
+              when,
+            )
+          : failed(
+              'too-large-size',
+              `${file.path}: larger than the working-directory budget of ${limit} bytes`,
+              response,
+              when,
+            );
       }
       // A decoded part's offsets are not the server's: it cannot be resumed.
       if (decoder) await part.reset();
@@ -125,7 +156,8 @@ async function download(file: PlatformFile, work: WorkPaths, { ctx, budget, limi
       continue;
     }
     // A body framed by the connection's end that stopped short is a dropped connection too.
-    const closeDelimited = response.header('content-length') === undefined && response.header('transfer-encoding') === undefined;
+    const closeDelimited =
+      response.header('content-length') === undefined && response.header('transfer-encoding') === undefined;
     if (closeDelimited && !decoder && typeof file.size === 'number' && part.size < file.size && part.size > before) {
       problem = `the connection closed after ${part.size} of ${file.size} bytes`;
       continue;
@@ -141,21 +173,45 @@ async function download(file: PlatformFile, work: WorkPaths, { ctx, budget, limi
     return outcome;
   }
   // The part is kept for a later run to resume: the failure was the network's.
-  return failed('error-platform-download', `${file.path}: download failed ${ctx.config.http.retries + 1} times, last: ${problem}`);
+  return failed(
+    'error-platform-download',
+    `${file.path}: download failed ${ctx.config.http.retries + 1} times, last: ${problem}`,
+  );
 }
 
 /** Verifies a finished part; a good one becomes done/P beside its sidecar, a bad one is deleted. */
-async function complete(file: PlatformFile, work: WorkPaths, part: PartFile, response: HttpResponse, when: Date): Promise<Fetched | FileOutcome> {
+async function complete(
+  file: PlatformFile,
+  work: WorkPaths,
+  part: PartFile,
+  response: HttpResponse,
+  when: Date,
+): Promise<Fetched | FileOutcome> {
   const digests = part.digests();
   const meta: FileMeta = {
-    size_bytes: digests.size, md5hex: digests.md5, sha1hex: digests.sha1, sha256hex: digests.sha256,
+    size_bytes: digests.size,
+    md5hex: digests.md5,
+    sha1hex: digests.sha1,
+    sha256hex: digests.sha256,
     mimetype: file.mimetype ?? chooseMimetype(response.header('content-type'), digests.head),
   };
-  const terminal = { terminal_url: response.url, terminal_dt: warcDatetime(when), terminal_status_code: response.statusCode, terminal_sha1hex: meta.sha1hex };
+  const terminal = {
+    terminal_url: response.url,
+    terminal_dt: warcDatetime(when),
+    terminal_status_code: response.statusCode,
+    terminal_sha1hex: meta.sha1hex,
+  };
   const verdict = verifyFile(file, meta);
   if (verdict.status !== 'success') {
     await part.reset();
-    return { entry: { ...wireEntry(file, verdict.status), terminal_url: terminal.terminal_url, terminal_dt: terminal.terminal_dt }, message: verdict.message! };
+    return {
+      entry: {
+        ...wireEntry(file, verdict.status),
+        terminal_url: terminal.terminal_url,
+        terminal_dt: terminal.terminal_dt,
+      },
+      message: verdict.message!,
+    };
   }
   await workFs(writeAtomic(work.hashes, `${JSON.stringify({ meta, terminal } satisfies Fetched)}\n`));
   await workFs(mkdir(dirname(work.done), { recursive: true }));
@@ -246,7 +302,10 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await rename(temp, path);
 }
 
-export async function removeWork(work: WorkPaths, which: Array<'part' | 'done' | 'hashes'> = ['part', 'done', 'hashes']): Promise<void> {
+export async function removeWork(
+  work: WorkPaths,
+  which: Array<'part' | 'done' | 'hashes'> = ['part', 'done', 'hashes'],
+): Promise<void> {
   await Promise.all(which.map((k) => workFs(rm(work[k], { force: true }))));
 }
 

@@ -112,7 +112,10 @@ class IngestRequests {
         onRetry: (err, attempt, delay) => {
           metrics.infraRetries.inc({ reason: err instanceof InfrastructureError ? 'ingest' : 'unexpected' });
           release ??= ctx.holdPartition();
-          log.warn({ err, attempt, delay, partition: message.partition }, 'ingest failed on our side; retrying the request');
+          log.warn(
+            { err, attempt, delay, partition: message.partition },
+            'ingest failed on our side; retrying the request',
+          );
         },
       });
       signal.throwIfAborted();
@@ -131,7 +134,11 @@ class IngestRequests {
   async #produce(outcome: IngestOutcome, ctx: MessageContext): Promise<void> {
     const { producer, names, log, metrics, backoff } = this.deps;
     const { topicMessages, trimmed } = outcomeMessages(outcome, names);
-    if (trimmed.length) log.warn({ topics: trimmed, base_url: keyOf(outcome.result.request) }, 'result too large for a Kafka message: trimmed');
+    if (trimmed.length)
+      log.warn(
+        { topics: trimmed, base_url: keyOf(outcome.result.request) },
+        'result too large for a Kafka message: trimmed',
+      );
     await retry(() => sendAcked(producer, topicMessages), {
       retries: Infinity,
       backoff,
@@ -151,7 +158,10 @@ class IngestRequests {
     const archived = (result.manifest ?? []).filter((entry) => entry.status === 'success');
     if (archived.length) {
       metrics.filesArchived.inc({ strategy }, archived.length);
-      metrics.bytesArchived.inc({ strategy }, archived.reduce((sum, entry) => sum + (entry.size ?? 0), 0));
+      metrics.bytesArchived.inc(
+        { strategy },
+        archived.reduce((sum, entry) => sum + (entry.size ?? 0), 0),
+      );
     }
   }
 }

@@ -119,7 +119,10 @@ class Batcher {
       } catch (err) {
         // Stopping while the database fails: this batch and everything after it stay uncommitted.
         const unwritten = [...chunk, ...this.#pending.splice(0)];
-        log.warn({ messages: unwritten.length }, 'stopping with results not written: they stay uncommitted and will be redelivered');
+        log.warn(
+          { messages: unwritten.length },
+          'stopping with results not written: they stay uncommitted and will be redelivered',
+        );
         for (const pending of unwritten) pending.failed(err);
         return;
       }
@@ -139,7 +142,10 @@ class Batcher {
       async () => {
         // persistResults counts the batch size, duration, rows and rejected rows in metrics.
         const outcome = await persistResults(db, results, { logger: log, metrics });
-        log.debug({ results: outcome.results, rows: outcome.rows, rejected: outcome.rejected.length }, 'persisted a batch');
+        log.debug(
+          { results: outcome.results, rows: outcome.rows, rejected: outcome.rejected.length },
+          'persisted a batch',
+        );
       },
       {
         retries: Infinity,
@@ -147,7 +153,10 @@ class Batcher {
         signal: stopping,
         onRetry: (err, attempt, retryInMs) => {
           metrics.infraRetries.inc({ reason: 'database' });
-          log.error({ err, attempt: attempt + 1, results: results.length, retryInMs }, 'persist batch failed; retrying the same batch');
+          log.error(
+            { err, attempt: attempt + 1, results: results.length, retryInMs },
+            'persist batch failed; retrying the same batch',
+          );
         },
       },
     );

@@ -7,7 +7,10 @@ const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 
 describe('extractBiblio', () => {
   it('reads citation_* tags of a recorded Zenodo landing page (record 8347772, 2023 UI)', () => {
-    const html = readFileSync(join(FIXTURES, 'landing_html', 'zenodo_record_8347772_legacy_ui_2023-09-25.html'), 'utf8');
+    const html = readFileSync(
+      join(FIXTURES, 'landing_html', 'zenodo_record_8347772_legacy_ui_2023-09-25.html'),
+      'utf8',
+    );
     const biblio = extractBiblio(html, 'https://zenodo.org/record/8347772')!;
     expect(biblio.doi).toBe('10.5281/zenodo.8347772');
     expect(biblio.title).toEqual(expect.any(String));

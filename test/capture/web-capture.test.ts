@@ -35,7 +35,10 @@ beforeAll(async () => {
     '/plain.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
     '/copy.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
     // A lying server: claims gzip, sends something else (large enough to fill the decoder's buffers).
-    '/lying.csv': { body: Buffer.concat([GZIPPED.subarray(0, 10), Buffer.alloc(4 << 20, 7)]), headers: { 'Content-Encoding': 'gzip' } },
+    '/lying.csv': {
+      body: Buffer.concat([GZIPPED.subarray(0, 10), Buffer.alloc(4 << 20, 7)]),
+      headers: { 'Content-Encoding': 'gzip' },
+    },
   });
   database = await createTestDatabase();
   db = await openDatabase({ dataDir: '/nonexistent', databaseUrl: database.url }, silentLogger);
@@ -43,7 +46,13 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fileset-capture-'));
   const config = testConfig(server.origin, {}, ['https://data.example.org']);
   http = testHttp(config);
-  const writer = await WarcWriter.open({ dir: join(dir, 'warcs'), prefix: 'TEST', rolloverSize: 1e9, software: 'test', logger: silentLogger });
+  const writer = await WarcWriter.open({
+    dir: join(dir, 'warcs'),
+    prefix: 'TEST',
+    rolloverSize: 1e9,
+    software: 'test',
+    logger: silentLogger,
+  });
   deps = { writer, index: new CaptureIndex(db), tmpDir: join(dir, 'tmp'), now: () => new Date() };
 });
 
@@ -57,7 +66,9 @@ afterAll(async () => {
 
 describe('captureResponse', () => {
   it('stores a Content-Encoding raw while the file hashes describe the decoded bytes', async () => {
-    const response = await http.request('https://data.example.org/encoded.csv', { headers: { 'Accept-Encoding': 'gzip' } });
+    const response = await http.request('https://data.example.org/encoded.csv', {
+      headers: { 'Accept-Encoding': 'gzip' },
+    });
     const captured = await captureResponse(deps, response, { keepBody: true });
     expect(captured.fileMeta).toEqual({
       size_bytes: CSV.length,
@@ -69,7 +80,11 @@ describe('captureResponse', () => {
     expect(base32Decode(captured.payloadSha1b32).toString('hex')).toBe(hex('sha1', GZIPPED));
     expect(await readFile(captured.bodyPath!)).toEqual(CSV);
     await rm(captured.bodyPath!);
-    expect(captured.cdx).toMatchObject({ url: 'https://data.example.org/encoded.csv', sha1hex: hex('sha1', GZIPPED), status_code: 200 });
+    expect(captured.cdx).toMatchObject({
+      url: 'https://data.example.org/encoded.csv',
+      sha1hex: hex('sha1', GZIPPED),
+      status_code: 200,
+    });
   });
 
   it('writes a revisit for a payload already stored under another URL', async () => {
@@ -82,7 +97,9 @@ describe('captureResponse', () => {
   });
 
   it('fails cleanly, without hanging, when a body is not in its declared Content-Encoding', async () => {
-    const response = await http.request('https://data.example.org/lying.csv', { headers: { 'Accept-Encoding': 'gzip' } });
+    const response = await http.request('https://data.example.org/lying.csv', {
+      headers: { 'Accept-Encoding': 'gzip' },
+    });
     await expect(captureResponse(deps, response)).rejects.toThrow(/could not be decoded as gzip/);
     expect(await readdir(deps.tmpDir)).toEqual([]);
   });

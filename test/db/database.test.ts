@@ -147,10 +147,12 @@ describe.each([pgliteBackend(), postgresBackend()])('Database on $name', (backen
   it('runs concurrent queries and transactions without mixing them up', async () => {
     await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        db.transaction(async (tx) => {
-          await tx.query('INSERT INTO item VALUES ($1, $2)', [100 + i, `n${i}`]);
-          if (i % 2) throw new Error('odd');
-        }).catch(() => undefined),
+        db
+          .transaction(async (tx) => {
+            await tx.query('INSERT INTO item VALUES ($1, $2)', [100 + i, `n${i}`]);
+            if (i % 2) throw new Error('odd');
+          })
+          .catch(() => undefined),
       ),
     );
     const rows = await db.query<{ id: number }>('SELECT id FROM item WHERE id BETWEEN 100 AND 199 ORDER BY id');
@@ -234,7 +236,9 @@ describe('PostgreSQL connection', () => {
       const url = new URL(database.url);
       url.username = 'no_such_role_fileset';
       url.password = 'wr0ng-pw';
-      const err = await openDatabase({ dataDir: '/nonexistent', databaseUrl: url.toString() }, silentLogger).catch((e: unknown) => e);
+      const err = await openDatabase({ dataDir: '/nonexistent', databaseUrl: url.toString() }, silentLogger).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(InfrastructureError);
       expect((err as Error).message).not.toContain('wr0ng-pw');
       expect((err as Error).message).toMatch(/no_such_role_fileset/);
@@ -244,7 +248,9 @@ describe('PostgreSQL connection', () => {
   });
 
   it('rejects a URL that is not postgres:// as a configuration error', async () => {
-    const err = await openDatabase({ dataDir: '/x', databaseUrl: 'mysql://root:hunter2@db/x' }, silentLogger).catch((e: unknown) => e);
+    const err = await openDatabase({ dataDir: '/x', databaseUrl: 'mysql://root:hunter2@db/x' }, silentLogger).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).not.toContain('hunter2');
   });

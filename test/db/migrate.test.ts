@@ -41,7 +41,13 @@ describe('sqlDirectory', () => {
 
 describe('listMigrations', () => {
   it('orders by number and ignores files that are not migrations', async () => {
-    const dir = await sqlDir({ '010_b.sql': '', '002_a.sql': '', 'README.md': '', '3_bad.sql': '', '004_x.sql.bak': '' });
+    const dir = await sqlDir({
+      '010_b.sql': '',
+      '002_a.sql': '',
+      'README.md': '',
+      '3_bad.sql': '',
+      '004_x.sql.bak': '',
+    });
     expect((await listMigrations(dir)).map((m) => m.version)).toEqual(['002_a', '010_b']);
   });
 
@@ -78,7 +84,9 @@ describe('migrate on PostgreSQL', () => {
     expect(await migrate(db, silentLogger)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
     expect(await migrate(db, silentLogger)).toEqual([]);
     expect(await versions(db)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
-    const [table] = await db.query<{ n: number }>("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'capture'");
+    const [table] = await db.query<{ n: number }>(
+      "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'capture'",
+    );
     expect(table!.n).toBe(1);
   });
 
@@ -113,7 +121,9 @@ describe('migrate on PostgreSQL', () => {
       const db = await connect(fresh.url);
       await expect(migrate(db, silentLogger, dir)).rejects.toMatchObject({ code: '42883' });
       expect(await versions(db)).toEqual(['001_ok']);
-      expect(await db.query("SELECT table_name FROM information_schema.tables WHERE table_name IN ('half', 'later')")).toEqual([]);
+      expect(
+        await db.query("SELECT table_name FROM information_schema.tables WHERE table_name IN ('half', 'later')"),
+      ).toEqual([]);
     } finally {
       await Promise.all(open.splice(0).map((db) => db.close()));
       await fresh.drop();

@@ -56,45 +56,123 @@ describe('persistResults with results of the real pipeline', () => {
     let success: FilesetResult, failure: FilesetResult;
     try {
       const doi = `10.5281/zenodo.${RECORD}`;
-      const request = { base_url: `https://doi.org/${doi}`, ingest_type: 'dataset', ext_ids: { doi }, ingest_request_source: 'fatcat-changelog' };
+      const request = {
+        base_url: `https://doi.org/${doi}`,
+        ingest_type: 'dataset',
+        ext_ids: { doi },
+        ingest_request_source: 'fatcat-changelog',
+      };
       success = (await ingestFileset(request, rt.deps)).result;
-      failure = (await ingestFileset({ base_url: 'https://zenodo.org/records/68358988', ingest_type: 'dataset', link_source: 'test', link_source_id: 'a' }, rt.deps)).result;
+      failure = (
+        await ingestFileset(
+          {
+            base_url: 'https://zenodo.org/records/68358988',
+            ingest_type: 'dataset',
+            link_source: 'test',
+            link_source_id: 'a',
+          },
+          rt.deps,
+        )
+      ).result;
     } finally {
       await rt.dispose();
     }
-    expect([success.status, success.ingest_strategy, failure.status]).toEqual(['success', 'web-fileset', 'platform-404']);
+    expect([success.status, success.ingest_strategy, failure.status]).toEqual([
+      'success',
+      'web-fileset',
+      'platform-404',
+    ]);
 
     const outcome = await persistResults(db, [success, failure], opts);
     const rows = { ingest_request: 2, ingest_file_result: 2, ingest_fileset_platform: 1, cdx: 2, file_meta: 3 };
     expect(outcome).toEqual({ results: 2, rows, rejected: [], skipped: {} });
     expect(await rowsIn(db, 'ingest_request')).toEqual([
-      { link_source: 'doi', link_source_id: `10.5281/zenodo.${RECORD}`, ingest_type: 'dataset', base_url: `https://doi.org/10.5281/zenodo.${RECORD}`,
-        ingest_request_source: 'fatcat-changelog', release_stage: null, request: { ext_ids: { doi: `10.5281/zenodo.${RECORD}` } } },
-      { link_source: 'test', link_source_id: 'a', ingest_type: 'dataset', base_url: 'https://zenodo.org/records/68358988',
-        ingest_request_source: null, release_stage: null, request: null },
+      {
+        link_source: 'doi',
+        link_source_id: `10.5281/zenodo.${RECORD}`,
+        ingest_type: 'dataset',
+        base_url: `https://doi.org/10.5281/zenodo.${RECORD}`,
+        ingest_request_source: 'fatcat-changelog',
+        release_stage: null,
+        request: { ext_ids: { doi: `10.5281/zenodo.${RECORD}` } },
+      },
+      {
+        link_source: 'test',
+        link_source_id: 'a',
+        ingest_type: 'dataset',
+        base_url: 'https://zenodo.org/records/68358988',
+        ingest_request_source: null,
+        release_stage: null,
+        request: null,
+      },
     ]);
     expect(await rowsIn(db, 'ingest_file_result')).toEqual([
-      { ingest_type: 'dataset', base_url: `https://doi.org/10.5281/zenodo.${RECORD}`, hit: true, status: 'success',
-        terminal_url: `https://zenodo.org/records/${RECORD}`, terminal_dt: success.terminal!.terminal_dt, terminal_status_code: 200,
-        terminal_sha1hex: success.file_meta!.sha1hex },
-      { ingest_type: 'dataset', base_url: 'https://zenodo.org/records/68358988', hit: false, status: 'platform-404',
-        terminal_url: 'https://zenodo.org/records/68358988', terminal_dt: failure.terminal!.terminal_dt, terminal_status_code: 404,
-        terminal_sha1hex: failure.terminal!.terminal_sha1hex },
+      {
+        ingest_type: 'dataset',
+        base_url: `https://doi.org/10.5281/zenodo.${RECORD}`,
+        hit: true,
+        status: 'success',
+        terminal_url: `https://zenodo.org/records/${RECORD}`,
+        terminal_dt: success.terminal!.terminal_dt,
+        terminal_status_code: 200,
+        terminal_sha1hex: success.file_meta!.sha1hex,
+      },
+      {
+        ingest_type: 'dataset',
+        base_url: 'https://zenodo.org/records/68358988',
+        hit: false,
+        status: 'platform-404',
+        terminal_url: 'https://zenodo.org/records/68358988',
+        terminal_dt: failure.terminal!.terminal_dt,
+        terminal_status_code: 404,
+        terminal_sha1hex: failure.terminal!.terminal_sha1hex,
+      },
     ]);
-    expect(await rowsIn(db, 'ingest_fileset_platform')).toEqual([{
-      ingest_type: 'dataset', base_url: `https://doi.org/10.5281/zenodo.${RECORD}`, hit: true, status: 'success', platform_name: 'zenodo',
-      platform_domain: 'zenodo.org', platform_id: RECORD, ingest_strategy: 'web-fileset', total_size: 1768, file_count: 3,
-      archiveorg_item_name: `zenodo.org-${RECORD}`, archiveorg_item_bundle_path: null, web_bundle_url: null, web_bundle_dt: null,
-      manifest: success.manifest,   // back from JSONB exactly as the result held it
-    }]);
-    expect(await rowsIn(db, 'cdx')).toEqual([success.cdx!, failure.cdx!].sort((a, b) => (a.url < b.url ? -1 : 1)).map((c) => (
-      { url: c.url, datetime: c.datetime, sha1hex: c.sha1hex, cdx_sha1hex: null, mimetype: c.mimetype, warc_path: c.warc_path, warc_csize: c.warc_csize, warc_offset: c.warc_offset })));
+    expect(await rowsIn(db, 'ingest_fileset_platform')).toEqual([
+      {
+        ingest_type: 'dataset',
+        base_url: `https://doi.org/10.5281/zenodo.${RECORD}`,
+        hit: true,
+        status: 'success',
+        platform_name: 'zenodo',
+        platform_domain: 'zenodo.org',
+        platform_id: RECORD,
+        ingest_strategy: 'web-fileset',
+        total_size: 1768,
+        file_count: 3,
+        archiveorg_item_name: `zenodo.org-${RECORD}`,
+        archiveorg_item_bundle_path: null,
+        web_bundle_url: null,
+        web_bundle_dt: null,
+        manifest: success.manifest, // back from JSONB exactly as the result held it
+      },
+    ]);
+    expect(await rowsIn(db, 'cdx')).toEqual(
+      [success.cdx!, failure.cdx!]
+        .sort((a, b) => (a.url < b.url ? -1 : 1))
+        .map((c) => ({
+          url: c.url,
+          datetime: c.datetime,
+          sha1hex: c.sha1hex,
+          cdx_sha1hex: null,
+          mimetype: c.mimetype,
+          warc_path: c.warc_path,
+          warc_csize: c.warc_csize,
+          warc_offset: c.warc_offset,
+        })),
+    );
     // file_meta from the files' own bytes, not from what the pipeline said about them
     const bytes = recordFiles(RECORD, KEYS);
     const mimetypes = Object.fromEntries(success.manifest!.map((e) => [e.path, e.mimetype]));
     // the fixture server says application/octet-stream; the pipeline sniffs text
-    expect(mimetypes).toEqual({ 'data2.csv': 'text/plain', 'data.csv': 'text/plain', 'datapackage.json': 'text/plain' });
-    expect(await rowsIn(db, 'file_meta')).toEqual(KEYS.map((k) => fileMeta(bytes[k]!, mimetypes[k]!)).sort((a, b) => (a.sha1hex < b.sha1hex ? -1 : 1)));
+    expect(mimetypes).toEqual({
+      'data2.csv': 'text/plain',
+      'data.csv': 'text/plain',
+      'datapackage.json': 'text/plain',
+    });
+    expect(await rowsIn(db, 'file_meta')).toEqual(
+      KEYS.map((k) => fileMeta(bytes[k]!, mimetypes[k]!)).sort((a, b) => (a.sha1hex < b.sha1hex ? -1 : 1)),
+    );
   });
 });
 
@@ -102,20 +180,49 @@ describe('persistResults, rows of hand-built results', () => {
   it('stores a success-file: fileset_file gives the file_meta and the cdx rows, a revisit its original too', async () => {
     const result = singleFile('https://doi.org/10.1/one', 'one');
     const outcome = await persistResults(db, [result], opts);
-    expect(outcome.rows).toEqual({ ingest_request: 1, ingest_file_result: 1, ingest_fileset_platform: 1, cdx: 4, file_meta: 1 });
-    expect(await rowsIn(db, 'file_meta')).toEqual([{ sha1hex: hex('sha1', 'one'), sha256hex: hex('sha256', 'one'), md5hex: hex('md5', 'one'), size_bytes: 3, mimetype: 'text/csv' }]);
+    expect(outcome.rows).toEqual({
+      ingest_request: 1,
+      ingest_file_result: 1,
+      ingest_fileset_platform: 1,
+      cdx: 4,
+      file_meta: 1,
+    });
+    expect(await rowsIn(db, 'file_meta')).toEqual([
+      {
+        sha1hex: hex('sha1', 'one'),
+        sha256hex: hex('sha256', 'one'),
+        md5hex: hex('md5', 'one'),
+        size_bytes: 3,
+        mimetype: 'text/csv',
+      },
+    ]);
     expect((await rowsIn(db, 'cdx')).map((r) => [r.url, r.datetime, r.mimetype])).toEqual([
       ['https://example.org/one', '20240101000000', 'text/html'],
       ['https://example.org/one', '20240101000001', 'warc/revisit'],
       ['https://files.example.org/one.csv', '20230101000000', 'text/csv'],
       ['https://files.example.org/one.csv', '20240101000002', 'warc/revisit'],
     ]);
-    expect((await rowsIn(db, 'ingest_fileset_platform'))[0]).toMatchObject({ status: 'success-file', ingest_strategy: 'web-file', file_count: 1 });
+    expect((await rowsIn(db, 'ingest_fileset_platform'))[0]).toMatchObject({
+      status: 'success-file',
+      ingest_strategy: 'web-file',
+      file_count: 1,
+    });
   });
 
   it('fills the bundle columns from fileset_bundle (web capture) and the item path (archiveorg)', async () => {
-    await persistResults(db, [bundled('https://doi.org/10.1/web', 'web'), bundled('https://doi.org/10.1/ia', 'archiveorg')], opts);
-    expect((await rowsIn(db, 'ingest_fileset_platform')).map((r) => [r.base_url, r.archiveorg_item_bundle_path, r.web_bundle_url, r.web_bundle_dt])).toEqual([
+    await persistResults(
+      db,
+      [bundled('https://doi.org/10.1/web', 'web'), bundled('https://doi.org/10.1/ia', 'archiveorg')],
+      opts,
+    );
+    expect(
+      (await rowsIn(db, 'ingest_fileset_platform')).map((r) => [
+        r.base_url,
+        r.archiveorg_item_bundle_path,
+        r.web_bundle_url,
+        r.web_bundle_dt,
+      ]),
+    ).toEqual([
       ['https://doi.org/10.1/ia', 'zenodo.org-9/zenodo.org-9_bundle.zip', null, null],
       ['https://doi.org/10.1/web', null, 'https://zenodo.org/records/9/files.zip', '20240101000009'],
     ]);
@@ -124,10 +231,27 @@ describe('persistResults, rows of hand-built results', () => {
 
   it('writes file_meta only for files archived or already held, with every hash', async () => {
     const result = dataset('https://doi.org/10.1/m', {
-      status: 'mismatch-md5', hit: false,
+      status: 'mismatch-md5',
+      hit: false,
       manifest: [
-        { path: 'ok.csv', size: 2, md5: hex('md5', 'ok'), sha1: hex('sha1', 'ok'), sha256: hex('sha256', 'ok'), mimetype: 'text/csv', status: 'success' },
-        { path: 'bad.csv', size: 3, md5: hex('md5', 'bad'), sha1: hex('sha1', 'bad'), sha256: hex('sha256', 'bad'), mimetype: 'text/csv', status: 'mismatch-md5' },
+        {
+          path: 'ok.csv',
+          size: 2,
+          md5: hex('md5', 'ok'),
+          sha1: hex('sha1', 'ok'),
+          sha256: hex('sha256', 'ok'),
+          mimetype: 'text/csv',
+          status: 'success',
+        },
+        {
+          path: 'bad.csv',
+          size: 3,
+          md5: hex('md5', 'bad'),
+          sha1: hex('sha1', 'bad'),
+          sha256: hex('sha256', 'bad'),
+          mimetype: 'text/csv',
+          status: 'mismatch-md5',
+        },
         { path: 'nosha.csv', size: 5, md5: hex('md5', 'nosha'), mimetype: 'text/csv', status: 'exists' },
       ],
     });
@@ -136,30 +260,89 @@ describe('persistResults, rows of hand-built results', () => {
   });
 
   it('keys ingest_request as sandcrawler does: DOI and Save Paper Now defaults, optional fields in request', async () => {
-    const outcome = await persistResults(db, [
-      dataset('https://doi.org/10.1/Doi', { request: { base_url: 'https://doi.org/10.1/Doi', ext_ids: { doi: '10.1/Doi' }, release_stage: '', rel: 'repository' } }),
-      dataset('https://example.org/spn', { request: { base_url: 'https://example.org/spn', ingest_type: 'dataset', ingest_request_source: 'savepapernow-web', fatcat: { release_ident: 'r'.repeat(26) }, edit_extra: { a: 1 }, ext_ids: {} } }),
-      dataset('https://example.org/nokey', { request: { base_url: 'https://example.org/nokey', ingest_type: 'dataset', link_source: 'doi' } }),
-    ], opts);
+    const outcome = await persistResults(
+      db,
+      [
+        dataset('https://doi.org/10.1/Doi', {
+          request: {
+            base_url: 'https://doi.org/10.1/Doi',
+            ext_ids: { doi: '10.1/Doi' },
+            release_stage: '',
+            rel: 'repository',
+          },
+        }),
+        dataset('https://example.org/spn', {
+          request: {
+            base_url: 'https://example.org/spn',
+            ingest_type: 'dataset',
+            ingest_request_source: 'savepapernow-web',
+            fatcat: { release_ident: 'r'.repeat(26) },
+            edit_extra: { a: 1 },
+            ext_ids: {},
+          },
+        }),
+        dataset('https://example.org/nokey', {
+          request: { base_url: 'https://example.org/nokey', ingest_type: 'dataset', link_source: 'doi' },
+        }),
+      ],
+      opts,
+    );
     expect(outcome.skipped).toEqual({ 'no-link-source': 1 });
     expect(outcome.rows.ingest_file_result).toBe(3);
     expect(await rowsIn(db, 'ingest_request')).toEqual([
-      { link_source: 'doi', link_source_id: '10.1/Doi', ingest_type: 'dataset', base_url: 'https://doi.org/10.1/Doi', ingest_request_source: null, release_stage: null, request: { ext_ids: { doi: '10.1/Doi' }, rel: 'repository' } },
-      { link_source: 'spn', link_source_id: 'r'.repeat(26), ingest_type: 'dataset', base_url: 'https://example.org/spn', ingest_request_source: 'savepapernow-web', release_stage: null, request: { release_ident: 'r'.repeat(26), edit_extra: { a: 1 } } },
+      {
+        link_source: 'doi',
+        link_source_id: '10.1/Doi',
+        ingest_type: 'dataset',
+        base_url: 'https://doi.org/10.1/Doi',
+        ingest_request_source: null,
+        release_stage: null,
+        request: { ext_ids: { doi: '10.1/Doi' }, rel: 'repository' },
+      },
+      {
+        link_source: 'spn',
+        link_source_id: 'r'.repeat(26),
+        ingest_type: 'dataset',
+        base_url: 'https://example.org/spn',
+        ingest_request_source: 'savepapernow-web',
+        release_stage: null,
+        request: { release_ident: 'r'.repeat(26), edit_extra: { a: 1 } },
+      },
     ]);
   });
 
   it('skips dataset-file results and keyless bad-request results, and rejects what is not a fileset result', async () => {
-    const fileResult = { hit: true, status: 'success', request: { base_url: 'https://doi.org/10.1/one', ingest_type: 'dataset-file' }, file_meta: null };
-    const badRequest = { hit: false, status: 'bad-request', request: { value: 5 }, error_message: 'request: expected object' };
-    const wrong = { ...dataset('https://doi.org/10.1/w'), cdx: { ...cdx('https://example.org/w', 'x'), datetime: '2024010100000' } };
+    const fileResult = {
+      hit: true,
+      status: 'success',
+      request: { base_url: 'https://doi.org/10.1/one', ingest_type: 'dataset-file' },
+      file_meta: null,
+    };
+    const badRequest = {
+      hit: false,
+      status: 'bad-request',
+      request: { value: 5 },
+      error_message: 'request: expected object',
+    };
+    const wrong = {
+      ...dataset('https://doi.org/10.1/w'),
+      cdx: { ...cdx('https://example.org/w', 'x'), datetime: '2024010100000' },
+    };
     const outcome = await persistResults(db, [fileResult, badRequest, wrong, 'not an object'], opts);
     expect(outcome).toEqual({
       results: 1,
       rows: NOTHING,
       rejected: [
-        { table: 'result', key: { ingest_type: 'dataset', base_url: 'https://doi.org/10.1/w' }, error: 'cdx.datetime: Invalid string: must match pattern /^\\d{14}$/' },
-        { table: 'result', key: { ingest_type: null, base_url: null }, error: 'result: Invalid input: expected object, received string' },
+        {
+          table: 'result',
+          key: { ingest_type: 'dataset', base_url: 'https://doi.org/10.1/w' },
+          error: 'cdx.datetime: Invalid string: must match pattern /^\\d{14}$/',
+        },
+        {
+          table: 'result',
+          key: { ingest_type: null, base_url: null },
+          error: 'result: Invalid input: expected object, received string',
+        },
       ],
       skipped: { 'dataset-file': 1, 'no-base-url': 1 },
     });
@@ -167,16 +350,30 @@ describe('persistResults, rows of hand-built results', () => {
 });
 
 describe('persistResults, idempotence and conflicts', () => {
-  const batch = () => [singleFile('https://doi.org/10.1/a', 'a'), dataset('https://doi.org/10.1/b'), bundled('https://doi.org/10.1/c', 'web')];
+  const batch = () => [
+    singleFile('https://doi.org/10.1/a', 'a'),
+    dataset('https://doi.org/10.1/b'),
+    bundled('https://doi.org/10.1/c', 'web'),
+  ];
 
   async function versions(): Promise<unknown[]> {
     const tables = ['ingest_request', 'ingest_file_result', 'ingest_fileset_platform', 'cdx', 'file_meta'];
-    return Promise.all(tables.map((t) => db.query(`SELECT xmin::text AS xmin, to_jsonb(t) AS row FROM ${t} t ORDER BY xmin::text, to_jsonb(t)::text`)));
+    return Promise.all(
+      tables.map((t) =>
+        db.query(`SELECT xmin::text AS xmin, to_jsonb(t) AS row FROM ${t} t ORDER BY xmin::text, to_jsonb(t)::text`),
+      ),
+    );
   }
 
   it('changes nothing when a batch is replayed: no row written, no row version or timestamp changed', async () => {
     const first = await persistResults(db, batch(), opts);
-    expect(first.rows).toEqual({ ingest_request: 3, ingest_file_result: 3, ingest_fileset_platform: 3, cdx: 7, file_meta: 4 });
+    expect(first.rows).toEqual({
+      ingest_request: 3,
+      ingest_file_result: 3,
+      ingest_fileset_platform: 3,
+      cdx: 7,
+      file_meta: 4,
+    });
     const before = await versions();
     const replay = await persistResults(db, batch(), opts);
     expect(replay).toEqual({ results: 3, rows: NOTHING, rejected: [], skipped: {} });
@@ -185,51 +382,116 @@ describe('persistResults, idempotence and conflicts', () => {
 
   it('takes a later result for the same URL, and the last of duplicates within one batch', async () => {
     await persistResults(db, [dataset('https://doi.org/10.1/d', { status: 'platform-404', hit: false })], opts);
-    const [{ updated: before } = { updated: null }] = await db.query<{ updated: Date }>('SELECT updated FROM ingest_file_result');
-    const outcome = await persistResults(db, [
-      dataset('https://doi.org/10.1/d', { status: 'network-error', hit: false }),
-      singleFile('https://doi.org/10.1/e', 'same'),
-      dataset('https://doi.org/10.1/d', { status: 'success' }),
-      singleFile('https://doi.org/10.1/f', 'same'),
-    ], opts);
-    expect(outcome.rows).toEqual({ ingest_request: 2, ingest_file_result: 3, ingest_fileset_platform: 3, cdx: 6, file_meta: 1 });
-    const results = await db.query<{ base_url: string; status: string; updated: Date }>('SELECT base_url, status, updated FROM ingest_file_result ORDER BY base_url');
+    const [{ updated: before } = { updated: null }] = await db.query<{ updated: Date }>(
+      'SELECT updated FROM ingest_file_result',
+    );
+    const outcome = await persistResults(
+      db,
+      [
+        dataset('https://doi.org/10.1/d', { status: 'network-error', hit: false }),
+        singleFile('https://doi.org/10.1/e', 'same'),
+        dataset('https://doi.org/10.1/d', { status: 'success' }),
+        singleFile('https://doi.org/10.1/f', 'same'),
+      ],
+      opts,
+    );
+    expect(outcome.rows).toEqual({
+      ingest_request: 2,
+      ingest_file_result: 3,
+      ingest_fileset_platform: 3,
+      cdx: 6,
+      file_meta: 1,
+    });
+    const results = await db.query<{ base_url: string; status: string; updated: Date }>(
+      'SELECT base_url, status, updated FROM ingest_file_result ORDER BY base_url',
+    );
     expect(results.map((r) => [r.base_url, r.status])).toEqual([
-      ['https://doi.org/10.1/d', 'success'], ['https://doi.org/10.1/e', 'success-file'], ['https://doi.org/10.1/f', 'success-file'],
+      ['https://doi.org/10.1/d', 'success'],
+      ['https://doi.org/10.1/e', 'success-file'],
+      ['https://doi.org/10.1/f', 'success-file'],
     ]);
     expect(results[0]!.updated.getTime()).toBeGreaterThan(before!.getTime());
   });
 
   it('keeps the good rows of a batch with refused ones, reporting each refused row by its key', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const outcome = await persistResults(db, [
-      dataset('https://doi.org/10.1/good'),
-      dataset('', { cdx: cdx('https://example.org/empty', 'e') }),
-      dataset('https://doi.org/10.1/badcdx', { cdx: { ...cdx('https://example.org/badcdx', 'b'), sha1hex: 'B'.repeat(40) } }),
-    ], { logger: silentLogger, metrics });
+    const outcome = await persistResults(
+      db,
+      [
+        dataset('https://doi.org/10.1/good'),
+        dataset('', { cdx: cdx('https://example.org/empty', 'e') }),
+        dataset('https://doi.org/10.1/badcdx', {
+          cdx: { ...cdx('https://example.org/badcdx', 'b'), sha1hex: 'B'.repeat(40) },
+        }),
+      ],
+      { logger: silentLogger, metrics },
+    );
     expect(outcome.rejected.map(({ table, key }) => ({ table, key }))).toEqual([
-      { table: 'ingest_request', key: { link_source: 'test', link_source_id: '', ingest_type: 'dataset', base_url: '' } },
+      {
+        table: 'ingest_request',
+        key: { link_source: 'test', link_source_id: '', ingest_type: 'dataset', base_url: '' },
+      },
       { table: 'ingest_file_result', key: { ingest_type: 'dataset', base_url: '' } },
       { table: 'ingest_fileset_platform', key: { ingest_type: 'dataset', base_url: '' } },
       { table: 'cdx', key: { url: 'https://example.org/badcdx', datetime: '20240101000000' } },
     ]);
-    expect(outcome.rejected[1]!.error).toBe('new row for relation "ingest_file_result" violates check constraint "ingest_file_result_base_url_check"; constraint ingest_file_result_base_url_check; SQLSTATE 23514');
-    expect(outcome.rows).toEqual({ ingest_request: 2, ingest_file_result: 2, ingest_fileset_platform: 2, cdx: 2, file_meta: 0 });
-    expect((await rowsIn(db, 'ingest_file_result')).map((r) => r.base_url)).toEqual(['https://doi.org/10.1/badcdx', 'https://doi.org/10.1/good']);
-    expect((await rowsIn(db, 'cdx')).map((r) => r.url)).toEqual(['https://example.org/empty', 'https://example.org/good']);
-    const byTable = async (m: typeof metrics.persistRows) => (await m.get()).values.map((v) => [v.labels.table, v.value]);
-    expect(await byTable(metrics.persistRejected)).toEqual([['ingest_request', 1], ['ingest_file_result', 1], ['ingest_fileset_platform', 1], ['cdx', 1]]);
-    expect(await byTable(metrics.persistRows)).toEqual([['ingest_request', 2], ['ingest_file_result', 2], ['ingest_fileset_platform', 2], ['cdx', 2]]);
-    expect((await metrics.persistBatchSize.get()).values.find((v) => v.metricName === 'fileset_persist_batch_size_count')?.value).toBe(1);
+    expect(outcome.rejected[1]!.error).toBe(
+      'new row for relation "ingest_file_result" violates check constraint "ingest_file_result_base_url_check"; constraint ingest_file_result_base_url_check; SQLSTATE 23514',
+    );
+    expect(outcome.rows).toEqual({
+      ingest_request: 2,
+      ingest_file_result: 2,
+      ingest_fileset_platform: 2,
+      cdx: 2,
+      file_meta: 0,
+    });
+    expect((await rowsIn(db, 'ingest_file_result')).map((r) => r.base_url)).toEqual([
+      'https://doi.org/10.1/badcdx',
+      'https://doi.org/10.1/good',
+    ]);
+    expect((await rowsIn(db, 'cdx')).map((r) => r.url)).toEqual([
+      'https://example.org/empty',
+      'https://example.org/good',
+    ]);
+    const byTable = async (m: typeof metrics.persistRows) =>
+      (await m.get()).values.map((v) => [v.labels.table, v.value]);
+    expect(await byTable(metrics.persistRejected)).toEqual([
+      ['ingest_request', 1],
+      ['ingest_file_result', 1],
+      ['ingest_fileset_platform', 1],
+      ['cdx', 1],
+    ]);
+    expect(await byTable(metrics.persistRows)).toEqual([
+      ['ingest_request', 2],
+      ['ingest_file_result', 2],
+      ['ingest_fileset_platform', 2],
+      ['cdx', 2],
+    ]);
+    expect(
+      (await metrics.persistBatchSize.get()).values.find((v) => v.metricName === 'fileset_persist_batch_size_count')
+        ?.value,
+    ).toBe(1);
   });
 
   it('refuses a base_url too long for the index (SQLSTATE 54000) as a row, not the batch', async () => {
     const huge = `https://example.org/${randomBytes(4000).toString('hex')}`;
-    const outcome = await persistResults(db, [dataset(huge, { cdx: null }), dataset('https://doi.org/10.1/fine')], opts);
+    const outcome = await persistResults(
+      db,
+      [dataset(huge, { cdx: null }), dataset('https://doi.org/10.1/fine')],
+      opts,
+    );
     expect(outcome.rejected.map((r) => [r.table, r.error.endsWith('SQLSTATE 54000')])).toEqual([
-      ['ingest_request', true], ['ingest_file_result', true], ['ingest_fileset_platform', true],
+      ['ingest_request', true],
+      ['ingest_file_result', true],
+      ['ingest_fileset_platform', true],
     ]);
-    expect(outcome.rows).toEqual({ ingest_request: 1, ingest_file_result: 1, ingest_fileset_platform: 1, cdx: 1, file_meta: 0 });
+    expect(outcome.rows).toEqual({
+      ingest_request: 1,
+      ingest_file_result: 1,
+      ingest_fileset_platform: 1,
+      cdx: 1,
+      file_meta: 0,
+    });
   });
 
   it('throws InfrastructureError when the connection is lost mid-batch, and the tables it wrote before stay empty', async () => {
@@ -239,15 +501,24 @@ describe('persistResults, idempotence and conflicts', () => {
       BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NULL; END $$;
       CREATE TRIGGER lose_connection BEFORE INSERT ON cdx FOR EACH STATEMENT EXECUTE FUNCTION lose_connection();`);
     try {
-      await expect(persistResults(db, [dataset('https://doi.org/10.1/x')], opts)).rejects.toBeInstanceOf(InfrastructureError);
+      await expect(persistResults(db, [dataset('https://doi.org/10.1/x')], opts)).rejects.toBeInstanceOf(
+        InfrastructureError,
+      );
     } finally {
       await db.exec('DROP TRIGGER lose_connection ON cdx; DROP FUNCTION lose_connection();');
     }
-    const counts = await db.query(`SELECT (SELECT count(*) FROM ingest_request) AS r, (SELECT count(*) FROM ingest_file_result) AS f,
+    const counts =
+      await db.query(`SELECT (SELECT count(*) FROM ingest_request) AS r, (SELECT count(*) FROM ingest_file_result) AS f,
       (SELECT count(*) FROM ingest_fileset_platform) AS p`);
     expect(counts).toEqual([{ r: 0, f: 0, p: 0 }]);
     // the same batch again, once the database is back, goes through whole
-    expect((await persistResults(db, [dataset('https://doi.org/10.1/x')], opts)).rows).toEqual({ ingest_request: 1, ingest_file_result: 1, ingest_fileset_platform: 1, cdx: 1, file_meta: 0 });
+    expect((await persistResults(db, [dataset('https://doi.org/10.1/x')], opts)).rows).toEqual({
+      ingest_request: 1,
+      ingest_file_result: 1,
+      ingest_fileset_platform: 1,
+      cdx: 1,
+      file_meta: 0,
+    });
   });
 });
 
@@ -269,7 +540,8 @@ describe('persistResults on the embedded PGlite', () => {
 });
 
 describe('fileset-ingest persist', () => {
-  const config = () => testConfig('http://127.0.0.1:1', { FILESET_DATABASE_URL: database.url, FILESET_PERSIST_BATCH_SIZE: '2' });
+  const config = () =>
+    testConfig('http://127.0.0.1:1', { FILESET_DATABASE_URL: database.url, FILESET_PERSIST_BATCH_SIZE: '2' });
 
   async function persistLines(text: string, args: string[] = []) {
     const output = new PassThrough();
@@ -278,7 +550,11 @@ describe('fileset-ingest persist', () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const code = await persistCommand(config(), silentLogger, args, { input: Readable.from([text]), output });
-      return { code, summary: JSON.parse(Buffer.concat(stdout).toString()) as Record<string, unknown>, stderr: stderr.mock.calls.map((c) => String(c[0])) };
+      return {
+        code,
+        summary: JSON.parse(Buffer.concat(stdout).toString()) as Record<string, unknown>,
+        stderr: stderr.mock.calls.map((c) => String(c[0])),
+      };
     } finally {
       stderr.mockRestore();
     }
@@ -286,7 +562,11 @@ describe('fileset-ingest persist', () => {
 
   it('persists JSON lines in batches, skipping dataset-file lines and reporting lines that are not JSON', async () => {
     const lines = [
-      JSON.stringify({ hit: true, status: 'success', request: { base_url: 'https://doi.org/10.1/a', ingest_type: 'dataset-file' } }),
+      JSON.stringify({
+        hit: true,
+        status: 'success',
+        request: { base_url: 'https://doi.org/10.1/a', ingest_type: 'dataset-file' },
+      }),
       JSON.stringify(singleFile('https://doi.org/10.1/a', 'a')),
       '',
       '{"truncated": ',
@@ -311,13 +591,26 @@ describe('fileset-ingest persist', () => {
     const dir = await mkdtemp(join(tmpdir(), 'fileset-persist-'));
     try {
       const path = join(dir, 'results.jsonl');
-      await writeFile(path, `${JSON.stringify(dataset('https://doi.org/10.1/ok'))}\n${JSON.stringify(dataset('', { cdx: null }))}\n`);
+      await writeFile(
+        path,
+        `${JSON.stringify(dataset('https://doi.org/10.1/ok'))}\n${JSON.stringify(dataset('', { cdx: null }))}\n`,
+      );
       const env = { FILESET_DATABASE_URL: database.url, FILESET_DATA_DIR: dir, FILESET_LOG_LEVEL: 'silent' };
       const cli = await runCli(['persist', path], env);
       expect(cli.code).toBe(1);
-      const summary = JSON.parse(cli.stdout) as { results: number; rows: unknown; rejected: Array<{ table: string; key: unknown }> };
+      const summary = JSON.parse(cli.stdout) as {
+        results: number;
+        rows: unknown;
+        rejected: Array<{ table: string; key: unknown }>;
+      };
       expect(summary.results).toBe(2);
-      expect(summary.rows).toEqual({ ingest_request: 1, ingest_file_result: 1, ingest_fileset_platform: 1, cdx: 1, file_meta: 0 });
+      expect(summary.rows).toEqual({
+        ingest_request: 1,
+        ingest_file_result: 1,
+        ingest_fileset_platform: 1,
+        cdx: 1,
+        file_meta: 0,
+      });
       expect(summary.rejected.map((r) => [r.table, r.key])).toEqual([
         ['ingest_request', { link_source: 'test', link_source_id: '', ingest_type: 'dataset', base_url: '' }],
         ['ingest_file_result', { ingest_type: 'dataset', base_url: '' }],
@@ -325,7 +618,10 @@ describe('fileset-ingest persist', () => {
       ]);
       expect((await runCli(['persist', path, path], env)).code).toBe(2);
       const missing = await runCli(['persist', join(dir, 'missing')], env);
-      expect([missing.code, missing.stderr]).toEqual([2, expect.stringContaining(`cannot read ${join(dir, 'missing')}`)]);
+      expect([missing.code, missing.stderr]).toEqual([
+        2,
+        expect.stringContaining(`cannot read ${join(dir, 'missing')}`),
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -334,26 +630,54 @@ describe('fileset-ingest persist', () => {
 
 // ---- hand-built results: every hash is the real hash of a short text, so rows can be predicted ----
 
-const hex = (alg: 'md5' | 'sha1' | 'sha256', text: string | Buffer): string => createHash(alg).update(text).digest('hex');
+const hex = (alg: 'md5' | 'sha1' | 'sha256', text: string | Buffer): string =>
+  createHash(alg).update(text).digest('hex');
 const fileMeta = (bytes: string | Buffer, mimetype: string) => ({
-  sha1hex: hex('sha1', bytes), sha256hex: hex('sha256', bytes), md5hex: hex('md5', bytes), size_bytes: Buffer.byteLength(bytes), mimetype,
+  sha1hex: hex('sha1', bytes),
+  sha256hex: hex('sha256', bytes),
+  md5hex: hex('md5', bytes),
+  size_bytes: Buffer.byteLength(bytes),
+  mimetype,
 });
 const landingOf = (base: string): string => `https://example.org/${base.split('/').pop()}`;
 
 function cdx(url: string, seed: string, datetime = '20240101000000', mimetype = 'text/html'): Cdx {
-  return { surt: url, datetime, url, mimetype, status_code: 200, sha1b32: 'A'.repeat(32), sha1hex: hex('sha1', seed), warc_path: 'FILESET-test.warc.gz', warc_offset: 10, warc_csize: 20 };
+  return {
+    surt: url,
+    datetime,
+    url,
+    mimetype,
+    status_code: 200,
+    sha1b32: 'A'.repeat(32),
+    sha1hex: hex('sha1', seed),
+    warc_path: 'FILESET-test.warc.gz',
+    warc_offset: 10,
+    warc_csize: 20,
+  };
 }
 
 /** A web-fileset success on zenodo with an empty manifest; `overrides` replace whole fields. */
 function dataset(base: string, overrides: Partial<FilesetResult> = {}): FilesetResult {
   const landing = landingOf(base);
   return {
-    hit: true, status: 'success',
+    hit: true,
+    status: 'success',
     request: { base_url: base, ingest_type: 'dataset', link_source: 'test', link_source_id: base },
-    terminal: { terminal_url: landing, terminal_dt: '20240101000000', terminal_status_code: 200, terminal_sha1hex: hex('sha1', landing) },
+    terminal: {
+      terminal_url: landing,
+      terminal_dt: '20240101000000',
+      terminal_status_code: 200,
+      terminal_sha1hex: hex('sha1', landing),
+    },
     cdx: cdx(landing, landing),
-    platform_name: 'zenodo', platform_domain: 'zenodo.org', platform_id: '9', archiveorg_item_name: 'zenodo.org-9',
-    ingest_strategy: 'web-fileset', file_count: 0, total_size: 0, manifest: [],
+    platform_name: 'zenodo',
+    platform_domain: 'zenodo.org',
+    platform_id: '9',
+    archiveorg_item_name: 'zenodo.org-9',
+    ingest_strategy: 'web-fileset',
+    file_count: 0,
+    total_size: 0,
+    manifest: [],
     ...overrides,
   };
 }
@@ -361,7 +685,14 @@ function dataset(base: string, overrides: Partial<FilesetResult> = {}): FilesetR
 /** No platform recognised: only ingest_request, ingest_file_result and the landing cdx. */
 function blank(base: string): FilesetResult {
   const { request, terminal, cdx: landing } = dataset(base);
-  return { hit: false, status: 'no-platform-match', request, terminal, cdx: landing, error_message: 'no platform helper recognises it' };
+  return {
+    hit: false,
+    status: 'no-platform-match',
+    request,
+    terminal,
+    cdx: landing,
+    error_message: 'no platform helper recognises it',
+  };
 }
 
 /** A web-file success-file whose landing page and file were both revisits of earlier captures. */
@@ -370,13 +701,31 @@ function singleFile(base: string, content: string): FilesetResult {
   const file = `https://files.example.org/${content}.csv`;
   const meta = fileMeta(content, 'text/csv');
   return dataset(base, {
-    status: 'success-file', ingest_strategy: 'web-file', file_count: 1, total_size: meta.size_bytes,
+    status: 'success-file',
+    ingest_strategy: 'web-file',
+    file_count: 1,
+    total_size: meta.size_bytes,
     cdx: cdx(landing, landing, '20240101000001', 'warc/revisit'),
     revisit_cdx: cdx(landing, landing),
-    manifest: [{ path: `${content}.csv`, size: meta.size_bytes, md5: meta.md5hex, sha1: meta.sha1hex, sha256: meta.sha256hex, mimetype: 'text/csv', status: 'success' }],
+    manifest: [
+      {
+        path: `${content}.csv`,
+        size: meta.size_bytes,
+        md5: meta.md5hex,
+        sha1: meta.sha1hex,
+        sha256: meta.sha256hex,
+        mimetype: 'text/csv',
+        status: 'success',
+      },
+    ],
     fileset_file: {
       file_meta: meta,
-      terminal: { terminal_url: file, terminal_dt: '20240101000002', terminal_status_code: 200, terminal_sha1hex: meta.sha1hex },
+      terminal: {
+        terminal_url: file,
+        terminal_dt: '20240101000002',
+        terminal_status_code: 200,
+        terminal_sha1hex: meta.sha1hex,
+      },
       cdx: cdx(file, content, '20240101000002', 'warc/revisit'),
       revisit_cdx: cdx(file, content, '20230101000000', 'text/csv'),
     },
@@ -389,11 +738,26 @@ function bundled(base: string, kind: 'web' | 'archiveorg'): FilesetResult {
   const zip = fileMeta(`${kind}.zip`, 'application/zip');
   const url = 'https://zenodo.org/records/9/files.zip';
   return dataset(base, {
-    ingest_strategy: `${kind}-fileset-bundled`, file_count: 2, total_size: entries.reduce((sum, e) => sum + e.size_bytes, 0),
-    manifest: entries.map((e, i) => ({ path: `f${i}.txt`, size: e.size_bytes, md5: e.md5hex, sha1: e.sha1hex, sha256: e.sha256hex, mimetype: e.mimetype, status: 'success' })),
+    ingest_strategy: `${kind}-fileset-bundled`,
+    file_count: 2,
+    total_size: entries.reduce((sum, e) => sum + e.size_bytes, 0),
+    manifest: entries.map((e, i) => ({
+      path: `f${i}.txt`,
+      size: e.size_bytes,
+      md5: e.md5hex,
+      sha1: e.sha1hex,
+      sha256: e.sha256hex,
+      mimetype: e.mimetype,
+      status: 'success',
+    })),
     fileset_bundle: {
       file_meta: zip,
-      terminal: { terminal_url: url, terminal_dt: '20240101000009', terminal_status_code: 200, terminal_sha1hex: zip.sha1hex },
+      terminal: {
+        terminal_url: url,
+        terminal_dt: '20240101000009',
+        terminal_status_code: 200,
+        terminal_sha1hex: zip.sha1hex,
+      },
       cdx: kind === 'web' ? cdx(url, `${kind}.zip`, '20240101000009', 'application/zip') : null,
       revisit_cdx: null,
       archiveorg_bundle_path: kind === 'archiveorg' ? 'zenodo.org-9/zenodo.org-9_bundle.zip' : null,

@@ -11,22 +11,50 @@ import { silentLogger } from '../support/context.js';
 const SHA1 = 'a'.repeat(40);
 const GOOD: Record<string, Record<string, unknown>> = {
   ingest_request: {
-    link_source: 'doi', link_source_id: '10.5281/zenodo.1', ingest_type: 'dataset', base_url: 'https://doi.org/10.5281/zenodo.1',
-    ingest_request_source: 'fatcat-changelog', release_stage: 'published', request: '{"ext_ids":{"doi":"10.5281/zenodo.1"}}',
+    link_source: 'doi',
+    link_source_id: '10.5281/zenodo.1',
+    ingest_type: 'dataset',
+    base_url: 'https://doi.org/10.5281/zenodo.1',
+    ingest_request_source: 'fatcat-changelog',
+    release_stage: 'published',
+    request: '{"ext_ids":{"doi":"10.5281/zenodo.1"}}',
   },
   ingest_file_result: {
-    ingest_type: 'dataset', base_url: 'https://doi.org/10.5281/zenodo.1', hit: true, status: 'success',
-    terminal_url: 'https://zenodo.org/records/1', terminal_dt: '20240102030405', terminal_status_code: 200, terminal_sha1hex: SHA1,
+    ingest_type: 'dataset',
+    base_url: 'https://doi.org/10.5281/zenodo.1',
+    hit: true,
+    status: 'success',
+    terminal_url: 'https://zenodo.org/records/1',
+    terminal_dt: '20240102030405',
+    terminal_status_code: 200,
+    terminal_sha1hex: SHA1,
   },
   ingest_fileset_platform: {
-    ingest_type: 'dataset', base_url: 'https://doi.org/10.5281/zenodo.1', hit: true, status: 'success', platform_name: 'zenodo',
-    platform_domain: 'zenodo.org', platform_id: '1', ingest_strategy: 'web-fileset-bundled', total_size: 10, file_count: 2,
-    archiveorg_item_name: 'zenodo.org-1', archiveorg_item_bundle_path: 'zenodo.org-1/files.zip',
-    web_bundle_url: 'https://zenodo.org/records/1/files.zip', web_bundle_dt: '20240102030406', manifest: '[]',
+    ingest_type: 'dataset',
+    base_url: 'https://doi.org/10.5281/zenodo.1',
+    hit: true,
+    status: 'success',
+    platform_name: 'zenodo',
+    platform_domain: 'zenodo.org',
+    platform_id: '1',
+    ingest_strategy: 'web-fileset-bundled',
+    total_size: 10,
+    file_count: 2,
+    archiveorg_item_name: 'zenodo.org-1',
+    archiveorg_item_bundle_path: 'zenodo.org-1/files.zip',
+    web_bundle_url: 'https://zenodo.org/records/1/files.zip',
+    web_bundle_dt: '20240102030406',
+    manifest: '[]',
   },
   cdx: {
-    url: 'https://zenodo.org/records/1', datetime: '20240102030405', sha1hex: SHA1, cdx_sha1hex: 'b'.repeat(40),
-    mimetype: 'text/html', warc_path: 'FILESET-1.warc.gz', warc_csize: 100, warc_offset: 0,
+    url: 'https://zenodo.org/records/1',
+    datetime: '20240102030405',
+    sha1hex: SHA1,
+    cdx_sha1hex: 'b'.repeat(40),
+    mimetype: 'text/html',
+    warc_path: 'FILESET-1.warc.gz',
+    warc_csize: 100,
+    warc_offset: 0,
   },
   file_meta: { sha1hex: SHA1, sha256hex: 'c'.repeat(64), md5hex: 'd'.repeat(32), size_bytes: 10, mimetype: 'text/csv' },
 };
@@ -37,17 +65,33 @@ const BAD: Array<[string, string, unknown, string]> = [
     (c): [string, string, unknown, string] => ['ingest_request', c, '', `ingest_request_${c}_check`],
   ),
   ['ingest_request', 'request', '[]', 'ingest_request_request_check'],
-  ...['ingest_type', 'base_url', 'status', 'terminal_url'].map(
-    (c): [string, string, unknown, string] => ['ingest_file_result', c, '', `ingest_file_result_${c}_check`],
-  ),
+  ...['ingest_type', 'base_url', 'status', 'terminal_url'].map((c): [string, string, unknown, string] => [
+    'ingest_file_result',
+    c,
+    '',
+    `ingest_file_result_${c}_check`,
+  ]),
   ['ingest_file_result', 'terminal_dt', '2024010203040', 'ingest_file_result_terminal_dt_check'],
   ['ingest_file_result', 'terminal_dt', '2024-01-02T03:', 'ingest_file_result_terminal_dt_check'],
   ['ingest_file_result', 'terminal_sha1hex', 'A'.repeat(40), 'ingest_file_result_terminal_sha1hex_check'],
   ['ingest_file_result', 'terminal_sha1hex', 'a'.repeat(39), 'ingest_file_result_terminal_sha1hex_check'],
-  ...['ingest_type', 'base_url', 'status', 'platform_name', 'platform_domain', 'platform_id', 'ingest_strategy', 'archiveorg_item_name',
-    'archiveorg_item_bundle_path', 'web_bundle_url'].map(
-    (c): [string, string, unknown, string] => ['ingest_fileset_platform', c, '', `ingest_fileset_platform_${c}_check`],
-  ),
+  ...[
+    'ingest_type',
+    'base_url',
+    'status',
+    'platform_name',
+    'platform_domain',
+    'platform_id',
+    'ingest_strategy',
+    'archiveorg_item_name',
+    'archiveorg_item_bundle_path',
+    'web_bundle_url',
+  ].map((c): [string, string, unknown, string] => [
+    'ingest_fileset_platform',
+    c,
+    '',
+    `ingest_fileset_platform_${c}_check`,
+  ]),
   ['ingest_fileset_platform', 'total_size', -1, 'ingest_fileset_platform_total_size_check'],
   ['ingest_fileset_platform', 'file_count', -1, 'ingest_fileset_platform_file_count_check'],
   ['ingest_fileset_platform', 'web_bundle_dt', '202401020304060', 'ingest_fileset_platform_web_bundle_dt_check'],
@@ -84,12 +128,17 @@ afterAll(async () => {
 /** Inserts one row (column → value) and rolls it back, so every case starts from empty tables. */
 async function tryInsert(table: string, row: Record<string, unknown>): Promise<void> {
   const columns = Object.keys(row);
-  await db.transaction(async (tx) => {
-    await tx.query(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(row));
-    throw new RolledBack();
-  }).catch((err: unknown) => {
-    if (!(err instanceof RolledBack)) throw err;
-  });
+  await db
+    .transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+        Object.values(row),
+      );
+      throw new RolledBack();
+    })
+    .catch((err: unknown) => {
+      if (!(err instanceof RolledBack)) throw err;
+    });
 }
 class RolledBack extends Error {}
 
@@ -98,9 +147,13 @@ describe('002_sandcrawler_tables', () => {
     expect(await migrate(db, silentLogger)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
     expect(await migrate(db, silentLogger)).toEqual([]);
     const sql = await readFile(join(sqlDirectory(), '002_sandcrawler_tables.sql'), 'utf8');
-    const before = await db.query('SELECT conname FROM pg_constraint WHERE connamespace = \'public\'::regnamespace ORDER BY conname');
+    const before = await db.query(
+      "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname",
+    );
     await db.exec(sql);
-    expect(await db.query('SELECT conname FROM pg_constraint WHERE connamespace = \'public\'::regnamespace ORDER BY conname')).toEqual(before);
+    expect(
+      await db.query("SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname"),
+    ).toEqual(before);
   });
 
   it("has sandcrawler's columns, types and primary keys", async () => {
@@ -109,11 +162,22 @@ describe('002_sandcrawler_tables', () => {
        WHERE table_name = 'ingest_fileset_platform' ORDER BY ordinal_position`,
     );
     expect(columns.map((c) => [c.column_name, c.data_type, c.is_nullable])).toEqual([
-      ['ingest_type', 'text', 'NO'], ['base_url', 'text', 'NO'], ['updated', 'timestamp with time zone', 'NO'], ['hit', 'boolean', 'NO'],
-      ['status', 'text', 'YES'], ['platform_name', 'text', 'NO'], ['platform_domain', 'text', 'NO'], ['platform_id', 'text', 'NO'],
-      ['ingest_strategy', 'text', 'YES'], ['total_size', 'bigint', 'YES'], ['file_count', 'bigint', 'YES'],
-      ['archiveorg_item_name', 'text', 'YES'], ['archiveorg_item_bundle_path', 'text', 'YES'], ['web_bundle_url', 'text', 'YES'],
-      ['web_bundle_dt', 'text', 'YES'], ['manifest', 'jsonb', 'YES'],
+      ['ingest_type', 'text', 'NO'],
+      ['base_url', 'text', 'NO'],
+      ['updated', 'timestamp with time zone', 'NO'],
+      ['hit', 'boolean', 'NO'],
+      ['status', 'text', 'YES'],
+      ['platform_name', 'text', 'NO'],
+      ['platform_domain', 'text', 'NO'],
+      ['platform_id', 'text', 'NO'],
+      ['ingest_strategy', 'text', 'YES'],
+      ['total_size', 'bigint', 'YES'],
+      ['file_count', 'bigint', 'YES'],
+      ['archiveorg_item_name', 'text', 'YES'],
+      ['archiveorg_item_bundle_path', 'text', 'YES'],
+      ['web_bundle_url', 'text', 'YES'],
+      ['web_bundle_dt', 'text', 'YES'],
+      ['manifest', 'jsonb', 'YES'],
     ]);
     const keys = await db.query<{ table: string; key: string }>(
       `SELECT c.conrelid::regclass::text COLLATE "C" AS table, pg_get_constraintdef(c.oid) AS key FROM pg_constraint c
@@ -134,7 +198,10 @@ describe('002_sandcrawler_tables', () => {
   });
 
   it.each(BAD)('%s refuses %s = %j (%s)', async (table, column, value, constraint) => {
-    await expect(tryInsert(table, { ...GOOD[table], [column]: value })).rejects.toMatchObject({ code: '23514', constraint });
+    await expect(tryInsert(table, { ...GOOD[table], [column]: value })).rejects.toMatchObject({
+      code: '23514',
+      constraint,
+    });
   });
 
   it('names every check constraint it declares, and the cases above break each one', async () => {
@@ -146,7 +213,9 @@ describe('002_sandcrawler_tables', () => {
   });
 
   it('refuses a platform row without a platform (NOT NULL, as sandcrawler)', async () => {
-    await expect(tryInsert('ingest_fileset_platform', { ...GOOD.ingest_fileset_platform, platform_id: null })).rejects.toMatchObject({
+    await expect(
+      tryInsert('ingest_fileset_platform', { ...GOOD.ingest_fileset_platform, platform_id: null }),
+    ).rejects.toMatchObject({
       code: '23502',
       column: 'platform_id',
     });

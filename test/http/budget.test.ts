@@ -30,9 +30,12 @@ describe('parseBudgets', () => {
     expect(parseBudgets('')).toEqual(new Map());
   });
 
-  it.each(['zenodo=1', 'zenodo:upload=1', 'zenodo:api=0', 'zenodo:api=1@0', 'zenodo:api=two'])('refuses "%s"', (text) => {
-    expect(() => parseBudgets(text)).toThrow(/<platform>:<api\|download>/);
-  });
+  it.each(['zenodo=1', 'zenodo:upload=1', 'zenodo:api=0', 'zenodo:api=1@0', 'zenodo:api=two'])(
+    'refuses "%s"',
+    (text) => {
+      expect(() => parseBudgets(text)).toThrow(/<platform>:<api\|download>/);
+    },
+  );
 
   it('is read from FILESET_PLATFORM_BUDGETS, and a bad value names the variable', () => {
     expect(loadConfig({ FILESET_PLATFORM_BUDGETS: 'figshare:api=1@20' }).http.budgets.get('figshare:api')).toEqual({
@@ -149,7 +152,8 @@ describe('HttpClient with budgets', () => {
     const a = client.request(`${server.origin}/a`, { budget: 'p:api' });
     await sawRateLimit;
     // Once the client has read the 429 (it logs the pause), nothing of the budget may start early.
-    while (!lines.some((l) => l.msg === 'rate limited: pausing')) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (!lines.some((l) => l.msg === 'rate limited: pausing'))
+      await new Promise((resolve) => setTimeout(resolve, 5));
     const b = await client.request(`${server.origin}/b`, { budget: 'p:api' });
     b.body.resume();
     (await a).body.resume();

@@ -46,7 +46,10 @@ describe('HttpClient.request', () => {
     response.body.resume();
     expect(response.statusText).toBe('Fine Thanks');
     const cookies = response.headers.filter(([name]) => name.toLowerCase() === 'set-cookie');
-    expect(cookies).toEqual([['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']]);
+    expect(cookies).toEqual([
+      ['Set-Cookie', 'a=1'],
+      ['Set-Cookie', 'b=2'],
+    ]);
     expect(response.header('SET-COOKIE')).toBe('a=1');
     expect(response.header('x-custom')).toBe('yes');
     expect(response.header('missing')).toBeUndefined();
@@ -85,13 +88,16 @@ describe('HttpClient.request', () => {
     expect(await failed).toBe(mine);
   });
 
-  it.each(['not a url', 'ftp://example.org/x', 'file:///etc/passwd', 'http://user:pass@example.org/', 'javascript:alert(1)'])(
-    'rejects %s as an invalid URL',
-    async (url) => {
-      ({ client } = testClient());
-      await expect(client.request(url)).rejects.toBeInstanceOf(InvalidUrlError);
-    },
-  );
+  it.each([
+    'not a url',
+    'ftp://example.org/x',
+    'file:///etc/passwd',
+    'http://user:pass@example.org/',
+    'javascript:alert(1)',
+  ])('rejects %s as an invalid URL', async (url) => {
+    ({ client } = testClient());
+    await expect(client.request(url)).rejects.toBeInstanceOf(InvalidUrlError);
+  });
 });
 
 describe('retries', () => {
@@ -212,7 +218,9 @@ describe('getJson', () => {
       }
     });
     ({ client } = testClient({ perHostConcurrency: 1 }));
-    await expect(client.getJson(`${server.origin}/declared`, { limit: 1000 })).rejects.toBeInstanceOf(BodyTooLargeError);
+    await expect(client.getJson(`${server.origin}/declared`, { limit: 1000 })).rejects.toBeInstanceOf(
+      BodyTooLargeError,
+    );
     await expect(client.getJson(`${server.origin}/chunked`, { limit: 1000 })).rejects.toBeInstanceOf(BodyTooLargeError);
     // Both bodies were released: with one slot per host this would otherwise wait for ever.
     expect((await client.getJson(`${server.origin}/declared`)).statusCode).toBe(200);

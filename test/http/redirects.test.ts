@@ -1,7 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  BlockedCookieError, InvalidUrlError, RedirectLoopError, RedirectsExceededError,
-} from '../../src/errors.js';
+import { BlockedCookieError, InvalidUrlError, RedirectLoopError, RedirectsExceededError } from '../../src/errors.js';
 import type { HttpClient, HttpResponse } from '../../src/http/client.js';
 import { followRedirects } from '../../src/http/redirects.js';
 import { readBody, startServer, testClient, type TestServer } from './helpers.js';
@@ -59,7 +57,9 @@ describe('followRedirects', () => {
 
   it('throws RedirectLoopError when a URL repeats', async () => {
     const origin = await routes({ '/a': [302, { Location: '/b' }], '/b': [302, { Location: '/a' }] });
-    await expect(followRedirects(client, `${origin}/a`, { maxRedirects: 10 })).rejects.toBeInstanceOf(RedirectLoopError);
+    await expect(followRedirects(client, `${origin}/a`, { maxRedirects: 10 })).rejects.toBeInstanceOf(
+      RedirectLoopError,
+    );
     expect(server.requests.map((r) => r.url)).toEqual(['/a', '/b']);
   });
 

@@ -7,29 +7,72 @@ import { startServer, testClient, type TestServer } from './helpers.js';
 
 describe('isBlockedAddress', () => {
   const blocked = [
-    '127.0.0.1', '127.255.255.254', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1',
-    '100.64.0.1', '100.127.255.255', '169.254.169.254', '0.0.0.0', '0.1.2.3', '224.0.0.1',
-    '239.255.255.250', '240.0.0.1', '255.255.255.255',
-    '::1', '::', 'fc00::1', 'fd12:3456::1', 'fe80::1', 'fe80::1%eth0', 'ff02::1',
-    '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '::127.0.0.1',
-    '64:ff9b::127.0.0.1', '64:ff9b::a9fe:a9fe', '2002:7f00:1::1', '0:0:0:0:0:ffff:c0a8:0101',
-    'not-an-ip', '',
+    '127.0.0.1',
+    '127.255.255.254',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '100.64.0.1',
+    '100.127.255.255',
+    '169.254.169.254',
+    '0.0.0.0',
+    '0.1.2.3',
+    '224.0.0.1',
+    '239.255.255.250',
+    '240.0.0.1',
+    '255.255.255.255',
+    '::1',
+    '::',
+    'fc00::1',
+    'fd12:3456::1',
+    'fe80::1',
+    'fe80::1%eth0',
+    'ff02::1',
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '::ffff:10.0.0.1',
+    '::ffff:169.254.169.254',
+    '::127.0.0.1',
+    '64:ff9b::127.0.0.1',
+    '64:ff9b::a9fe:a9fe',
+    '2002:7f00:1::1',
+    '0:0:0:0:0:ffff:c0a8:0101',
+    'not-an-ip',
+    '',
   ];
   const allowed = [
-    '8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '192.169.0.1', '93.184.216.34',
-    '2606:4700::1111', '2001:4860:4860::8888', '::ffff:8.8.8.8', '64:ff9b::8.8.8.8', '2002:808:808::1',
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '192.169.0.1',
+    '93.184.216.34',
+    '2606:4700::1111',
+    '2001:4860:4860::8888',
+    '::ffff:8.8.8.8',
+    '64:ff9b::8.8.8.8',
+    '2002:808:808::1',
   ];
   it.each(blocked)('blocks %s', (ip) => expect(isBlockedAddress(ip)).toBe(true));
   it.each(allowed)('allows %s', (ip) => expect(isBlockedAddress(ip)).toBe(false));
 });
 
 describe('the guarded DNS lookup', () => {
-  const fakeDns = (table: Record<string, LookupAddress[]>): ResolveAll => (hostname, _options, callback) =>
-    callback(null, table[hostname] ?? []);
+  const fakeDns =
+    (table: Record<string, LookupAddress[]>): ResolveAll =>
+    (hostname, _options, callback) =>
+      callback(null, table[hostname] ?? []);
   const lookup = createGuardedLookup(
     fakeDns({
-      'public.test': [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }],
-      'mixed.test': [{ address: '93.184.216.34', family: 4 }, { address: '10.0.0.5', family: 4 }],
+      'public.test': [
+        { address: '93.184.216.34', family: 4 },
+        { address: '2606:2800:220:1::1', family: 6 },
+      ],
+      'mixed.test': [
+        { address: '93.184.216.34', family: 4 },
+        { address: '10.0.0.5', family: 4 },
+      ],
       'mapped.test': [{ address: '::ffff:169.254.169.254', family: 6 }],
     }),
   );
@@ -86,9 +129,17 @@ describe('SSRF guard in the client', () => {
   });
 
   it.each([
-    'http://0x7f000001:PORT/', 'http://2130706433:PORT/', 'http://127.1:PORT/', 'http://0177.0.0.1:PORT/',
-    'http://[::1]:PORT/', 'http://[::ffff:127.0.0.1]:PORT/', 'http://[0:0:0:0:0:ffff:7f00:1]:PORT/',
-    'http://127.0.0.1.:PORT/', 'http://169.254.169.254/latest/meta-data/', 'http://[fd00::1]/', 'http://0.0.0.0:PORT/',
+    'http://0x7f000001:PORT/',
+    'http://2130706433:PORT/',
+    'http://127.1:PORT/',
+    'http://0177.0.0.1:PORT/',
+    'http://[::1]:PORT/',
+    'http://[::ffff:127.0.0.1]:PORT/',
+    'http://[0:0:0:0:0:ffff:7f00:1]:PORT/',
+    'http://127.0.0.1.:PORT/',
+    'http://169.254.169.254/latest/meta-data/',
+    'http://[fd00::1]/',
+    'http://0.0.0.0:PORT/',
   ])('refuses the IP literal form %s', async (template) => {
     server = await startServer((_req, res) => res.end('secret'));
     const { client } = testClient({ allowPrivate: false });
@@ -119,7 +170,9 @@ describe('SSRF guard in the client', () => {
       allowPrivate: false,
       rewrite: new Map([['https://example.org', server.origin]]),
     });
-    const err = await followRedirects(client, 'https://example.org/start', { maxRedirects: 5 }).catch((e: unknown) => e);
+    const err = await followRedirects(client, 'https://example.org/start', { maxRedirects: 5 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(BlockedPrivateAddressError);
     expect(server.requests).toHaveLength(1);
     expect(other.requests).toHaveLength(0);

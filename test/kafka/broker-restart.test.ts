@@ -16,7 +16,15 @@ import { createMetrics } from '../../src/metrics.js';
 import { runIngestWorker } from '../../src/workers/ingest-fileset.js';
 import { runPersistWorker } from '../../src/workers/persist-ingest-fileset.js';
 import { FixtureServer } from '../support/fixture-server.js';
-import { committedOffsets, createTopics, endOffsets, produce, testKafka, uniqueEnv, waitFor } from '../support/kafka.js';
+import {
+  committedOffsets,
+  createTopics,
+  endOffsets,
+  produce,
+  testKafka,
+  uniqueEnv,
+  waitFor,
+} from '../support/kafka.js';
 import { testRuntime, type TestRuntime } from '../support/runtime.js';
 import { recordFiles, serveZenodoRecord } from '../support/zenodo-site.js';
 
@@ -57,7 +65,8 @@ function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknow
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -72,7 +81,12 @@ describe.skipIf(!kafkaEnabled)('broker restart during a run', () => {
 
   /** scripts/kafka.sh against the private broker; asynchronous, so the fixture server keeps answering. */
   function kafkaScript(...args: string[]): Promise<string> {
-    const env = { ...process.env, FILESET_TEST_KAFKA_PORT: String(port), FILESET_TEST_KAFKA_CONTROLLER_PORT: String(port + 1), FILESET_KAFKA_DIR: kafkaDir };
+    const env = {
+      ...process.env,
+      FILESET_TEST_KAFKA_PORT: String(port),
+      FILESET_TEST_KAFKA_CONTROLLER_PORT: String(port + 1),
+      FILESET_KAFKA_DIR: kafkaDir,
+    };
     return new Promise((resolve, reject) => {
       execFile('bash', [SCRIPT, ...args], { env, timeout: 180_000 }, (err, stdout, stderr) => {
         if (err) reject(new Error(`kafka.sh ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`));
@@ -83,8 +97,12 @@ describe.skipIf(!kafkaEnabled)('broker restart during a run', () => {
 
   beforeAll(async () => {
     server = await FixtureServer.start();
-    serveZenodoRecord(server, 'zenodo_record_7078760.json', { files: recordFiles('7078760', ['data2.csv', 'data.csv', 'datapackage.json']) });
-    serveZenodoRecord(server, 'zenodo_record_7078768.json', { files: recordFiles('7078768', ['capitals.csv', 'table.xls']) });
+    serveZenodoRecord(server, 'zenodo_record_7078760.json', {
+      files: recordFiles('7078760', ['data2.csv', 'data.csv', 'datapackage.json']),
+    });
+    serveZenodoRecord(server, 'zenodo_record_7078768.json', {
+      files: recordFiles('7078768', ['capitals.csv', 'table.xls']),
+    });
     serveZenodoRecord(server, 'zenodo_record_7097299.json', { files: recordFiles('7097299', ['datapackage.json']) });
     kafkaDir = await mkdtemp(join(tmpdir(), 'fileset-kafka-restart-'));
     port = await freePortPair();
@@ -103,7 +121,13 @@ describe.skipIf(!kafkaEnabled)('broker restart during a run', () => {
     const brokers = `127.0.0.1:${port}`;
     const rt: TestRuntime = await testRuntime(
       server.origin,
-      { FILESET_KAFKA_BROKERS: brokers, FILESET_KAFKA_ENV: uniqueEnv('restart'), FILESET_WORKER_CONCURRENCY: '4', FILESET_PERSIST_LINGER_MS: '100', FILESET_METRICS_PORT: '0' },
+      {
+        FILESET_KAFKA_BROKERS: brokers,
+        FILESET_KAFKA_ENV: uniqueEnv('restart'),
+        FILESET_WORKER_CONCURRENCY: '4',
+        FILESET_PERSIST_LINGER_MS: '100',
+        FILESET_METRICS_PORT: '0',
+      },
       REWRITTEN,
     );
     cleanups.push(() => rt.dispose());
@@ -123,7 +147,12 @@ describe.skipIf(!kafkaEnabled)('broker restart during a run', () => {
       const path = `/restart/${name}.csv`;
       const opened = new Promise<void>((resolve) => gates.push(resolve));
       const body = csv(name);
-      server.route(path, { handler: (_req, res) => void opened.then(() => res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': body.length }).end(body)) });
+      server.route(path, {
+        handler: (_req, res) =>
+          void opened.then(() =>
+            res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': body.length }).end(body),
+          ),
+      });
       return { url: `https://data.example.org${path}`, path };
     });
     const plainFiles = (names: string[]) =>
@@ -174,18 +203,22 @@ describe.skipIf(!kafkaEnabled)('broker restart during a run', () => {
     const zenodoAfter = ['https://zenodo.org/records/7078768', 'https://zenodo.org/record/7097299'];
     const before = [...zenodoBefore, ...plainFiles(['before-0', 'before-1', 'before-2'])];
     const after = [...zenodoAfter, ...plainFiles(['after-0', 'after-1', 'after-2'])];
-    const persisted = async () => (await rt.db.query<{ base_url: string }>('SELECT base_url FROM ingest_file_result')).map((r) => r.base_url);
+    const persisted = async () =>
+      (await rt.db.query<{ base_url: string }>('SELECT base_url FROM ingest_file_result')).map((r) => r.base_url);
 
     // Before the stop: some requests are done and persisted, two are in flight.
     await produce(kafka, topic, [...before, ...gated.map((g) => g.url)].map(request));
-    await waitFor(async () => {
-      const got = await persisted();
-      return before.every((url) => got.includes(url)) && gated.every((g) => server.requests.includes(g.path));
-    }, {
-      timeoutMs: 90_000,
-      intervalMs: 200,
-      what: () => `the first results persisted and the gated downloads started (workers: ${JSON.stringify(state)})`,
-    });
+    await waitFor(
+      async () => {
+        const got = await persisted();
+        return before.every((url) => got.includes(url)) && gated.every((g) => server.requests.includes(g.path));
+      },
+      {
+        timeoutMs: 90_000,
+        intervalMs: 200,
+        what: () => `the first results persisted and the gated downloads started (workers: ${JSON.stringify(state)})`,
+      },
+    );
     expect(await persisted()).toHaveLength(before.length);
 
     await kafkaScript('stop');
@@ -193,7 +226,8 @@ describe.skipIf(!kafkaEnabled)('broker restart during a run', () => {
     // The in-flight datasets finish while there is no broker to take their results.
     gates.forEach((open) => open());
     // Wait until both workers' Kafka clients have run into the missing broker.
-    const noticed = (log: ReturnType<typeof capturingLogger>, from: number) => log.lines.slice(from).some((l) => l.module === 'kafkajs');
+    const noticed = (log: ReturnType<typeof capturingLogger>, from: number) =>
+      log.lines.slice(from).some((l) => l.module === 'kafkajs');
     await waitFor(() => noticed(ingestLog, mark.ingest) && noticed(persistLog, mark.persist), {
       timeoutMs: 60_000,
       intervalMs: 100,
@@ -208,16 +242,29 @@ describe.skipIf(!kafkaEnabled)('broker restart during a run', () => {
     await waitFor(async () => (await persisted()).length >= all.length, {
       timeoutMs: 150_000,
       intervalMs: 250,
-      what: () => `every request persisted (workers: ${JSON.stringify(state)}; ingest log: ${JSON.stringify(ingestLog.lines.slice(-5))}; persist log: ${JSON.stringify(persistLog.lines.slice(-5))})`,
+      what: () =>
+        `every request persisted (workers: ${JSON.stringify(state)}; ingest log: ${JSON.stringify(ingestLog.lines.slice(-5))}; persist log: ${JSON.stringify(persistLog.lines.slice(-5))})`,
     });
     // Both workers reconnected by themselves and are still running.
     expect(state).toEqual({ ingest: 'running', persist: 'running' });
 
     // Exactly one row per request in each table, none missing, with the right outcome.
-    const platformRows = await rt.db.query<{ base_url: string; status: string; platform_name: string; platform_id: string; ingest_strategy: string }>(
+    const platformRows = await rt.db.query<{
+      base_url: string;
+      status: string;
+      platform_name: string;
+      platform_id: string;
+      ingest_strategy: string;
+    }>(
       'SELECT base_url, status, platform_name, platform_id, ingest_strategy FROM ingest_fileset_platform ORDER BY base_url',
     );
-    const zenodo = (base_url: string, status: string, ingest_strategy: string) => ({ base_url, status, platform_name: 'zenodo', platform_id: /(\d+)$/.exec(base_url)![1]!, ingest_strategy });
+    const zenodo = (base_url: string, status: string, ingest_strategy: string) => ({
+      base_url,
+      status,
+      platform_name: 'zenodo',
+      platform_id: /(\d+)$/.exec(base_url)![1]!,
+      ingest_strategy,
+    });
     const expected = [
       zenodo(zenodoBefore[0]!, 'success', 'web-fileset'),
       zenodo(zenodoAfter[0]!, 'success', 'web-fileset'),
@@ -225,7 +272,13 @@ describe.skipIf(!kafkaEnabled)('broker restart during a run', () => {
       zenodo(zenodoAfter[1]!, 'success-file', 'web-file'),
       ...all
         .filter((url) => url.startsWith('https://data.example.org/'))
-        .map((base_url) => ({ base_url, status: 'success-file', platform_name: 'web', platform_id: base_url, ingest_strategy: 'web-file' })),
+        .map((base_url) => ({
+          base_url,
+          status: 'success-file',
+          platform_name: 'web',
+          platform_id: base_url,
+          ingest_strategy: 'web-file',
+        })),
     ].sort((a, b) => a.base_url.localeCompare(b.base_url));
     expect(platformRows).toEqual(expected);
     const fileRows = await rt.db.query<{ base_url: string; status: string; n: string }>(
@@ -239,8 +292,10 @@ describe.skipIf(!kafkaEnabled)('broker restart during a run', () => {
     try {
       await waitFor(
         async () =>
-          JSON.stringify(await committedOffsets(checks, names.ingestGroup, topic)) === JSON.stringify(await endOffsets(checks, topic)) &&
-          JSON.stringify(await committedOffsets(checks, names.persistGroup, names.filesetResults)) === JSON.stringify(await endOffsets(checks, names.filesetResults)),
+          JSON.stringify(await committedOffsets(checks, names.ingestGroup, topic)) ===
+            JSON.stringify(await endOffsets(checks, topic)) &&
+          JSON.stringify(await committedOffsets(checks, names.persistGroup, names.filesetResults)) ===
+            JSON.stringify(await endOffsets(checks, names.filesetResults)),
         { timeoutMs: 60_000, intervalMs: 250, what: () => 'every request and result offset committed' },
       );
       const requestEnds = await endOffsets(checks, topic);

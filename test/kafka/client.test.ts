@@ -19,7 +19,9 @@ describe.skipIf(!brokers)('kafka client', () => {
       },
     }),
   );
-  const kafka = createKafka(loadConfig({ FILESET_KAFKA_BROKERS: brokers, FILESET_LOG_LEVEL: 'debug' }), logger, { clientId: 'client-test' });
+  const kafka = createKafka(loadConfig({ FILESET_KAFKA_BROKERS: brokers, FILESET_LOG_LEVEL: 'debug' }), logger, {
+    clientId: 'client-test',
+  });
   const admin = kafka.admin();
 
   beforeAll(async () => {

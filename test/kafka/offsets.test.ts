@@ -23,7 +23,11 @@ describe('OffsetTracker', () => {
 
   it('keeps partitions apart and commits only those that moved', () => {
     const tracker = new OffsetTracker();
-    tracker.assign([{ topic: T, partition: 0 }, { topic: T, partition: 1 }, { topic: 'other', partition: 0 }]);
+    tracker.assign([
+      { topic: T, partition: 0 },
+      { topic: T, partition: 1 },
+      { topic: 'other', partition: 0 },
+    ]);
     tracker.take(T, 0, '10');
     tracker.take(T, 1, '20');
     tracker.done(T, 1, '20');
@@ -52,7 +56,10 @@ describe('OffsetTracker', () => {
 
   it('forgets a revoked partition and its unfinished work; a late done() changes nothing', () => {
     const tracker = new OffsetTracker();
-    tracker.assign([{ topic: T, partition: 0 }, { topic: T, partition: 1 }]);
+    tracker.assign([
+      { topic: T, partition: 0 },
+      { topic: T, partition: 1 },
+    ]);
     tracker.take(T, 0, '1');
     tracker.take(T, 1, '1');
     expect(tracker.assign([{ topic: T, partition: 1 }])).toEqual([{ topic: T, partition: 0 }]);

@@ -43,10 +43,14 @@ describe('fitting results into a Kafka message', () => {
   it('keeps only the sandcrawler request fields when clipping is not enough', () => {
     const many = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`field${i}`, 'z'.repeat(4000)]));
     const big = { ...result, request: { ...result.request, link_source: 'doi', ...many }, html_biblio: { title: 't' } };
-    expect(JSON.parse(fitResult(big).value)).toEqual({ ...result, request: { ...result.request, link_source: 'doi' }, html_biblio: { title: 't' } });
+    expect(JSON.parse(fitResult(big).value)).toEqual({
+      ...result,
+      request: { ...result.request, link_source: 'doi' },
+      html_biblio: { title: 't' },
+    });
   });
 
-  it('then drops html_biblio and the manifest entries\' extra', () => {
+  it("then drops html_biblio and the manifest entries' extra", () => {
     const biblio = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`meta${i}`, 'b'.repeat(4000)]));
     const manifest = [{ path: 'a.csv', size: 1, md5: 'm', extra: { description: 'd' } }];
     const big = { ...result, html_biblio: biblio, manifest };
@@ -90,7 +94,12 @@ describe.skipIf(!brokers)('fileset-ingest produce', () => {
     const topic = `${uniqueEnv('produce-')}.requests`;
     await createTopics(admin, [topic], { partitions: 2 });
     const good = [
-      { base_url: 'https://doi.org/10.5281/zenodo.7078760', ingest_type: 'dataset', link_source: 'doi', extra_field: [1] },
+      {
+        base_url: 'https://doi.org/10.5281/zenodo.7078760',
+        ingest_type: 'dataset',
+        link_source: 'doi',
+        extra_field: [1],
+      },
       { base_url: 'https://zenodo.org/records/68358988', ingest_type: 'dataset' },
     ];
     const lines = [
@@ -103,7 +112,12 @@ describe.skipIf(!brokers)('fileset-ingest produce', () => {
     ];
     const out = sink();
     const err = sink();
-    const code = await run(config, silentLogger, [], { topic, input: Readable.from(lines.join('\n')), output: out.stream, errors: err.stream });
+    const code = await run(config, silentLogger, [], {
+      topic,
+      input: Readable.from(lines.join('\n')),
+      output: out.stream,
+      errors: err.stream,
+    });
     expect(code).toBe(1);
     expect(JSON.parse(out.text())).toEqual({ produced: 2, rejected: 3 });
     const reports = err.text().trim().split('\n');
@@ -127,7 +141,9 @@ describe.skipIf(!brokers)('fileset-ingest produce', () => {
 
   it('needs --topic and at most one file', async () => {
     await expect(run(config, silentLogger, [], { input: Readable.from('') })).rejects.toThrow(UsageError);
-    await expect(run(config, silentLogger, ['a', 'b'], { topic: 't', input: Readable.from('') })).rejects.toThrow(UsageError);
+    await expect(run(config, silentLogger, ['a', 'b'], { topic: 't', input: Readable.from('') })).rejects.toThrow(
+      UsageError,
+    );
     expect(usage.split('\n')[0]).toBe('Usage: fileset-ingest produce --topic TOPIC [file|-] [config flags]');
   });
 });

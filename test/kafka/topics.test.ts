@@ -54,7 +54,11 @@ describe.skipIf(!brokers)('fileset-ingest topics create', () => {
     const requests = `${env}.my-requests`;
     const results = `sandcrawler-${env}.ingest-fileset-results`;
     await createTopics(admin, [results], { partitions: 1 });
-    const { code, report } = await runTopics({ FILESET_KAFKA_ENV: env, FILESET_KAFKA_REQUEST_TOPICS: requests, FILESET_KAFKA_PARTITIONS: '2' });
+    const { code, report } = await runTopics({
+      FILESET_KAFKA_ENV: env,
+      FILESET_KAFKA_REQUEST_TOPICS: requests,
+      FILESET_KAFKA_PARTITIONS: '2',
+    });
     expect(code).toBe(0);
     expect(report).toEqual({ created: [requests, `sandcrawler-${env}.ingest-file-results`], existing: [results] });
   });

@@ -77,7 +77,13 @@ describe.skipIf(!brokers)('ingest worker killed with SIGKILL', () => {
       // Answers take a while, so that kills land while requests are in flight.
       server.route(path, {
         handler: (_req, res) => {
-          setTimeout(() => res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length }).end(body), randomInt(50, 400));
+          setTimeout(
+            () =>
+              res
+                .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length })
+                .end(body),
+            randomInt(50, 400),
+          );
         },
       });
       urls.push(`https://data.example.org${path}`);
@@ -95,7 +101,11 @@ describe.skipIf(!brokers)('ingest worker killed with SIGKILL', () => {
     const [topic] = names.requestTopics as [string];
     await createTopics(admin, [...names.requestTopics], { partitions: 2 });
     await createTopics(admin, [names.filesetResults, names.fileResults], { partitions: 2 });
-    await produce(kafka, topic, urls.map((url) => ({ key: url, value: JSON.stringify({ base_url: url, ingest_type: 'dataset' }) })));
+    await produce(
+      kafka,
+      topic,
+      urls.map((url) => ({ key: url, value: JSON.stringify({ base_url: url, ingest_type: 'dataset' }) })),
+    );
 
     const workers: WorkerProcess[] = [];
     try {
@@ -104,7 +114,10 @@ describe.skipIf(!brokers)('ingest worker killed with SIGKILL', () => {
         workers.push(worker);
         const seen = server.requests.length;
         // Kill once this worker has started some downloads, at a random moment after that.
-        await waitFor(() => server.requests.length > seen, { timeoutMs: 45_000, what: () => `downloads to start; stderr: ${worker.stderr().slice(-4000)}` });
+        await waitFor(() => server.requests.length > seen, {
+          timeoutMs: 45_000,
+          what: () => `downloads to start; stderr: ${worker.stderr().slice(-4000)}`,
+        });
         await sleep(randomInt(0, 600));
         worker.child.kill('SIGKILL');
         expect(await worker.exited()).toBeNull();
@@ -120,13 +133,19 @@ describe.skipIf(!brokers)('ingest worker killed with SIGKILL', () => {
           got = await readTopic(kafka, names.filesetResults, count);
           return urls.every((url) => got.some((m) => m.key === url));
         },
-        { timeoutMs: 120_000, intervalMs: 1_000, what: () => `a result for every request (${new Set(got.map((m) => m.key)).size}/${REQUESTS}); stderr: ${last.stderr().slice(-4000)}` },
+        {
+          timeoutMs: 120_000,
+          intervalMs: 1_000,
+          what: () =>
+            `a result for every request (${new Set(got.map((m) => m.key)).size}/${REQUESTS}); stderr: ${last.stderr().slice(-4000)}`,
+        },
       );
       last.child.kill('SIGTERM');
       expect(await last.exited(90_000)).toBe(0);
 
       expect([...new Set(got.map((m) => m.key))].sort()).toEqual([...urls].sort());
-      for (const message of got) expect(FilesetResultSchema.parse(JSON.parse(message.value)).status).toBe('success-file');
+      for (const message of got)
+        expect(FilesetResultSchema.parse(JSON.parse(message.value)).status).toBe('success-file');
       expect(await committedOffsets(admin, names.ingestGroup, topic)).toEqual(await endOffsets(admin, topic));
     } finally {
       for (const worker of workers) worker.child.kill('SIGKILL');

@@ -17,7 +17,17 @@ import { BIN } from '../support/cli.js';
 import { silentLogger } from '../support/context.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
-import { committedOffsets, createTopics, produce, readTopic, testKafka, uniqueEnv, waitFor, watchProcess, type WorkerProcess } from '../support/kafka.js';
+import {
+  committedOffsets,
+  createTopics,
+  produce,
+  readTopic,
+  testKafka,
+  uniqueEnv,
+  waitFor,
+  watchProcess,
+  type WorkerProcess,
+} from '../support/kafka.js';
 import { UsageError } from '../../src/errors.js';
 
 const brokers = inject('kafkaBrokers');
@@ -28,7 +38,10 @@ const cleanups: Array<() => Promise<void>> = [];
 
 /** The built `fileset-ingest` binary (`npm test` builds first) with only PATH and `env` in its environment. */
 function spawnBin(args: string[], env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   cleanups.push(async () => void child.kill('SIGKILL'));
   return watchProcess(child);
 }
@@ -58,7 +71,8 @@ function gatedFile(name: string): { url: string; path: string; open: () => void 
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
   server.route(path, {
-    handler: (_req, res) => void opened.then(() => res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': CSV.length }).end(CSV)),
+    handler: (_req, res) =>
+      void opened.then(() => res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': CSV.length }).end(CSV)),
   });
   cleanups.push(async () => open());
   return { url: `https://data.example.org${path}`, path, open };
@@ -98,7 +112,9 @@ describe.skipIf(!brokers)('worker ingest command with Kafka', () => {
   async function prepare(env: Record<string, string>, url: string) {
     const names = kafkaNames(loadConfig(env));
     await createTopics(admin, [...names.requestTopics, names.filesetResults, names.fileResults]);
-    await produce(kafka, names.requestTopics[0]!, [{ key: url, value: JSON.stringify({ base_url: url, ingest_type: 'dataset' }) }]);
+    await produce(kafka, names.requestTopics[0]!, [
+      { key: url, value: JSON.stringify({ base_url: url, ingest_type: 'dataset' }) },
+    ]);
     return names;
   }
 
@@ -123,9 +139,14 @@ describe.skipIf(!brokers)('worker ingest command with Kafka', () => {
     const file = gatedFile('sigterm');
     const names = await prepare(env, file.url);
     const worker = spawnBin(['worker', 'ingest'], env);
-    await waitFor(() => server.requests.includes(file.path), { timeoutMs: 40_000, what: () => `the request to start; stderr: ${worker.stderr().slice(-4000)}` });
+    await waitFor(() => server.requests.includes(file.path), {
+      timeoutMs: 40_000,
+      what: () => `the request to start; stderr: ${worker.stderr().slice(-4000)}`,
+    });
     worker.child.kill('SIGTERM');
-    await waitFor(() => worker.stderr().includes('draining'), { what: () => `the worker to start draining; stderr: ${worker.stderr()}` });
+    await waitFor(() => worker.stderr().includes('draining'), {
+      what: () => `the worker to start draining; stderr: ${worker.stderr()}`,
+    });
     file.open();
     expect(await worker.exited()).toBe(0);
     expect(worker.stderr()).toContain('ingest worker stopped');
@@ -147,16 +168,32 @@ describe.skipIf(!brokers)('worker ingest command with Kafka', () => {
     await blocker.connect();
     cleanups.push(async () => void (await blocker.end()));
     await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE ingest_request, ingest_file_result, ingest_fileset_platform, cdx, file_meta IN ACCESS EXCLUSIVE MODE');
+    await blocker.query(
+      'LOCK TABLE ingest_request, ingest_file_result, ingest_fileset_platform, cdx, file_meta IN ACCESS EXCLUSIVE MODE',
+    );
     const url = 'https://zenodo.org/records/68358988';
-    await produce(kafka, names.filesetResults, [{ key: url, value: JSON.stringify(newResult({ base_url: url, ingest_type: 'dataset' }, 'platform-404')) }]);
+    await produce(kafka, names.filesetResults, [
+      { key: url, value: JSON.stringify(newResult({ base_url: url, ingest_type: 'dataset' }, 'platform-404')) },
+    ]);
 
     const worker = spawnBin(['worker', 'persist'], env);
     const waiting = async () =>
-      Number((await blocker.query<{ n: string }>('SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())')).rows[0]!.n) > 0;
-    await waitFor(waiting, { timeoutMs: 40_000, intervalMs: 100, what: () => `the batch to wait for the lock; stderr: ${worker.stderr().slice(-4000)}` });
+      Number(
+        (
+          await blocker.query<{ n: string }>(
+            'SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())',
+          )
+        ).rows[0]!.n,
+      ) > 0;
+    await waitFor(waiting, {
+      timeoutMs: 40_000,
+      intervalMs: 100,
+      what: () => `the batch to wait for the lock; stderr: ${worker.stderr().slice(-4000)}`,
+    });
     worker.child.kill('SIGTERM');
-    await waitFor(() => worker.stderr().includes('finishing the current batch'), { what: () => `the worker to start stopping; stderr: ${worker.stderr()}` });
+    await waitFor(() => worker.stderr().includes('finishing the current batch'), {
+      what: () => `the worker to start stopping; stderr: ${worker.stderr()}`,
+    });
     expect(worker.exitCode()).toBeUndefined();
     await blocker.query('ROLLBACK');
     expect(await worker.exited()).toBe(0);

@@ -34,7 +34,10 @@ async function ingest(rt: TestRuntime, request: unknown) {
 function warcRecords(rt: TestRuntime, warcs: string[]): Array<{ type: string; uri: string }> {
   return warcs.flatMap((name) => {
     const text = gunzipSync(readFileSync(join(rt.warcDir, name))).toString('latin1');
-    return [...text.matchAll(/^WARC-Type: (\S+)\r\n(?:[^\r]*\r\n)*?WARC-Target-URI: (\S+)/gm)].map((m) => ({ type: m[1]!, uri: m[2]! }));
+    return [...text.matchAll(/^WARC-Type: (\S+)\r\n(?:[^\r]*\r\n)*?WARC-Target-URI: (\S+)/gm)].map((m) => ({
+      type: m[1]!,
+      uri: m[2]!,
+    }));
   });
 }
 
@@ -50,13 +53,23 @@ beforeAll(async () => {
   });
   server.route('/api/records/7089245', { status: 301, headers: { Location: '/api/records/7089246' } });
   server.route('/api/records/7089246', {
-    body: JSON.stringify((JSON.parse(recordJson('zenodo_search_all_versions_fdtester.json')) as { hits: { hits: unknown[] } }).hits.hits[4]),
+    body: JSON.stringify(
+      (JSON.parse(recordJson('zenodo_search_all_versions_fdtester.json')) as { hits: { hits: unknown[] } }).hits
+        .hits[4],
+    ),
     headers: json,
   });
   server.route('/10.5281/zenodo.7089245', { status: 302, headers: { Location: 'https://zenodo.org/records/7089245' } });
-  server.route('/api/records/68358988', { status: 404, body: recordJson('zenodo_record_68358988_404.json'), headers: json });
+  server.route('/api/records/68358988', {
+    status: 404,
+    body: recordJson('zenodo_record_68358988_404.json'),
+    headers: json,
+  });
   server.route('/data/table.csv', { body: 'id,name\n1,english\n2,中国人\n', headers: { 'Content-Type': 'text/csv' } });
-  server.route('/about', { body: '<html><head><title>x</title></head><body>hello</body></html>', headers: { 'Content-Type': 'text/html' } });
+  server.route('/about', {
+    body: '<html><head><title>x</title></head><body>hello</body></html>',
+    headers: { 'Content-Type': 'text/html' },
+  });
 });
 
 afterEach(async () => {
@@ -70,11 +83,19 @@ afterAll(async () => {
 describe('ingestFileset on a Zenodo dataset', () => {
   it('archives every file of a legacy-shape record, verified and hashed, into valid WARCs; a rerun stores no second copy', async () => {
     const rt = await runtime();
-    const { result, fileResult } = await ingest(rt, { base_url: `https://doi.org/10.5281/zenodo.${RECORD}`, ingest_type: 'dataset', link_source: 'doi' });
+    const { result, fileResult } = await ingest(rt, {
+      base_url: `https://doi.org/10.5281/zenodo.${RECORD}`,
+      ingest_type: 'dataset',
+      link_source: 'doi',
+    });
     expect(result.status).toBe('success');
     expect(result.hit).toBe(true);
     expect(fileResult).toBeNull();
-    expect(result.request).toEqual({ base_url: `https://doi.org/10.5281/zenodo.${RECORD}`, ingest_type: 'dataset', link_source: 'doi' });
+    expect(result.request).toEqual({
+      base_url: `https://doi.org/10.5281/zenodo.${RECORD}`,
+      ingest_type: 'dataset',
+      link_source: 'doi',
+    });
     expect(result).toMatchObject({
       platform_name: 'zenodo',
       platform_domain: 'zenodo.org',
@@ -87,7 +108,11 @@ describe('ingestFileset on a Zenodo dataset', () => {
       terminal: { terminal_url: `https://zenodo.org/records/${RECORD}`, terminal_status_code: 200 },
       html_biblio: { title: 'Frictionless Data Test Dataset', doi: `10.5281/zenodo.${RECORD}` },
     });
-    expect(result.cdx).toMatchObject({ url: `https://zenodo.org/records/${RECORD}`, surt: `org,zenodo)/records/${RECORD}`, status_code: 200 });
+    expect(result.cdx).toMatchObject({
+      url: `https://zenodo.org/records/${RECORD}`,
+      surt: `org,zenodo)/records/${RECORD}`,
+      status_code: 200,
+    });
     expect(result.manifest).toHaveLength(3);
     for (const entry of result.manifest!) {
       expect(entry.status).toBe('success');
@@ -117,9 +142,11 @@ describe('ingestFileset on a Zenodo dataset', () => {
     const fileResponses = records.filter((r) => r.type === 'response' && r.uri.includes('/api/files/'));
     expect(fileResponses).toHaveLength(3);
     // The landing page was fetched twice: the second, identical payload is a revisit.
-    expect(records.filter((r) => r.uri === `https://zenodo.org/records/${RECORD}` && r.type !== 'metadata').map((r) => r.type)).toEqual([
-      'request', 'response', 'request', 'revisit',
-    ]);
+    expect(
+      records
+        .filter((r) => r.uri === `https://zenodo.org/records/${RECORD}` && r.type !== 'metadata')
+        .map((r) => r.type),
+    ).toEqual(['request', 'response', 'request', 'revisit']);
     expect(records.filter((r) => r.type === 'metadata')).toHaveLength(2);
     expect(records[0]!.type).toBe('warcinfo');
   });
@@ -152,9 +179,16 @@ describe('ingestFileset on a Zenodo dataset', () => {
   it('inspects a post-2023 record without downloading a file (dry run)', async () => {
     const rt = await runtime();
     const before = server.requests.length;
-    const { result, ready } = await ingestFileset({ base_url: 'https://doi.org/10.5281/zenodo.5244404' }, rt.deps, { dryRun: true });
+    const { result, ready } = await ingestFileset({ base_url: 'https://doi.org/10.5281/zenodo.5244404' }, rt.deps, {
+      dryRun: true,
+    });
     expect(ready).toBe(true);
-    expect(result).toMatchObject({ platform_id: '5244404', ingest_strategy: 'web-fileset', file_count: 3, total_size: 1376495 });
+    expect(result).toMatchObject({
+      platform_id: '5244404',
+      ingest_strategy: 'web-fileset',
+      file_count: 3,
+      total_size: 1376495,
+    });
     expect(result.manifest!.map((e) => [e.path, e.status])).toEqual([
       ['Holmes_et_al_(2021)_Cell_Supplementary.pdf', 'not-processed'],
       ['Holmes_et_al_(2021)_Cell.pdf', 'not-processed'],
@@ -182,15 +216,25 @@ describe('ingestFileset on a Zenodo dataset', () => {
     expect(result.manifest).toHaveLength(3);
     expect(result.manifest!.every((e) => e.status === 'not-processed')).toBe(true);
     const rt2 = await runtime({ FILESET_MAX_TOTAL_SIZE: '1000' });
-    expect((await ingest(rt2, { base_url: `https://zenodo.org/records/${RECORD}` })).result.status).toBe('too-large-size');
+    expect((await ingest(rt2, { base_url: `https://zenodo.org/records/${RECORD}` })).result.status).toBe(
+      'too-large-size',
+    );
   });
 });
 
 describe('ingestFileset on other input', () => {
   it('archives a landing URL that is itself a file as a web-file dataset with a dataset-file result', async () => {
     const rt = await runtime({}, ['https://data.example.org']);
-    const { result, fileResult } = await ingest(rt, { base_url: 'https://data.example.org/data/table.csv', ingest_type: 'dataset' });
-    expect(result).toMatchObject({ status: 'success-file', platform_name: 'web', ingest_strategy: 'web-file', file_count: 1 });
+    const { result, fileResult } = await ingest(rt, {
+      base_url: 'https://data.example.org/data/table.csv',
+      ingest_type: 'dataset',
+    });
+    expect(result).toMatchObject({
+      status: 'success-file',
+      platform_name: 'web',
+      ingest_strategy: 'web-file',
+      file_count: 1,
+    });
     expect(result.fileset_file?.file_meta).toEqual(result.file_meta);
     expect(Array.isArray(result.fileset_file?.file_meta)).toBe(false);
     expect(fileResult).toMatchObject({
@@ -263,7 +307,10 @@ describe('ingestFileset on other input', () => {
         throw new TypeError('cannot read properties of undefined');
       },
     };
-    const { result } = await ingestFileset({ base_url: `https://zenodo.org/records/${RECORD}` }, { ...rt.deps, platforms: [broken] });
+    const { result } = await ingestFileset(
+      { base_url: `https://zenodo.org/records/${RECORD}` },
+      { ...rt.deps, platforms: [broken] },
+    );
     expect(result.status).toBe('internal-error');
     expect(result.error_message).toBe('TypeError: cannot read properties of undefined');
   });
@@ -271,27 +318,47 @@ describe('ingestFileset on other input', () => {
   it('answers an item that is already an archive with its own hashes and downloads nothing; private files are restricted', async () => {
     const rt = await runtime();
     const file = (path: string, restricted: boolean) => ({
-      path, size: 10, md5: 'a'.repeat(32), sha1: 'b'.repeat(40), restricted,
+      path,
+      size: 10,
+      md5: 'a'.repeat(32),
+      sha1: 'b'.repeat(40),
+      restricted,
       platform_url: `https://archive.example/download/item/${path}?cnt=0`,
     });
     const archive = (manifest: PlatformItem['manifest']): PlatformHelper => ({
       name: 'archiveorg',
       matchRequest: () => true,
       processRequest: async () => ({
-        platformName: 'archiveorg', platformDomain: 'archive.example', platformId: 'item', manifest,
-        archiveorgItemName: 'item', archiveorgItemMeta: {}, platformBaseUrl: null, platformBundleUrl: null, alreadyArchived: true,
+        platformName: 'archiveorg',
+        platformDomain: 'archive.example',
+        platformId: 'item',
+        manifest,
+        archiveorgItemName: 'item',
+        archiveorgItemMeta: {},
+        platformBaseUrl: null,
+        platformBundleUrl: null,
+        alreadyArchived: true,
       }),
     });
     const before = server.requests.length;
-    const mixed = await ingestFileset({ base_url: `https://zenodo.org/records/${RECORD}` }, { ...rt.deps, platforms: [archive([file('a.csv', false), file('b.csv', true)])] });
+    const mixed = await ingestFileset(
+      { base_url: `https://zenodo.org/records/${RECORD}` },
+      { ...rt.deps, platforms: [archive([file('a.csv', false), file('b.csv', true)])] },
+    );
     expect(mixed.result.status).toBe('success-partial');
     expect(mixed.result.manifest?.map((e) => [e.path, e.status, e.md5, e.terminal_url])).toEqual([
       ['a.csv', 'exists', 'a'.repeat(32), 'https://archive.example/download/item/a.csv?cnt=0'],
       ['b.csv', 'platform-restricted', 'a'.repeat(32), 'https://archive.example/download/item/b.csv?cnt=0'],
     ]);
-    const open = await ingestFileset({ base_url: `https://zenodo.org/records/${RECORD}` }, { ...rt.deps, platforms: [archive([file('a.csv', false)])] });
+    const open = await ingestFileset(
+      { base_url: `https://zenodo.org/records/${RECORD}` },
+      { ...rt.deps, platforms: [archive([file('a.csv', false)])] },
+    );
     expect(open.result.status).toBe('success-existing');
-    const closed = await ingestFileset({ base_url: `https://zenodo.org/records/${RECORD}` }, { ...rt.deps, platforms: [archive([file('b.csv', true)])] });
+    const closed = await ingestFileset(
+      { base_url: `https://zenodo.org/records/${RECORD}` },
+      { ...rt.deps, platforms: [archive([file('b.csv', true)])] },
+    );
     expect(closed.result.status).toBe('platform-restricted');
     // Only the landing page was fetched, three times: no file download.
     expect(server.requests.slice(before)).toEqual(Array(3).fill(`/records/${RECORD}`));

@@ -32,7 +32,10 @@ async function run(env: Record<string, string>, record: string) {
   const rt = await testRuntime(server.origin, env);
   runtimes.push(rt);
   const ingest = async () => {
-    const outcome = await ingestFileset({ base_url: `https://zenodo.org/records/${record}` }, { ...rt.deps, platforms: [zenodoWithBundle] });
+    const outcome = await ingestFileset(
+      { base_url: `https://zenodo.org/records/${record}` },
+      { ...rt.deps, platforms: [zenodoWithBundle] },
+    );
     FilesetResultSchema.parse(outcome.result);
     return outcome;
   };
@@ -41,8 +44,12 @@ async function run(env: Record<string, string>, record: string) {
 
 beforeAll(async () => {
   server = await FixtureServer.start();
-  serveZenodoRecord(server, `zenodo_record_${DATASET.record}.json`, { files: recordFiles(DATASET.record, DATASET.keys) });
-  serveZenodoRecord(server, `zenodo_record_${ONE_FILE.record}.json`, { files: recordFiles(ONE_FILE.record, ONE_FILE.keys) });
+  serveZenodoRecord(server, `zenodo_record_${DATASET.record}.json`, {
+    files: recordFiles(DATASET.record, DATASET.keys),
+  });
+  serveZenodoRecord(server, `zenodo_record_${ONE_FILE.record}.json`, {
+    files: recordFiles(ONE_FILE.record, ONE_FILE.keys),
+  });
   server.route(`/api/records/${DATASET.record}/files-archive`, {
     file: join(FIXTURES, 'bundles', 'zenodo-7078760.zip'),
     headers: { 'Content-Type': 'application/zip' },
@@ -74,12 +81,18 @@ describe.each([
     expect(first.result.status, first.result.error_message ?? '').toBe(status);
     expect(first.result.manifest?.map((e) => e.path)).toEqual(dataset.keys);
     for (const entry of first.result.manifest!) {
-      expect(entry).toMatchObject({ status: 'success', md5: expect.stringMatching(/^[0-9a-f]{32}$/), sha1: expect.stringMatching(/^[0-9a-f]{40}$/), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(entry).toMatchObject({
+        status: 'success',
+        md5: expect.stringMatching(/^[0-9a-f]{32}$/),
+        sha1: expect.stringMatching(/^[0-9a-f]{40}$/),
+        sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
     }
     // A *-file success comes with sandcrawler's dataset-file result.
     expect(first.fileResult !== null).toBe(status === 'success-file');
     if (strategy.endsWith('bundled')) expect(first.result.fileset_bundle?.file_meta?.size_bytes).toBeGreaterThan(0);
-    if (strategy.endsWith('-file')) expect(first.result.fileset_file?.file_meta?.sha1hex).toBe(first.result.manifest![0]!.sha1);
+    if (strategy.endsWith('-file'))
+      expect(first.result.fileset_file?.file_meta?.sha1hex).toBe(first.result.manifest![0]!.sha1);
 
     // web-fileset-bundled fetches the bundle again (a revisit record), the others answer from what they stored.
     expect(second.result.status).toBe(strategy === 'web-fileset-bundled' ? 'success' : 'success-existing');

@@ -14,18 +14,25 @@ describe('cleanUrl', () => {
     expect(cleanUrl(input)).toBe(expected);
   });
 
-  it.each(['', '   ', 'ftp://example.org/x', 'javascript:alert(1)', 'file:///etc/passwd', 'not a url', 'https://user:pw@zenodo.org/records/1'])(
-    'rejects %j as invalid-url',
-    (input) => {
-      expect(() => cleanUrl(input)).toThrow(InvalidUrlError);
-    },
-  );
+  it.each([
+    '',
+    '   ',
+    'ftp://example.org/x',
+    'javascript:alert(1)',
+    'file:///etc/passwd',
+    'not a url',
+    'https://user:pw@zenodo.org/records/1',
+  ])('rejects %j as invalid-url', (input) => {
+    expect(() => cleanUrl(input)).toThrow(InvalidUrlError);
+  });
 });
 
 describe('checkBlocklist', () => {
   it('blocks web archive replays and configured patterns, case-insensitively', () => {
     expect(() => checkBlocklist('https://web.archive.org/web/2020/https://zenodo.org/', [])).toThrow(BlockedUrlError);
-    expect(() => checkBlocklist('https://EXAMPLE.org/private/x', ['example.org/private'])).toThrow(/example.org\/private/);
+    expect(() => checkBlocklist('https://EXAMPLE.org/private/x', ['example.org/private'])).toThrow(
+      /example.org\/private/,
+    );
     expect(() => checkBlocklist('https://zenodo.org/records/1', ['example.org/private'])).not.toThrow();
   });
 });

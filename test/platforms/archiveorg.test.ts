@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformError, PlatformHttpError, PlatformNotFoundError, PlatformRestrictedError, PlatformScopeError } from '../../src/errors.js';
+import {
+  PlatformError,
+  PlatformHttpError,
+  PlatformNotFoundError,
+  PlatformRestrictedError,
+  PlatformScopeError,
+} from '../../src/errors.js';
 import { formatMimetype } from '../../src/archiveorg-rules.js';
 import { archiveorg, archiveorgIdentifier, downloadUrl } from '../../src/platforms/archiveorg.js';
 import type { LandingPage } from '../../src/platforms/types.js';
@@ -13,7 +19,11 @@ const nasa = archiveorgFixture('nasa.json');
 const nasa2025 = archiveorgFixture('nasa_2025_variant.json');
 /** A recorded collection turned into a plain item (mediatype image, not a collection) to read its files. */
 const asItem = (body: string, space: string) =>
-  mutate(mutate(body, `"mediatype":${space}"collection"`, `"mediatype":${space}"image"`), `"is_collection":${space}true`, `"is_collection":${space}false`);
+  mutate(
+    mutate(body, `"mediatype":${space}"collection"`, `"mediatype":${space}"image"`),
+    `"is_collection":${space}true`,
+    `"is_collection":${space}false`,
+  );
 
 let server: FixtureServer;
 let ctx: ReturnType<typeof platformContext>;
@@ -32,11 +42,16 @@ beforeAll(async () => {
     '/metadata/nawarian-dark': { body: mutate(nawarian, '{"created":', '{"is_dark":true,"created":'), headers: json },
     '/metadata/nawarian-variants': {
       body: [
-        ['"mtime":"1561019500","size":"118","md5":"52abf60e8ab177a7caea2fd812f94742","crc32":"393d4f8b","sha1":"eafb0d3239d3ad0b84441622942dd8f22b69b94b","format":"GZIP"',
-          '"mtime":"1561019500","size":"118","md5":"52abf60e8ab177a7caea2fd812f94742","crc32":"393d4f8b","sha1":"eafb0d3239d3ad0b84441622942dd8f22b69b94b","format":"Unknown"'],
+        [
+          '"mtime":"1561019500","size":"118","md5":"52abf60e8ab177a7caea2fd812f94742","crc32":"393d4f8b","sha1":"eafb0d3239d3ad0b84441622942dd8f22b69b94b","format":"GZIP"',
+          '"mtime":"1561019500","size":"118","md5":"52abf60e8ab177a7caea2fd812f94742","crc32":"393d4f8b","sha1":"eafb0d3239d3ad0b84441622942dd8f22b69b94b","format":"Unknown"',
+        ],
         ['"mtime":"1561019761","size":"118",', '"mtime":"1561019761",'],
         ['"name":"archive_422_data.tar.gz"', '"name":"run 1/archive_422_data.tar.gz"'],
-        ['"sha1":"e17b3f5684ada9d18a39e06a61ad883d819d74f6","format":"GZIP"', '"sha1":"e17b3f5684ada9d18a39e06a61ad883d819d74f6"'],
+        [
+          '"sha1":"e17b3f5684ada9d18a39e06a61ad883d819d74f6","format":"GZIP"',
+          '"sha1":"e17b3f5684ada9d18a39e06a61ad883d819d74f6"',
+        ],
       ].reduce((body, [from, to]) => mutate(body, from!, to!), nawarian),
       headers: json,
     },
@@ -44,7 +59,10 @@ beforeAll(async () => {
       body: mutate(mutate(nawarian, '"files":[', '"files":{"list":['), '],"files_count"', ']},"files_count"'),
       headers: json,
     },
-    '/metadata/nawarian-name-number': { body: mutate(nawarian, '"name":"archive_388_data.tar.gz"', '"name":388'), headers: json },
+    '/metadata/nawarian-name-number': {
+      body: mutate(nawarian, '"name":"archive_388_data.tar.gz"', '"name":388'),
+      headers: json,
+    },
     '/metadata/no-such-item': { body: '{}', headers: json },
     '/metadata/gone-item': { status: 404, body: '{"error":"not found"}', headers: json },
     '/metadata/broken-item': { status: 500, body: 'Internal Server Error' },
@@ -102,7 +120,11 @@ describe('archive.org URL forms', () => {
 
   it('claims a request whose landing page ended on archive.org (a DOI resolving to an item)', () => {
     const url = 'https://doi.org/10.1234/example';
-    const landing: LandingPage = { url, hops: [url], capture: { url: 'https://archive.org/details/nawarian-test' } as CapturedResponse };
+    const landing: LandingPage = {
+      url,
+      hops: [url],
+      capture: { url: 'https://archive.org/details/nawarian-test' } as CapturedResponse,
+    };
     expect(archiveorg.matchRequest({ base_url: url, url }, landing)).toBe(true);
     expect(archiveorg.matchRequest({ base_url: url, url }, null)).toBe(false);
   });
@@ -113,7 +135,9 @@ describe('archive.org URL forms', () => {
   });
 
   it('percent-encodes each path segment of a download URL and asks for cnt=0', () => {
-    expect(downloadUrl('nawarian-test', 'run 1/a#b?.tar.gz')).toBe('https://archive.org/download/nawarian-test/run%201/a%23b%3F.tar.gz?cnt=0');
+    expect(downloadUrl('nawarian-test', 'run 1/a#b?.tar.gz')).toBe(
+      'https://archive.org/download/nawarian-test/run%201/a%23b%3F.tar.gz?cnt=0',
+    );
   });
 });
 
@@ -151,13 +175,28 @@ describe('archive.org items', () => {
     expect(item.archiveorgItemMeta).toEqual({ title: 'nawarian-test', mediatype: 'data', collection: 'opensource' });
     expect(item.manifest.map((f) => f.path)).toEqual(NAWARIAN_PATHS);
     expect(item.manifest.map((f) => [f.path, f.size, f.md5, f.sha1])).toEqual([
-      ['archive_388_data.tar.gz', 35380676, '29e3cea56f0b26df41d2e28fce15b7a7', 'd3d6b5d8241e083f49b38b2b879a2ea29e46d872'],
-      ['archive_389_data.tar.gz', 35380645, 'b7436d47b26e2937cfadccd2c13812bd', '422c34a5f262396d4de1a5b630dfe78822e50c5e'],
+      [
+        'archive_388_data.tar.gz',
+        35380676,
+        '29e3cea56f0b26df41d2e28fce15b7a7',
+        'd3d6b5d8241e083f49b38b2b879a2ea29e46d872',
+      ],
+      [
+        'archive_389_data.tar.gz',
+        35380645,
+        'b7436d47b26e2937cfadccd2c13812bd',
+        '422c34a5f262396d4de1a5b630dfe78822e50c5e',
+      ],
       ['archive_394_data.tar.gz', 118, '52abf60e8ab177a7caea2fd812f94742', 'eafb0d3239d3ad0b84441622942dd8f22b69b94b'],
       ['archive_397_data.tar.gz', 118, 'ec294a560b5f646a77c3e8f1c1b9a89c', 'd671e84cb2bc14f57b9636f5de7a2995baee0a35'],
       ['archive_422_data.tar.gz', 274, 'db748bb55302314495ac5752c6e7ac69', '63ac7a827fc75fda59f220406ad4cd59da9011bb'],
       ['archive_423_data.tar.gz', 274, '0173d3fa323029a3b8aed793e69b6646', 'e17b3f5684ada9d18a39e06a61ad883d819d74f6'],
-      ['archive_484_data.tar.gz', 6844308, 'b3aef702a233c6de10ab6dcb9fcb8e2f', '9d3683a83572bfe8c3906aba81d2f6a09d642818'],
+      [
+        'archive_484_data.tar.gz',
+        6844308,
+        'b3aef702a233c6de10ab6dcb9fcb8e2f',
+        '9d3683a83572bfe8c3906aba81d2f6a09d642818',
+      ],
     ]);
     expect(item.manifest[0]).toEqual({
       path: 'archive_388_data.tar.gz',
@@ -231,15 +270,29 @@ describe('archive.org items', () => {
   it('reads the 2025 nasa shape (as a plain item): thumbs, item image, sqlite and derivatives left out; files_count ignored', async () => {
     const item = await process('https://archive.org/details/nasa-2025-as-item');
     expect(item.manifest.map((f) => [f.path, f.size, f.md5, f.mimetype, f.platform_url])).toEqual([
-      ['globe_west_540.jpg', 66065, '9366a4b09386bf673c447e33d806d904', 'image/jpeg', 'https://archive.org/download/nasa/globe_west_540.jpg?cnt=0'],
+      [
+        'globe_west_540.jpg',
+        66065,
+        '9366a4b09386bf673c447e33d806d904',
+        'image/jpeg',
+        'https://archive.org/download/nasa/globe_west_540.jpg?cnt=0',
+      ],
     ]);
   });
 
   it('never crashes on an unknown or missing format or a missing size; keeps nested paths', async () => {
     const item = await process('https://archive.org/details/nawarian-variants');
     const byPath = new Map(item.manifest.map((f) => [f.path, f]));
-    expect(byPath.get('archive_394_data.tar.gz')).toMatchObject({ mimetype: null, size: 118, extra: { format: 'Unknown' } });
-    expect(byPath.get('archive_397_data.tar.gz')).toMatchObject({ size: null, mimetype: 'application/gzip', md5: 'ec294a560b5f646a77c3e8f1c1b9a89c' });
+    expect(byPath.get('archive_394_data.tar.gz')).toMatchObject({
+      mimetype: null,
+      size: 118,
+      extra: { format: 'Unknown' },
+    });
+    expect(byPath.get('archive_397_data.tar.gz')).toMatchObject({
+      size: null,
+      mimetype: 'application/gzip',
+      md5: 'ec294a560b5f646a77c3e8f1c1b9a89c',
+    });
     expect(byPath.get('run 1/archive_422_data.tar.gz')).toMatchObject({
       size: 274,
       platform_url: 'https://archive.org/download/nawarian-test/run%201/archive_422_data.tar.gz?cnt=0',
@@ -311,16 +364,24 @@ describe('archive.org site (shared suites)', () => {
     try {
       const served = site.serveDataset(own);
       const item = await archiveorg.processRequest({ base_url: served.url, url: served.url }, null, ownCtx);
-      expect([item.platformId, item.archiveorgItemName, item.manifest.map((f) => f.path)]).toEqual([served.platformId, served.itemName, served.paths]);
+      expect([item.platformId, item.archiveorgItemName, item.manifest.map((f) => f.path)]).toEqual([
+        served.platformId,
+        served.itemName,
+        served.paths,
+      ]);
       const landing = await ownCtx.http.request(served.url);
       expect([landing.statusCode, landing.header('content-type')]).toEqual([200, 'text/html; charset=UTF-8']);
       landing.body.resume();
 
       const missing = site.serveNotFound(own);
-      await expect(archiveorg.processRequest({ base_url: missing, url: missing }, null, ownCtx)).rejects.toThrow(PlatformNotFoundError);
+      await expect(archiveorg.processRequest({ base_url: missing, url: missing }, null, ownCtx)).rejects.toThrow(
+        PlatformNotFoundError,
+      );
 
       const changed = site.serveChangedShape(own);
-      const error: unknown = await archiveorg.processRequest({ base_url: changed.url, url: changed.url }, null, ownCtx).catch((e: unknown) => e);
+      const error: unknown = await archiveorg
+        .processRequest({ base_url: changed.url, url: changed.url }, null, ownCtx)
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(PlatformError);
       expect((error as Error).message).toContain(`"${changed.field}"`);
     } finally {

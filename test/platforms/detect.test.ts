@@ -28,13 +28,19 @@ describe('parseLinkHeader', () => {
 
 describe('landingSignals', () => {
   it('finds the DOI in the JSON-LD of a recorded Dryad landing page (which has no citation_* tags)', () => {
-    const signals = landingSignals(page('https://datadryad.org/dataset/doi:10.5061/dryad.6hdr7sr8z', { html: html('dryad_landing_doi_10.5061_dryad.6hdr7sr8z_2026-07-24.html') }));
+    const signals = landingSignals(
+      page('https://datadryad.org/dataset/doi:10.5061/dryad.6hdr7sr8z', {
+        html: html('dryad_landing_doi_10.5061_dryad.6hdr7sr8z_2026-07-24.html'),
+      }),
+    );
     expect(signals.jsonLd).toHaveLength(1);
     expect(signals.doi).toBe('10.5061/dryad.6hdr7sr8z');
   });
 
   it('finds citation_doi on a recorded Zenodo landing page', () => {
-    const signals = landingSignals(page('https://zenodo.org/record/8347772', { html: html('zenodo_record_8347772_legacy_ui_2023-09-25.html') }));
+    const signals = landingSignals(
+      page('https://zenodo.org/record/8347772', { html: html('zenodo_record_8347772_legacy_ui_2023-09-25.html') }),
+    );
     expect(signals.doi).toBe('10.5281/zenodo.8347772');
   });
 
@@ -57,7 +63,10 @@ describe('landingSignals', () => {
   });
 
   it('a page that could not be used says nothing', () => {
-    const failed = page('https://x.org/', { html: '<meta name="generator" content="Dataverse">', error: new Error('HTTP 503') });
+    const failed = page('https://x.org/', {
+      html: '<meta name="generator" content="Dataverse">',
+      error: new Error('HTTP 503'),
+    });
     expect(landingSignals(failed)).toEqual({ generators: [], links: [], jsonLd: [] });
     expect(landingSignals(null).links).toEqual([]);
   });

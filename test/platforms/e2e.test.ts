@@ -39,9 +39,16 @@ describe.each(sites.map((s) => [s.platform, s] as const))('fileset-ingest ingest
       };
       // inspect first: everything the platform says, nothing downloaded or written.
       const inspect = await runCli(['inspect', dataset.url], env);
-      const report = JSON.parse(inspect.stdout) as Record<string, unknown> & { manifest: Array<Record<string, unknown>> };
+      const report = JSON.parse(inspect.stdout) as Record<string, unknown> & {
+        manifest: Array<Record<string, unknown>>;
+      };
       expect(report.status, inspect.stderr).toBe(dataset.status === 'success-existing' ? 'success-existing' : 'ready');
-      expect(report).toMatchObject({ platform_name: site.platform, platform_id: dataset.platformId, archiveorg_item_name: dataset.itemName, limit_hit: null });
+      expect(report).toMatchObject({
+        platform_name: site.platform,
+        platform_id: dataset.platformId,
+        archiveorg_item_name: dataset.itemName,
+        limit_hit: null,
+      });
       expect(report.platform_domain).toEqual(expect.any(String));
       expect(report.ingest_strategy).toEqual(expect.any(String));
       expect(report.manifest.map((f) => f.path)).toEqual(dataset.paths);
@@ -54,10 +61,19 @@ describe.each(sites.map((s) => [s.platform, s] as const))('fileset-ingest ingest
       const result = FilesetResultSchema.parse(lines.at(-1));
       expect(result.status, `${result.error_message ?? ''}\n${run.stderr}`).toBe(dataset.status);
       expect(run.code).toBe(0);
-      expect(result).toMatchObject({ platform_name: site.platform, platform_id: dataset.platformId, archiveorg_item_name: dataset.itemName });
+      expect(result).toMatchObject({
+        platform_name: site.platform,
+        platform_id: dataset.platformId,
+        archiveorg_item_name: dataset.itemName,
+      });
       expect(result.manifest?.map((f) => f.path)).toEqual(dataset.paths);
       const fileStatuses = new Set(result.manifest?.map((f) => f.status));
-      const expected = { success: ['success'], 'success-file': ['success'], 'success-existing': ['exists'], 'success-partial': ['success', 'platform-restricted'] };
+      const expected = {
+        success: ['success'],
+        'success-file': ['success'],
+        'success-existing': ['exists'],
+        'success-partial': ['success', 'platform-restricted'],
+      };
       for (const status of fileStatuses) expect(expected[dataset.status]).toContain(status);
       // A *-file success prints the dataset-file result first.
       expect(lines).toHaveLength(dataset.status === 'success-file' ? 2 : 1);

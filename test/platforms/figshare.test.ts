@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformError, PlatformHttpError, PlatformNotFoundError, PlatformRestrictedError, PlatformScopeError } from '../../src/errors.js';
+import {
+  PlatformError,
+  PlatformHttpError,
+  PlatformNotFoundError,
+  PlatformRestrictedError,
+  PlatformScopeError,
+} from '../../src/errors.js';
 import { figshare, figshareTarget } from '../../src/platforms/figshare.js';
 import type { LandingPage } from '../../src/platforms/types.js';
 import type { CapturedResponse } from '../../src/capture/web-capture.js';
@@ -16,7 +22,10 @@ const SMITHSONIAN_HTML =
   'https://smithsonian.figshare.com/articles/dataset/Bay_of_Panama_Water_Quality_Monitoring_Project_Site_1_of_7/10042703';
 
 /** A recorded article with some fields changed (see test/fixtures/figshare/README.md). */
-function mutated(name: string, change: (article: Record<string, unknown> & { files: Array<Record<string, unknown>> }) => void): string {
+function mutated(
+  name: string,
+  change: (article: Record<string, unknown> & { files: Array<Record<string, unknown>> }) => void,
+): string {
   const article = JSON.parse(figshareJson(name)) as Record<string, unknown> & { files: Array<Record<string, unknown>> };
   change(article);
   return JSON.stringify(article);
@@ -34,9 +43,18 @@ beforeAll(async () => {
     // Account-endpoint responses served at the public endpoint path.
     '/v2/articles/8263811/versions/3': { body: figshareJson(DATASET), headers: json },
     '/v2/articles/8263730': { body: figshareJson(FIGURE), headers: json },
-    '/v2/articles/8269766': { body: figshareJson('waterbutler_account_project_article_8269766_dataset_private.json'), headers: json },
-    '/v2/articles/8305859': { body: figshareJson('waterbutler_account_project_article_8305859_figure_private.json'), headers: json },
-    '/v2/articles/6455465': { body: figshareJson('figshare_account_article_6455465_draft_2018-07-16.json'), headers: json },
+    '/v2/articles/8269766': {
+      body: figshareJson('waterbutler_account_project_article_8269766_dataset_private.json'),
+      headers: json,
+    },
+    '/v2/articles/8305859': {
+      body: figshareJson('waterbutler_account_project_article_8305859_figure_private.json'),
+      headers: json,
+    },
+    '/v2/articles/6455465': {
+      body: figshareJson('figshare_account_article_6455465_draft_2018-07-16.json'),
+      headers: json,
+    },
     '/v2/articles/1': {
       body: mutated(SMITHSONIAN, (a) => {
         a.id = 1;
@@ -56,11 +74,20 @@ beforeAll(async () => {
     },
     '/v2/articles/3': { body: mutated(DATASET, (a) => ((a.id = 3), (a.download_disabled = true))), headers: json },
     '/v2/articles/4': { body: mutated(SMITHSONIAN, (a) => ((a.id = 4), (a.version = '5'))), headers: json },
-    '/v2/articles/404': { status: 404, body: '{"message": "written by the test: no recorded figshare 404 body"}', headers: json },
+    '/v2/articles/404': {
+      status: 404,
+      body: '{"message": "written by the test: no recorded figshare 404 body"}',
+      headers: json,
+    },
     '/v2/articles/500': { status: 500, body: 'oops' },
   });
   ctx = platformContext(
-    testConfig(server.origin, {}, ['https://api.figshare.com', 'https://figshare.com', 'https://ndownloader.figshare.com', 'https://doi.org']),
+    testConfig(server.origin, {}, [
+      'https://api.figshare.com',
+      'https://figshare.com',
+      'https://ndownloader.figshare.com',
+      'https://doi.org',
+    ]),
   );
 });
 
@@ -69,7 +96,8 @@ afterAll(async () => {
   await server.close();
 });
 
-const process = (url: string, landing: LandingPage | null = null) => figshare.processRequest({ base_url: url, url }, landing, ctx);
+const process = (url: string, landing: LandingPage | null = null) =>
+  figshare.processRequest({ base_url: url, url }, landing, ctx);
 const reached = (requestUrl: string, terminalUrl: string): LandingPage => ({
   url: requestUrl,
   hops: [requestUrl, terminalUrl],
@@ -79,9 +107,15 @@ const reached = (requestUrl: string, terminalUrl: string): LandingPage => ({
 describe('figshare URL forms', () => {
   it.each([
     ['https://figshare.com/articles/dataset/Dataset/8263811', { domain: 'figshare.com', id: '8263811' }],
-    ['https://figshare.com/articles/dataset/Dataset/8263811/3', { domain: 'figshare.com', id: '8263811', version: '3' }],
+    [
+      'https://figshare.com/articles/dataset/Dataset/8263811/3',
+      { domain: 'figshare.com', id: '8263811', version: '3' },
+    ],
     ['https://figshare.com/articles/figure/Figure/8263730/2/', { domain: 'figshare.com', id: '8263730', version: '2' }],
-    ['https://www.figshare.com/articles/journal_contribution/x/8263730?file=15451592', { domain: 'figshare.com', id: '8263730' }],
+    [
+      'https://www.figshare.com/articles/journal_contribution/x/8263730?file=15451592',
+      { domain: 'figshare.com', id: '8263730' },
+    ],
     ['https://figshare.com/articles/dataset/2019/8263811', { domain: 'figshare.com', id: '8263811' }],
     ['https://figshare.com/articles/Dataset01_txt/8263811', { domain: 'figshare.com', id: '8263811' }],
     ['https://figshare.com/articles/Dataset01_txt/8263811/3', { domain: 'figshare.com', id: '8263811', version: '3' }],
@@ -91,10 +125,19 @@ describe('figshare URL forms', () => {
     [`${SMITHSONIAN_HTML}/5`, { domain: 'smithsonian.figshare.com', id: '10042703', version: '5' }],
     ['http://SMITHSONIAN.figshare.com/articles/10042703', { domain: 'smithsonian.figshare.com', id: '10042703' }],
     ['https://api.figshare.com/v2/articles/10042703', { domain: 'figshare.com', id: '10042703' }],
-    ['https://api.figshare.com/v2/articles/10042703/versions/5', { domain: 'figshare.com', id: '10042703', version: '5' }],
+    [
+      'https://api.figshare.com/v2/articles/10042703/versions/5',
+      { domain: 'figshare.com', id: '10042703', version: '5' },
+    ],
     ['https://doi.org/10.6084/m9.figshare.8263811', { domain: 'figshare.com', id: '8263811', fromDoi: true }],
-    ['https://doi.org/10.6084/M9.FIGSHARE.8263811.V3', { domain: 'figshare.com', id: '8263811', version: '3', fromDoi: true }],
-    ['https://dx.doi.org/10.6084%2Fm9.figshare.8263730.v2', { domain: 'figshare.com', id: '8263730', version: '2', fromDoi: true }],
+    [
+      'https://doi.org/10.6084/M9.FIGSHARE.8263811.V3',
+      { domain: 'figshare.com', id: '8263811', version: '3', fromDoi: true },
+    ],
+    [
+      'https://dx.doi.org/10.6084%2Fm9.figshare.8263730.v2',
+      { domain: 'figshare.com', id: '8263730', version: '2', fromDoi: true },
+    ],
   ])('%s', (url, target) => {
     expect(figshareTarget(url)).toEqual(target);
     expect(figshare.matchRequest({ base_url: url, url }, null)).toBe(true);
@@ -107,7 +150,10 @@ describe('figshare URL forms', () => {
     ['https://figshare.com/collections/Bay_of_Panama/4567', 'collection of articles'],
     ['https://figshare.com/projects/Chen/64916', 'project of articles'],
   ])('%s is claimed but out of scope (%s)', (url, what) => {
-    expect(figshareTarget(url)).toEqual({ domain: url.includes('smithsonian') ? 'smithsonian.figshare.com' : 'figshare.com', outOfScope: what });
+    expect(figshareTarget(url)).toEqual({
+      domain: url.includes('smithsonian') ? 'smithsonian.figshare.com' : 'figshare.com',
+      outOfScope: what,
+    });
     expect(figshare.matchRequest({ base_url: url, url }, null)).toBe(true);
   });
 
@@ -171,7 +217,10 @@ describe('figshare articles', () => {
   it('takes the portal host from the page a figshare DOI resolved to', async () => {
     const doi = 'https://doi.org/10.6084/m9.figshare.10042703.v5';
     const item = await process(doi, reached(doi, SMITHSONIAN_HTML));
-    expect([item.platformDomain, item.archiveorgItemName]).toEqual(['smithsonian.figshare.com', 'smithsonian.figshare.com-10042703-v5']);
+    expect([item.platformDomain, item.archiveorgItemName]).toEqual([
+      'smithsonian.figshare.com',
+      'smithsonian.figshare.com-10042703-v5',
+    ]);
   });
 
   it('reads a dataset article at its version (8263811 v3, account response)', async () => {
@@ -272,12 +321,16 @@ describe('figshare refusals and errors', () => {
   it('refuses an API answer for another version than the one asked for', async () => {
     const error = await process(`${SMITHSONIAN_HTML}/4`).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PlatformError);
-    expect((error as Error).message).toBe('Figshare article 10042703/versions/4: the API described article 10042703 version 5 instead');
+    expect((error as Error).message).toBe(
+      'Figshare article 10042703/versions/4: the API described article 10042703 version 5 instead',
+    );
   });
 
   it('maps 404 to platform-404 and other errors to platform-http-error', async () => {
     await expect(process('https://figshare.com/articles/dataset/x/404')).rejects.toThrow(PlatformNotFoundError);
-    await expect(process('https://figshare.com/articles/dataset/x/404')).rejects.toThrow('Figshare article 404 not found (HTTP 404');
+    await expect(process('https://figshare.com/articles/dataset/x/404')).rejects.toThrow(
+      'Figshare article 404 not found (HTTP 404',
+    );
     await expect(process('https://figshare.com/articles/dataset/x/500')).rejects.toThrow(PlatformHttpError);
   });
 
@@ -317,9 +370,13 @@ describe('figshare site (shared suites)', () => {
     const localCtx = platformContext(testConfig(local.origin, {}, site.origins));
     try {
       const missing = site.serveNotFound(local);
-      await expect(figshare.processRequest({ base_url: missing, url: missing }, null, localCtx)).rejects.toThrow(PlatformNotFoundError);
+      await expect(figshare.processRequest({ base_url: missing, url: missing }, null, localCtx)).rejects.toThrow(
+        PlatformNotFoundError,
+      );
       const changed = site.serveChangedShape(local);
-      const error = await figshare.processRequest({ base_url: changed.url, url: changed.url }, null, localCtx).catch((e: unknown) => e);
+      const error = await figshare
+        .processRequest({ base_url: changed.url, url: changed.url }, null, localCtx)
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(PlatformError);
       expect((error as Error).message).toContain(`"${changed.field}"`);
     } finally {

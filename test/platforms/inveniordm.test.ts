@@ -15,7 +15,8 @@ const ORIGIN = 'https://rogue-scholar.org';
 function landingAt(url: string, link?: string, html = '<html><head></head></html>'): LandingPage {
   return { url, hops: [url], headers: link ? [['Link', link]] : [], html };
 }
-const describedBy = (id: string) => `<${ORIGIN}/api/records/${id}> ; rel="describedby" ; type="application/vnd.inveniordm.v1+json"`;
+const describedBy = (id: string) =>
+  `<${ORIGIN}/api/records/${id}> ; rel="describedby" ; type="application/vnd.inveniordm.v1+json"`;
 
 let server: FixtureServer;
 let ctx: ReturnType<typeof platformContext>;
@@ -24,7 +25,10 @@ beforeAll(async () => {
   server = await FixtureServer.start({
     '/api/records/pevm6-kx104': { body: rdmRecord(), headers: json },
     '/api/records/pevm6-kx104/files': { body: rdmListing('pevm6-kx104'), headers: json },
-    '/api/records/metao-nly00': { body: recordJson('inveniordm_native_rogue-scholar_pevm6-kx104_2026-07-24.json'), headers: json },
+    '/api/records/metao-nly00': {
+      body: recordJson('inveniordm_native_rogue-scholar_pevm6-kx104_2026-07-24.json'),
+      headers: json,
+    },
     '/api/records/restr-icted': {
       body: rdmRecord((r) => {
         r.access.files = 'restricted';
@@ -69,7 +73,8 @@ describe('finding an InvenioRDM installation', () => {
     const failed = { ...landingAt(url, describedBy('pevm6-kx104')), error: new Error('HTTP 503') };
     expect(inveniordm.matchRequest({ base_url: url, url }, failed)).toBe(false);
     const zenodo = 'https://zenodo.org/records/5244404';
-    const zenodoLink = '<https://zenodo.org/api/records/5244404> ; rel="describedby" ; type="application/vnd.inveniordm.v1+json"';
+    const zenodoLink =
+      '<https://zenodo.org/api/records/5244404> ; rel="describedby" ; type="application/vnd.inveniordm.v1+json"';
     expect(inveniordm.matchRequest({ base_url: zenodo, url: zenodo }, landingAt(zenodo, zenodoLink))).toBe(false);
   });
 });
@@ -85,7 +90,13 @@ describe('InvenioRDM records', () => {
       platformBaseUrl: `${ORIGIN}/records/pevm6-kx104`,
       platformBundleUrl: `${ORIGIN}/api/records/pevm6-kx104/files-archive`,
     });
-    expect(item.archiveorgItemMeta).toMatchObject({ doi: '10.59350/5cj54-ha154', license: 'cc-by-4.0', date: '2025-09-27', version: 'v1', creator: ['Tay, Aaron'] });
+    expect(item.archiveorgItemMeta).toMatchObject({
+      doi: '10.59350/5cj54-ha154',
+      license: 'cc-by-4.0',
+      date: '2025-09-27',
+      version: 'v1',
+      creator: ['Tay, Aaron'],
+    });
     expect(item.manifest).toEqual([
       {
         path: RDM_KEY,
@@ -108,7 +119,9 @@ describe('InvenioRDM records', () => {
 
   it('restricted files are platform-restricted, with the embargo', async () => {
     await expect(run('restr-icted')).rejects.toThrow(PlatformRestrictedError);
-    await expect(run('restr-icted')).rejects.toThrow(/files access "restricted" \(embargoed until 2030-01-01: publisher embargo\)/);
+    await expect(run('restr-icted')).rejects.toThrow(
+      /files access "restricted" \(embargoed until 2030-01-01: publisher embargo\)/,
+    );
   });
 
   it('a parent (all versions) id is platform-scope', async () => {

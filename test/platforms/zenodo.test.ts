@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformError, PlatformHttpError, PlatformNotFoundError, PlatformRestrictedError, PlatformScopeError } from '../../src/errors.js';
+import {
+  PlatformError,
+  PlatformHttpError,
+  PlatformNotFoundError,
+  PlatformRestrictedError,
+  PlatformScopeError,
+} from '../../src/errors.js';
 import { zenodo, zenodoTarget } from '../../src/platforms/zenodo.js';
 import { platformContext, testConfig } from '../support/context.js';
 import { FixtureServer } from '../support/fixture-server.js';
@@ -7,7 +13,8 @@ import { recordJson } from '../support/zenodo-site.js';
 
 const json = { 'Content-Type': 'application/json' };
 /** A record inside a recorded search response, served as the record endpoint serves it. */
-const searchHit = (name: string, index = 0) => JSON.stringify((JSON.parse(recordJson(name)) as { hits: { hits: unknown[] } }).hits.hits[index]);
+const searchHit = (name: string, index = 0) =>
+  JSON.stringify((JSON.parse(recordJson(name)) as { hits: { hits: unknown[] } }).hits.hits[index]);
 
 let server: FixtureServer;
 let ctx: ReturnType<typeof platformContext>;
@@ -17,8 +24,14 @@ beforeAll(async () => {
     '/api/records/7078725': { body: recordJson('zenodo_record_7078725.json'), headers: json },
     '/api/records/5244404': { body: recordJson('zenodo_record_5244404_newapi_2026-07-24.json'), headers: json },
     '/api/records/3463499': { body: recordJson('zenodo_record_3463499_2019-09-27.json'), headers: json },
-    '/api/records/4589980': { body: searchHit('preston_zenodo_search_all_versions_4589980_newapi_2023-10-20.json'), headers: json },
-    '/api/records/13505983': { body: searchHit('preston_zenodo_search_md5_record_13505983_restricted_newapi.json'), headers: json },
+    '/api/records/4589980': {
+      body: searchHit('preston_zenodo_search_all_versions_4589980_newapi_2023-10-20.json'),
+      headers: json,
+    },
+    '/api/records/13505983': {
+      body: searchHit('preston_zenodo_search_md5_record_13505983_restricted_newapi.json'),
+      headers: json,
+    },
     // Zenodo answers a concept id with the latest version's record (here: concept 7089245 → 7089246).
     '/api/records/7089245': { status: 301, headers: { Location: '/api/records/7089246' } },
     '/api/records/7089246': { body: searchHit('zenodo_search_all_versions_fdtester.json', 4), headers: json },
@@ -54,10 +67,11 @@ describe('zenodo URL forms', () => {
     expect(zenodo.matchRequest({ base_url: url, url }, null)).toBe(true);
   });
 
-  it.each(['https://zenodo.org/communities/x', 'https://doi.org/10.5061/dryad.6hdr7sr8z', 'https://example.org/records/1'])(
-    'does not claim %s',
-    (url) => expect(zenodo.matchRequest({ base_url: url, url }, null)).toBe(false),
-  );
+  it.each([
+    'https://zenodo.org/communities/x',
+    'https://doi.org/10.5061/dryad.6hdr7sr8z',
+    'https://example.org/records/1',
+  ])('does not claim %s', (url) => expect(zenodo.matchRequest({ base_url: url, url }, null)).toBe(false));
 });
 
 describe('zenodo records', () => {
@@ -83,18 +97,34 @@ describe('zenodo records', () => {
     expect(item.manifest[0]!.platform_url).toBe(
       'https://zenodo.org/api/files/86e806c9-baff-418d-9456-7720f23486d5/capitals.csv',
     );
-    expect(item.archiveorgItemMeta).toMatchObject({ doi: '10.5281/zenodo.7078725', license: 'CC-BY-4.0', date: '2022-09-14' });
+    expect(item.archiveorgItemMeta).toMatchObject({
+      doi: '10.5281/zenodo.7078725',
+      license: 'CC-BY-4.0',
+      date: '2022-09-14',
+    });
   });
 
   it('reads the current record shape (5244404): /content links and the files-archive bundle', async () => {
     const item = await process('https://zenodo.org/records/5244404');
     expect(item.manifest.map((f) => [f.path, f.size, f.md5, f.platform_url])).toEqual([
-      ['Holmes_et_al_(2021)_Cell_Supplementary.pdf', 197003, 'bdb88fc94708d8fd7d87854031faa8ab',
-        'https://zenodo.org/api/records/5244404/files/Holmes_et_al_(2021)_Cell_Supplementary.pdf/content'],
-      ['Holmes_et_al_(2021)_Cell.pdf', 1174157, '28a4d8215374cda683d236c7ad932ffd',
-        'https://zenodo.org/api/records/5244404/files/Holmes_et_al_(2021)_Cell.pdf/content'],
-      ['gisaid_acknowledgement_table.pdf', 5335, 'b1b5979db4d4755601b85f160ce664b9',
-        'https://zenodo.org/api/records/5244404/files/gisaid_acknowledgement_table.pdf/content'],
+      [
+        'Holmes_et_al_(2021)_Cell_Supplementary.pdf',
+        197003,
+        'bdb88fc94708d8fd7d87854031faa8ab',
+        'https://zenodo.org/api/records/5244404/files/Holmes_et_al_(2021)_Cell_Supplementary.pdf/content',
+      ],
+      [
+        'Holmes_et_al_(2021)_Cell.pdf',
+        1174157,
+        '28a4d8215374cda683d236c7ad932ffd',
+        'https://zenodo.org/api/records/5244404/files/Holmes_et_al_(2021)_Cell.pdf/content',
+      ],
+      [
+        'gisaid_acknowledgement_table.pdf',
+        5335,
+        'b1b5979db4d4755601b85f160ce664b9',
+        'https://zenodo.org/api/records/5244404/files/gisaid_acknowledgement_table.pdf/content',
+      ],
     ]);
     expect(item.platformBundleUrl).toBe('https://zenodo.org/api/records/5244404/files-archive');
   });
@@ -102,8 +132,18 @@ describe('zenodo records', () => {
   it('reads the Oct-2023 transitional shape (filename, filesize, bare md5, links.download)', async () => {
     const item = await process('https://zenodo.org/records/4589980');
     expect(item.manifest.map((f) => [f.path, f.size, f.md5, f.platform_url])).toEqual([
-      ['figure.png', 32594, 'eb5e8f37583644943b86d1d9ebd4ded5', 'https://zenodo.org/api/records/4589980/files/figure.png/content'],
-      ['figure.svg', 33721, '75b362eb1058eff2dcf836cd4293c4ff', 'https://zenodo.org/api/records/4589980/files/figure.svg/content'],
+      [
+        'figure.png',
+        32594,
+        'eb5e8f37583644943b86d1d9ebd4ded5',
+        'https://zenodo.org/api/records/4589980/files/figure.png/content',
+      ],
+      [
+        'figure.svg',
+        33721,
+        '75b362eb1058eff2dcf836cd4293c4ff',
+        'https://zenodo.org/api/records/4589980/files/figure.svg/content',
+      ],
     ]);
   });
 

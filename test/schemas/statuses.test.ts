@@ -26,7 +26,9 @@ describe('README mirrors the code', () => {
 
   it('gives the default of every variable whose schema declares one', () => {
     const section = README.split('<!-- config:start -->')[1]?.split('<!-- config:end -->')[0] ?? '';
-    const documented = new Map([...section.matchAll(/^\| `([^`]+)` \| ([^|]*) \|/gm)].map((m) => [m[1]!, m[2]!.trim()]));
+    const documented = new Map(
+      [...section.matchAll(/^\| `([^`]+)` \| ([^|]*) \|/gm)].map((m) => [m[1]!, m[2]!.trim()]),
+    );
     const declared = ENV_NAMES.map((name) => [name, envDefault(name)] as const).filter(([, value]) => value);
     expect(declared.length).toBeGreaterThan(30);
     for (const [name, value] of declared) expect(`${name}: ${documented.get(name)}`).toBe(`${name}: \`${value}\``);

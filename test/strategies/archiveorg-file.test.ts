@@ -43,18 +43,38 @@ describe('archiveorg-file', () => {
     expect(result.status).toBe('success-file');
     expect(result.filesetFile).toEqual({
       file_meta: FILE_META,
-      terminal: { terminal_url: URL, terminal_dt: '20260301120000', terminal_status_code: 200, terminal_sha1hex: FILE_META.sha1hex },
+      terminal: {
+        terminal_url: URL,
+        terminal_dt: '20260301120000',
+        terminal_status_code: 200,
+        terminal_sha1hex: FILE_META.sha1hex,
+      },
       cdx: null,
       revisit_cdx: null,
     });
     expect(CaptureResultSchema.parse(result.filesetFile)).toEqual(result.filesetFile);
     expect(result.manifest).toEqual([
       {
-        path: 'datapackage.json', size: 1594, md5: FILE_META.md5hex, sha1: FILE_META.sha1hex, sha256: FILE_META.sha256hex, mimetype: 'text/plain',
-        extra: { type: 'json' }, platform_url: URL, status: 'success', terminal_url: h.items.locate(ITEM, 'datapackage.json'), terminal_dt: '20260301120000',
+        path: 'datapackage.json',
+        size: 1594,
+        md5: FILE_META.md5hex,
+        sha1: FILE_META.sha1hex,
+        sha256: FILE_META.sha256hex,
+        mimetype: 'text/plain',
+        extra: { type: 'json' },
+        platform_url: URL,
+        status: 'success',
+        terminal_url: h.items.locate(ITEM, 'datapackage.json'),
+        terminal_dt: '20260301120000',
       },
     ]);
-    expect(result.note).toEqual({ strategy: 'archiveorg-file', added: ['datapackage.json'], changed: [], unchanged: [], failed: [] });
+    expect(result.note).toEqual({
+      strategy: 'archiveorg-file',
+      added: ['datapackage.json'],
+      changed: [],
+      unchanged: [],
+      failed: [],
+    });
   });
 
   it('says success-existing on a rerun, its fileset_file pointing into the item at the time the note recorded', async () => {
@@ -67,7 +87,10 @@ describe('archiveorg-file', () => {
     expect(again?.filesetFile).toEqual({
       file_meta: FILE_META,
       terminal: {
-        terminal_url: h.items.locate(ITEM, 'datapackage.json'), terminal_dt: '20260301120000', terminal_status_code: 200, terminal_sha1hex: FILE_META.sha1hex,
+        terminal_url: h.items.locate(ITEM, 'datapackage.json'),
+        terminal_dt: '20260301120000',
+        terminal_status_code: 200,
+        terminal_sha1hex: FILE_META.sha1hex,
       },
       cdx: null,
       revisit_cdx: null,

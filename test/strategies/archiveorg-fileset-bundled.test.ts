@@ -10,7 +10,15 @@ import { type ItemStore } from '../../src/stores/items/types.js';
 import { archiveorgFilesetBundled } from '../../src/strategies/archiveorg-fileset-bundled.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { workPaths } from '../../src/strategies/work-dir.js';
-import { filesUnder, itemHarness, overrideStore, servedFile, sizeReached, zenodoItem, type ItemHarness } from '../support/archiveorg-items.js';
+import {
+  filesUnder,
+  itemHarness,
+  overrideStore,
+  servedFile,
+  sizeReached,
+  zenodoItem,
+  type ItemHarness,
+} from '../support/archiveorg-items.js';
 import { FIXTURES } from '../support/zenodo-site.js';
 import { ItemUploadError } from '../../src/errors.js';
 
@@ -104,7 +112,11 @@ describe('archiveorg-fileset-bundled', () => {
     item = { ...item, platformBundleUrl: BUNDLE_URL };
     // The server cuts the connection once the first 500 bytes are on our disk, as a real drop would find them.
     const part = workPaths(h.workDir, ITEM, `_bundle/${ITEM}.zip`).part;
-    const served = servedFile(bytes, { dropAfter: 500, beforeDrop: () => sizeReached(part, 500), contentType: 'application/zip' });
+    const served = servedFile(bytes, {
+      dropAfter: 500,
+      beforeDrop: () => sizeReached(part, 500),
+      contentType: 'application/zip',
+    });
     server.route('/api/records/7078760/files-archive', served);
     const result = await archiveorgFilesetBundled.process(item, h.ctx);
     expect(result.status).toBe('success');

@@ -46,7 +46,11 @@ const ADDRESS_CSV = {
 const openFds = () => readdirSync('/proc/self/fd').length;
 
 /** The status and message readBundle fails with. */
-async function failure(zipPath: string, limits = LIMITS, signal?: AbortSignal): Promise<{ status: string; message: string }> {
+async function failure(
+  zipPath: string,
+  limits = LIMITS,
+  signal?: AbortSignal,
+): Promise<{ status: string; message: string }> {
   const err: unknown = await readBundle(zipPath, limits, signal).then(
     () => null,
     (e: unknown) => e,
@@ -73,8 +77,12 @@ describe('readBundle on real platform zips', () => {
   });
 
   it('lists Zenodo record 7247979 folder1.zip and folder2.zip, skipping their directory entries', async () => {
-    expect(await readBundle(join(ZENODO, '7247979', 'folder1.zip'), LIMITS)).toEqual([{ path: 'folder1/address3.csv', ...ADDRESS_CSV }]);
-    expect(await readBundle(join(ZENODO, '7247979', 'folder2.zip'), LIMITS)).toEqual([{ path: 'folder2/address2.csv', ...ADDRESS_CSV }]);
+    expect(await readBundle(join(ZENODO, '7247979', 'folder1.zip'), LIMITS)).toEqual([
+      { path: 'folder1/address3.csv', ...ADDRESS_CSV },
+    ]);
+    expect(await readBundle(join(ZENODO, '7247979', 'folder2.zip'), LIMITS)).toEqual([
+      { path: 'folder2/address2.csv', ...ADDRESS_CSV },
+    ]);
   });
 
   it('lists nested folders three deep with their full paths', async () => {
@@ -88,7 +96,7 @@ describe('readBundle on real platform zips', () => {
 
 describe('readBundle on hostile zips', () => {
   it.each([
-    ['slip-parent.zip', "the bundle: unsafe entry name (invalid relative path: ../evil.txt)"],
+    ['slip-parent.zip', 'the bundle: unsafe entry name (invalid relative path: ../evil.txt)'],
     ['slip-absolute.zip', 'the bundle: unsafe entry name (absolute path: /bs.txt)'],
     ['slip-backslash.zip', 'the bundle: unsafe entry name (invalid relative path: a/../b)'],
     ['slip-drive.zip', 'the bundle: unsafe entry name (absolute path: C:/evil.txt)'],
@@ -117,7 +125,9 @@ describe('readBundle on hostile zips', () => {
   });
 
   it('refuses a bundle whose entries declare more than the expanded-size limit', async () => {
-    expect(await failure(join(BUNDLES, 'bomb-ratio.zip'), { maxExpandedSize: 100 * 2 ** 20 - 1, maxRatio: 10_000 })).toEqual({
+    expect(
+      await failure(join(BUNDLES, 'bomb-ratio.zip'), { maxExpandedSize: 100 * 2 ** 20 - 1, maxRatio: 10_000 }),
+    ).toEqual({
       status: 'bundle-zip-bomb',
       message: "the bundle's entries declare more than 104857599 bytes in all",
     });
@@ -149,7 +159,8 @@ describe('readBundle on hostile zips', () => {
     await writeFile(join(work, 'half.zip'), whole.subarray(0, whole.length >> 1));
     expect(await failure(join(work, 'half.zip'))).toEqual({
       status: 'bundle-corrupt',
-      message: 'the bundle: End of central directory record signature not found. Either not a zip file, or file is truncated.',
+      message:
+        'the bundle: End of central directory record signature not found. Either not a zip file, or file is truncated.',
     });
   });
 
@@ -198,7 +209,9 @@ describe('readBundle on hostile zips', () => {
   it('stops when aborted', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(readBundle(join(BUNDLES, 'zenodo-7078760.zip'), LIMITS, controller.signal)).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(readBundle(join(BUNDLES, 'zenodo-7078760.zip'), LIMITS, controller.signal)).rejects.toMatchObject({
+      name: 'AbortError',
+    });
   });
 
   it('leaves no file descriptor open, whatever the outcome', async () => {
@@ -266,7 +279,10 @@ describe('matchBundle', () => {
       { ...entries[0]!, path: 'a/data.csv' },
       { ...entries[1]!, path: 'b/data2.csv' },
     ];
-    expect(matchBundle(platform.slice(0, 2), split).map((o) => o.entry.status)).toEqual(['error-platform-download', 'error-platform-download']);
+    expect(matchBundle(platform.slice(0, 2), split).map((o) => o.entry.status)).toEqual([
+      'error-platform-download',
+      'error-platform-download',
+    ]);
     const wrapped = [
       { ...entries[0]!, path: 'dataset/data.csv' },
       { ...entries[1]!, path: 'dataset/data2.csv' },
@@ -276,7 +292,15 @@ describe('matchBundle', () => {
   });
 
   it('ignores entries the platform does not list (Dataverse adds MANIFEST.TXT)', () => {
-    const extra = { path: 'MANIFEST.TXT', compressedSize: 20, size: 20, crc32: 1, md5: 'e'.repeat(32), sha1: 'e'.repeat(40), sha256: 'e'.repeat(64) };
+    const extra = {
+      path: 'MANIFEST.TXT',
+      compressedSize: 20,
+      size: 20,
+      crc32: 1,
+      md5: 'e'.repeat(32),
+      sha1: 'e'.repeat(40),
+      sha256: 'e'.repeat(64),
+    };
     expect(matchBundle(platform, [extra, ...entries]).map((o) => [o.entry.path, o.entry.status])).toEqual([
       ['data2.csv', 'success'],
       ['data.csv', 'success'],
@@ -305,7 +329,9 @@ describe('matchBundle', () => {
         message: `data.csv: md5 is 6e687ac5274f6fa5f5b28ff1d3e3f25a, platform says ${DATA_CSV.md5}`,
       },
     ]);
-    expect(matchBundle([{ path: 'data.csv', sha256: 'f'.repeat(64) }], entries)[0]!.entry.status).toBe('mismatch-sha256');
+    expect(matchBundle([{ path: 'data.csv', sha256: 'f'.repeat(64) }], entries)[0]!.entry.status).toBe(
+      'mismatch-sha256',
+    );
   });
 
   it('reports restricted platform files as platform-restricted, even when the bundle holds them', () => {

@@ -12,7 +12,7 @@ describe('chooseStrategy (the README defaults)', () => {
     ['one 200 MiB file', [200 * MiB], null, 'archiveorg-file'],
     ['20 small files', Array(20).fill(1000), null, 'web-fileset'],
     ['21 small files', Array(21).fill(1000), null, 'archiveorg-fileset'],
-    ['small set over 1 GiB', [600 * MiB / 8, ...Array(14).fill(80 * MiB)], null, 'archiveorg-fileset'],
+    ['small set over 1 GiB', [(600 * MiB) / 8, ...Array(14).fill(80 * MiB)], null, 'archiveorg-fileset'],
     ['51 files with a bundle', Array(51).fill(1000), 'https://x/bundle', 'archiveorg-fileset-bundled'],
     ['50 files with a bundle', Array(50).fill(1000), 'https://x/bundle', 'archiveorg-fileset'],
     ['51 files, bundle, 5 GiB', Array(51).fill(100 * MiB), 'https://x/bundle', 'archiveorg-fileset'],

@@ -12,8 +12,12 @@ import { FixtureServer } from '../support/fixture-server.js';
 
 const ITEM = 'zenodo.org-7078760';
 const DATA_CSV = {
-  path: 'data.csv', size: 114, md5: 'c028f525f314c49ea48ed09e82292ed2', sha1: '18a54c31b92182185ab5d745e50617a732df4267',
-  sha256: '08b4645fd105c74fbb752c4cf6a1a995452178953bb874697830002474f9538f', mimetype: 'text/csv',
+  path: 'data.csv',
+  size: 114,
+  md5: 'c028f525f314c49ea48ed09e82292ed2',
+  sha1: '18a54c31b92182185ab5d745e50617a732df4267',
+  sha256: '08b4645fd105c74fbb752c4cf6a1a995452178953bb874697830002474f9538f',
+  mimetype: 'text/csv',
 };
 
 let server: FixtureServer | undefined;
@@ -55,7 +59,11 @@ describe('archiveItemFiles and the work budget', () => {
     const { item } = await setup();
     const unknown: PlatformItem = { ...item, manifest: item.manifest.map((f) => ({ ...f, size: null })) };
     const outcomes = await archiveItemFiles(unknown, h!.ctx, { budget: new WorkBudget(1000) });
-    expect(outcomes.map((o) => [o.entry.status, o.entry.size])).toEqual([['success', 60], ['success', 114], ['too-large-size', null]]);
+    expect(outcomes.map((o) => [o.entry.status, o.entry.size])).toEqual([
+      ['success', 60],
+      ['success', 114],
+      ['too-large-size', null],
+    ]);
     expect(outcomes[2]!.message).toBe('datapackage.json: larger than the working-directory budget of 1000 bytes');
     expect(await filesUnder(h!.workDir)).toEqual([]);
   });
@@ -93,8 +101,12 @@ describe('archiveItemFiles downloads', () => {
 
   it('refuses an item name that is not one plain folder name', async () => {
     const { item } = await setup();
-    await expect(archiveItemFiles({ ...item, archiveorgItemName: '../elsewhere' }, h!.ctx)).rejects.toThrow('no usable archive item name');
-    await expect(archiveItemFiles({ ...item, archiveorgItemName: null }, h!.ctx)).rejects.toThrow('no usable archive item name');
+    await expect(archiveItemFiles({ ...item, archiveorgItemName: '../elsewhere' }, h!.ctx)).rejects.toThrow(
+      'no usable archive item name',
+    );
+    await expect(archiveItemFiles({ ...item, archiveorgItemName: null }, h!.ctx)).rejects.toThrow(
+      'no usable archive item name',
+    );
   });
 });
 
@@ -112,8 +124,14 @@ describe('checkExistingInItem', () => {
       locate: (item: string, path?: string) => `https://archive.org/download/${item}/${path}`,
     });
     const item: PlatformItem = {
-      platformName: 'zenodo', platformDomain: 'zenodo.org', platformId: '7078760', manifest, archiveorgItemName: ITEM,
-      archiveorgItemMeta: {}, platformBaseUrl: null, platformBundleUrl: null,
+      platformName: 'zenodo',
+      platformDomain: 'zenodo.org',
+      platformId: '7078760',
+      manifest,
+      archiveorgItemName: ITEM,
+      archiveorgItemMeta: {},
+      platformBaseUrl: null,
+      platformBundleUrl: null,
     };
     const result = await checkExistingInItem(item, { ...h.ctx, items: store as ItemStore }, 'archiveorg-fileset');
     return { result, listed };
@@ -124,8 +142,15 @@ describe('checkExistingInItem', () => {
     expect(listed).toBe(1);
     expect(result?.manifest).toEqual([
       {
-        path: 'data.csv', size: 114, md5: DATA_CSV.md5, sha1: DATA_CSV.sha1, sha256: DATA_CSV.sha256, mimetype: 'text/csv', status: 'exists',
-        terminal_url: `https://archive.org/download/${ITEM}/data.csv`, terminal_dt: '20260301120000',
+        path: 'data.csv',
+        size: 114,
+        md5: DATA_CSV.md5,
+        sha1: DATA_CSV.sha1,
+        sha256: DATA_CSV.sha256,
+        mimetype: 'text/csv',
+        status: 'exists',
+        terminal_url: `https://archive.org/download/${ITEM}/data.csv`,
+        terminal_dt: '20260301120000',
       },
     ]);
     expect((await check([file({ md5: DATA_CSV.md5 })])).result?.status).toBe('success-existing');
@@ -144,7 +169,10 @@ describe('checkExistingInItem', () => {
 
   it('reads the item listing once for a large manifest (one Map, not a scan per file)', async () => {
     const files = Array.from({ length: 2000 }, (_, i) => ({ ...stored, path: `f/${i}.csv` }));
-    const { result, listed } = await check(files.map((f) => file({ path: f.path, md5: f.md5 })), files);
+    const { result, listed } = await check(
+      files.map((f) => file({ path: f.path, md5: f.md5 })),
+      files,
+    );
     expect(listed).toBe(1);
     expect(result?.manifest).toHaveLength(2000);
     expect(result?.note).toMatchObject({ unchanged: files.map((f) => f.path), added: [], changed: [], failed: [] });

@@ -6,7 +6,18 @@ import { STRATEGIES } from '../../src/strategies/registry.js';
 import type { ArchiveStrategy } from '../../src/strategies/types.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'src', 'strategies');
-const SUPPORT = ['bundle.ts', 'chooser.ts', 'item-archiving.ts', 'outcomes.ts', 'registry.ts', 'types.ts', 'verify.ts', 'warc-archiving.ts', 'work-budget.ts', 'work-dir.ts'];
+const SUPPORT = [
+  'bundle.ts',
+  'chooser.ts',
+  'item-archiving.ts',
+  'outcomes.ts',
+  'registry.ts',
+  'types.ts',
+  'verify.ts',
+  'warc-archiving.ts',
+  'work-budget.ts',
+  'work-dir.ts',
+];
 
 function isStrategy(value: unknown): value is ArchiveStrategy {
   return typeof value === 'object' && value !== null && 'checkExisting' in value && 'process' in value;
@@ -26,6 +37,10 @@ describe('strategy registry', () => {
   });
 
   it('registers only strategies that have a file', () => {
-    expect(Object.keys(STRATEGIES).map((n) => `${n}.ts`).sort()).toEqual([...files].sort());
+    expect(
+      Object.keys(STRATEGIES)
+        .map((n) => `${n}.ts`)
+        .sort(),
+    ).toEqual([...files].sort());
   });
 });

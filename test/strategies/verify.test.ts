@@ -13,7 +13,9 @@ describe('verifyFile', () => {
   it('checks size first, then each hash the platform gave', () => {
     expect(verifyFile({ path: 'x', size: 75, md5: 'wrong' }, meta).status).toBe('mismatch-size');
     expect(verifyFile({ path: 'x', size: 76, md5: '0'.repeat(32) }, meta).status).toBe('mismatch-md5');
-    expect(verifyFile({ path: 'x', md5: meta.md5hex.toUpperCase(), sha1: 'c'.repeat(40) }, meta).status).toBe('mismatch-sha1');
+    expect(verifyFile({ path: 'x', md5: meta.md5hex.toUpperCase(), sha1: 'c'.repeat(40) }, meta).status).toBe(
+      'mismatch-sha1',
+    );
     expect(verifyFile({ path: 'x', sha256: 'd'.repeat(64) }, meta)).toEqual({
       status: 'mismatch-sha256',
       message: `x: sha256 is ${meta.sha256hex}, platform says ${'d'.repeat(64)}`,

@@ -62,8 +62,16 @@ async function runBundled(target: PlatformItem = item) {
 
 /** Serves a bundle fixture at the bundle URL, through one redirect as a files host would. */
 function serveBundle(fixture: string | null, status = 200) {
-  server.route('/api/records/7078760/files-archive', { status: 302, headers: { Location: `https://zenodo.org${ARCHIVE_PATH}` } });
-  server.route(ARCHIVE_PATH, fixture ? { status, file: join(BUNDLES, fixture), headers: { 'Content-Type': 'application/zip' } } : { status, body: 'gone' });
+  server.route('/api/records/7078760/files-archive', {
+    status: 302,
+    headers: { Location: `https://zenodo.org${ARCHIVE_PATH}` },
+  });
+  server.route(
+    ARCHIVE_PATH,
+    fixture
+      ? { status, file: join(BUNDLES, fixture), headers: { 'Content-Type': 'application/zip' } }
+      : { status, body: 'gone' },
+  );
 }
 
 beforeEach(async () => {
@@ -72,7 +80,12 @@ beforeEach(async () => {
   rt = await testRuntime(server.origin);
   const { deps } = rt;
   const platformRequest = { base_url: 'https://zenodo.org/records/7078760', url: 'https://zenodo.org/records/7078760' };
-  item = await zenodo.processRequest(platformRequest, null, { config: deps.config, logger: deps.logger, http: deps.http, budget: 'zenodo' });
+  item = await zenodo.processRequest(platformRequest, null, {
+    config: deps.config,
+    logger: deps.logger,
+    http: deps.http,
+    budget: 'zenodo',
+  });
   item = { ...item, platformBundleUrl: BUNDLE_URL };
   // As src/pipeline/ingest.ts builds it.
   ctx = {
@@ -111,12 +124,24 @@ describe('web-fileset-bundled', () => {
       sha256hex: '72e20a50d42f7a7ebb677376b7c40d21e87a9cf424ee33cb6856fabf379198a9',
       mimetype: 'application/zip',
     });
-    expect(bundle.terminal).toMatchObject({ terminal_url: `https://zenodo.org${ARCHIVE_PATH}`, terminal_status_code: 200, terminal_sha1hex: zipSha1 });
-    expect(bundle.cdx).toMatchObject({ url: `https://zenodo.org${ARCHIVE_PATH}`, status_code: 200, mimetype: 'application/zip', sha1hex: zipSha1 });
+    expect(bundle.terminal).toMatchObject({
+      terminal_url: `https://zenodo.org${ARCHIVE_PATH}`,
+      terminal_status_code: 200,
+      terminal_sha1hex: zipSha1,
+    });
+    expect(bundle.cdx).toMatchObject({
+      url: `https://zenodo.org${ARCHIVE_PATH}`,
+      status_code: 200,
+      mimetype: 'application/zip',
+      sha1hex: zipSha1,
+    });
     expect(bundle.revisit_cdx).toBeNull();
     expect(bundle.archiveorg_bundle_path).toBeNull();
     // Fetched once, redirect hop included; no file fetched on its own.
-    expect(server.requests.filter((p) => p !== '/api/records/7078760')).toEqual(['/api/records/7078760/files-archive', ARCHIVE_PATH]);
+    expect(server.requests.filter((p) => p !== '/api/records/7078760')).toEqual([
+      '/api/records/7078760/files-archive',
+      ARCHIVE_PATH,
+    ]);
     expect((await rt.deps.index.latestByUrl(`https://zenodo.org${ARCHIVE_PATH}`))?.sha1hex).toBe(zipSha1);
     expect(await rt.deps.index.latestByUrl(BUNDLE_URL, { anyStatus: true })).toMatchObject({ statusCode: 302 });
     expect(await rt.closeAndValidate()).toHaveLength(1);
@@ -149,7 +174,11 @@ describe('web-fileset-bundled', () => {
     const result = await runBundled();
     expect(result.status).toBe('error-platform-download');
     expect(result.errorMessage).toBe("data2.csv: not in the platform's bundle");
-    expect(result.manifest).toEqual([{ ...platformOnly(DATA2), status: 'error-platform-download' }, ok(DATA), ok(DATAPACKAGE)]);
+    expect(result.manifest).toEqual([
+      { ...platformOnly(DATA2), status: 'error-platform-download' },
+      ok(DATA),
+      ok(DATAPACKAGE),
+    ]);
     await rt.closeAndValidate();
   });
 
@@ -207,6 +236,10 @@ describe('web-fileset-bundled', () => {
 
   it('says so when the platform gave no bundle URL', async () => {
     const result = await runBundled({ ...item, platformBundleUrl: null });
-    expect(result).toEqual({ status: 'error-platform-download', manifest: notProcessed, errorMessage: 'the platform gave no bundle URL' });
+    expect(result).toEqual({
+      status: 'error-platform-download',
+      manifest: notProcessed,
+      errorMessage: 'the platform gave no bundle URL',
+    });
   });
 });

@@ -54,14 +54,22 @@ export async function itemHarness(
     http,
     capture: untouchable('WARC store'),
     index: untouchable('capture index'),
-    request: { base_url: 'https://zenodo.org/records/7078760', ...(options.forceRecrawl ? { force_recrawl: true } : {}) },
+    request: {
+      base_url: 'https://zenodo.org/records/7078760',
+      ...(options.forceRecrawl ? { force_recrawl: true } : {}),
+    },
     items,
     workDir,
     workBudget: new WorkBudget(config.items.workDirBudget),
     now,
   };
   return {
-    ctx, config, dir, items, workDir, clock,
+    ctx,
+    config,
+    dir,
+    items,
+    workDir,
+    clock,
     async dispose() {
       await http.close();
       await fsStore.close();
@@ -85,7 +93,10 @@ export function overrideStore(store: ItemStore, overrides: Partial<ItemStore>): 
 /** Resolves once the file at `path` holds at least `size` bytes (polled: it is being written by another task). */
 export async function sizeReached(path: string, size: number): Promise<void> {
   for (;;) {
-    const now = await stat(path).then((s) => s.size, () => 0);
+    const now = await stat(path).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (now >= size) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -94,7 +105,10 @@ export async function sizeReached(path: string, size: number): Promise<void> {
 /** Every file under `dir`, relative and sorted (empty when `dir` does not exist). */
 export async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => !e.isDirectory()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  return entries
+    .filter((e) => !e.isDirectory())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
 }
 
 export interface ServedFile extends Route {
@@ -138,7 +152,10 @@ export function servedFile(bytes: Buffer, options: ServeOptions = {}): ServedFil
       if (drop !== undefined) {
         const cut = drop;
         drop = undefined;
-        res.write(body.subarray(0, cut), () => void (options.beforeDrop?.() ?? Promise.resolve()).then(() => res.socket?.destroy()));
+        res.write(
+          body.subarray(0, cut),
+          () => void (options.beforeDrop?.() ?? Promise.resolve()).then(() => res.socket?.destroy()),
+        );
         return;
       }
       res.end(body);

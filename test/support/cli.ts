@@ -27,5 +27,9 @@ export function runCli(args: string[], env: Record<string, string>, input = ''):
 
 /** stdout's JSON lines. */
 export function jsonLines(text: string): Array<Record<string, unknown>> {
-  return text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }

@@ -7,7 +7,11 @@ import type { PlatformContext } from '../../src/platforms/types.js';
 export const silentLogger = pino({ level: 'silent' });
 
 /** Config whose rewrite map sends each listed origin to the fixture server. */
-export function testConfig(origin: string, env: Record<string, string> = {}, rewritten = ['https://zenodo.org', 'https://doi.org']): Config {
+export function testConfig(
+  origin: string,
+  env: Record<string, string> = {},
+  rewritten = ['https://zenodo.org', 'https://doi.org'],
+): Config {
   return loadConfig({
     FILESET_HTTP_REWRITE: rewritten.map((o) => `${o}=${origin}`).join(','),
     FILESET_HTTP_RETRIES: '1',

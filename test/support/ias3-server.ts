@@ -14,7 +14,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,12 +107,30 @@ export class Ias3Server {
   }
 
   /** Serves a recorded /metadata answer (files without bytes) under its identifier. */
-  seed(recorded: { created?: number; metadata: Metadata & { identifier: string }; files: Array<Record<string, string>> }): void {
+  seed(recorded: {
+    created?: number;
+    metadata: Metadata & { identifier: string };
+    files: Array<Record<string, string>>;
+  }): void {
     const files = new Map<string, StoredFile>();
     for (const { name, source, mtime, size, md5, sha1, format, ...extra } of recorded.files) {
-      files.set(name!, { name: name!, source: source ?? 'original', mtime: mtime ?? '0', size: size ?? '0', md5: md5 ?? '', sha1: sha1 ?? '', format, extra, blob: null });
+      files.set(name!, {
+        name: name!,
+        source: source ?? 'original',
+        mtime: mtime ?? '0',
+        size: size ?? '0',
+        md5: md5 ?? '',
+        sha1: sha1 ?? '',
+        format,
+        extra,
+        blob: null,
+      });
     }
-    this.items.set(recorded.metadata.identifier, { created: recorded.created ?? 0, metadata: { ...recorded.metadata }, files });
+    this.items.set(recorded.metadata.identifier, {
+      created: recorded.created ?? 0,
+      metadata: { ...recorded.metadata },
+      files,
+    });
   }
 
   /** The requests made, as `METHOD path`. */
@@ -123,19 +147,32 @@ export class Ias3Server {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://ias3.invalid');
     const segments = url.pathname.split('/').slice(1).map(decodeURIComponent);
-    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: `/${segments.join('/')}`, headers: req.headers };
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: `/${segments.join('/')}`,
+      headers: req.headers,
+    };
     this.requests.push(recorded);
     const injected = this.#failures.findIndex((f) => f.method === req.method);
     if (injected >= 0) {
       const { failure } = this.#failures.splice(injected, 1)[0]!;
       await drain(req);
-      return s3Error(res, failure.status, failure.code, failure.message ?? 'Please reduce your request rate.', failure.retryAfter);
+      return s3Error(
+        res,
+        failure.status,
+        failure.code,
+        failure.message ?? 'Please reduce your request rate.',
+        failure.retryAfter,
+      );
     }
     const [first = '', ...rest] = segments;
     if (req.method === 'GET' && first === 'metadata' && rest.length === 1) return this.#metadata(res, rest[0]!);
-    if (req.method === 'POST' && first === 'metadata' && rest.length === 1) return this.#writeMetadata(req, res, rest[0]!, recorded);
-    if (req.method === 'GET' && first === 'download' && rest.length >= 2) return this.#download(res, rest[0]!, rest.slice(1).join('/'), url.pathname);
-    if (req.method === 'GET' && first === 'serve' && rest.length >= 2) return this.#serve(res, rest[0]!, rest.slice(1).join('/'));
+    if (req.method === 'POST' && first === 'metadata' && rest.length === 1)
+      return this.#writeMetadata(req, res, rest[0]!, recorded);
+    if (req.method === 'GET' && first === 'download' && rest.length >= 2)
+      return this.#download(res, rest[0]!, rest.slice(1).join('/'), url.pathname);
+    if (req.method === 'GET' && first === 'serve' && rest.length >= 2)
+      return this.#serve(res, rest[0]!, rest.slice(1).join('/'));
     if (req.method === 'PUT' && segments.length === 1 && first) return this.#createBucket(req, res, first);
     if (req.method === 'PUT' && segments.length >= 2) return this.#putFile(req, res, first, rest.join('/'));
     await drain(req);
@@ -148,7 +185,14 @@ export class Ias3Server {
 
   #newItem(item: string, headers: IncomingHttpHeaders): StoredItem {
     const now = new Date().toISOString().replace('T', ' ').slice(0, 19);
-    const metadata: Metadata = { identifier: item, mediatype: 'data', uploader: 'ias3-test@example.org', addeddate: now, publicdate: now, ...archiveMeta(headers, 'meta') };
+    const metadata: Metadata = {
+      identifier: item,
+      mediatype: 'data',
+      uploader: 'ias3-test@example.org',
+      addeddate: now,
+      publicdate: now,
+      ...archiveMeta(headers, 'meta'),
+    };
     const created: StoredItem = { created: Math.floor(Date.now() / 1000), metadata, files: new Map() };
     this.items.set(item, created);
     return created;
@@ -200,7 +244,16 @@ export class Ias3Server {
       stored.files.set(kept, { ...previous, name: kept });
     }
     const mtime = String(Math.floor(Date.now() / 1000));
-    stored.files.set(name, { name, source: 'original', mtime, size: String(size), md5: digest.toString('hex'), sha1: sha1.digest('hex'), extra: archiveMeta(req.headers, 'filemeta'), blob });
+    stored.files.set(name, {
+      name,
+      source: 'original',
+      mtime,
+      size: String(size),
+      md5: digest.toString('hex'),
+      sha1: sha1.digest('hex'),
+      extra: archiveMeta(req.headers, 'filemeta'),
+      blob,
+    });
     if (this.#drops > 0) {
       this.#drops--;
       req.socket.destroy(); // stored, but the answer is lost
@@ -212,39 +265,76 @@ export class Ias3Server {
   #metadata(res: ServerResponse, item: string): void {
     const stored = this.items.get(item);
     const body = stored ? JSON.stringify(this.#view(item, stored)) : '{}';
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }).end(body);
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) })
+      .end(body);
   }
 
   /** archive.org's /metadata answer: data files plus the item's own _meta.xml and _files.xml. */
   #view(item: string, stored: StoredItem) {
-    const files: Array<Record<string, unknown>> = [...stored.files.values()].map(({ blob: _blob, extra, format, ...file }) => ({
-      ...file,
-      ...(format ? { format } : {}),
-      ...extra,
-    }));
+    const files: Array<Record<string, unknown>> = [...stored.files.values()].map(
+      ({ blob: _blob, extra, format, ...file }) => ({
+        ...file,
+        ...(format ? { format } : {}),
+        ...extra,
+      }),
+    );
     const metaXml = Buffer.from(JSON.stringify(stored.metadata));
     const hex = (alg: string, bytes: Buffer) => createHash(alg).update(bytes).digest('hex');
     if (!stored.files.has(`${item}_meta.xml`)) {
       files.push(
-        { name: `${item}_meta.xml`, source: 'original', mtime: String(stored.created), size: String(metaXml.length), format: 'Metadata', md5: hex('md5', metaXml), sha1: hex('sha1', metaXml) },
-        { name: `${item}_files.xml`, source: 'original', format: 'Metadata', md5: hex('md5', Buffer.from(JSON.stringify(files))) },
+        {
+          name: `${item}_meta.xml`,
+          source: 'original',
+          mtime: String(stored.created),
+          size: String(metaXml.length),
+          format: 'Metadata',
+          md5: hex('md5', metaXml),
+          sha1: hex('sha1', metaXml),
+        },
+        {
+          name: `${item}_files.xml`,
+          source: 'original',
+          format: 'Metadata',
+          md5: hex('md5', Buffer.from(JSON.stringify(files))),
+        },
       );
     }
     const itemSize = files.reduce((total, f) => total + Number(f.size ?? 0), 0);
     const host = `ia-local-${item.length}.invalid`;
-    return { created: stored.created, d1: host, dir: `/0/items/${item}`, files, files_count: files.length, item_size: itemSize, metadata: stored.metadata, server: host, uniq: 1, workable_servers: [host] };
+    return {
+      created: stored.created,
+      d1: host,
+      dir: `/0/items/${item}`,
+      files,
+      files_count: files.length,
+      item_size: itemSize,
+      metadata: stored.metadata,
+      server: host,
+      uniq: 1,
+      workable_servers: [host],
+    };
   }
 
-  async #writeMetadata(req: IncomingMessage, res: ServerResponse, item: string, recorded: RecordedRequest): Promise<void> {
+  async #writeMetadata(
+    req: IncomingMessage,
+    res: ServerResponse,
+    item: string,
+    recorded: RecordedRequest,
+  ): Promise<void> {
     const form = new URLSearchParams((recorded.body = await readForm(req)));
     const answer = (status: number, body: object) => {
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) }).end(text);
+      res
+        .writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) })
+        .end(text);
     };
-    if (form.get('access') !== this.accessKey || form.get('secret') !== this.secretKey) return answer(403, { success: false, error: 'You do not have privileges to write this item.' });
+    if (form.get('access') !== this.accessKey || form.get('secret') !== this.secretKey)
+      return answer(403, { success: false, error: 'You do not have privileges to write this item.' });
     const stored = this.items.get(item);
     if (!stored) return answer(400, { success: false, error: `${item} not found` });
-    if (form.get('-target') !== 'metadata') return answer(400, { success: false, error: 'only -target=metadata is served here' });
+    if (form.get('-target') !== 'metadata')
+      return answer(400, { success: false, error: 'only -target=metadata is served here' });
     let patch: Array<{ op: string; path: string; value?: string | string[] }>;
     try {
       patch = JSON.parse(form.get('-patch') ?? '') as typeof patch;
@@ -254,12 +344,14 @@ export class Ias3Server {
     const next: Metadata = { ...stored.metadata };
     for (const { op, path, value } of patch) {
       const key = path.slice(1).replaceAll('~1', '/').replaceAll('~0', '~');
-      if ((op === 'replace' || op === 'remove') && !(key in next)) return answer(400, { success: false, error: `${op}: no ${key}` });
+      if ((op === 'replace' || op === 'remove') && !(key in next))
+        return answer(400, { success: false, error: `${op}: no ${key}` });
       if (op === 'remove') delete next[key];
       else if ((op === 'add' || op === 'replace') && value !== undefined) next[key] = value;
       else return answer(400, { success: false, error: `unsupported patch operation ${op}` });
     }
-    if (JSON.stringify(next) === JSON.stringify(stored.metadata)) return answer(400, { success: false, error: 'no changes to _meta.xml' });
+    if (JSON.stringify(next) === JSON.stringify(stored.metadata))
+      return answer(400, { success: false, error: 'no changes to _meta.xml' });
     stored.metadata = next;
     answer(200, { success: true, task_id: ++this.#serial, log: `https://catalogd.archive.org/log/${this.#serial}` });
   }
@@ -317,7 +409,10 @@ async function readForm(req: IncomingMessage): Promise<string> {
 
 function s3Error(res: ServerResponse, status: number, code: string, message: string, retryAfter?: string): void {
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><Resource></Resource><RequestId>ias3-local</RequestId></Error>`;
-  const headers: Record<string, string> = { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) };
+  const headers: Record<string, string> = {
+    'content-type': 'application/xml',
+    'content-length': String(Buffer.byteLength(body)),
+  };
   if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
   res.writeHead(status, headers).end(body);
 }

@@ -29,8 +29,7 @@ export function jwarcJarPath(): string {
   const explicit = process.env.FILESET_JWARC_JAR;
   if (explicit) return explicit;
   const cache =
-    process.env.FILESET_TOOLS_CACHE ??
-    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'fileset-ingest');
+    process.env.FILESET_TOOLS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'fileset-ingest');
   return join(cache, 'jwarc', 'jwarc.jar');
 }
 

@@ -55,7 +55,12 @@ export interface ReadMessage {
  * Every message on `topic` (read from the beginning by a throw-away group) once at least `count`
  * are there; fails after `timeoutMs` saying how many came.
  */
-export async function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 45_000): Promise<ReadMessage[]> {
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  timeoutMs = 45_000,
+): Promise<ReadMessage[]> {
   const got: ReadMessage[] = [];
   const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 200 });
   await consumer.connect();
@@ -71,7 +76,10 @@ export async function readTopic(kafka: Kafka, topic: string, count: number, time
         });
       },
     });
-    await waitFor(() => got.length >= count, { timeoutMs, what: () => `${count} messages on ${topic} (got ${got.length})` });
+    await waitFor(() => got.length >= count, {
+      timeoutMs,
+      what: () => `${count} messages on ${topic} (got ${got.length})`,
+    });
     return got;
   } finally {
     await consumer.disconnect();
@@ -109,7 +117,12 @@ export async function waitFor(
 }
 
 /** The group's members and their assigned partitions, once it is Stable with `members` members. */
-export async function stableGroup(admin: Admin, groupId: string, members: number, timeoutMs = 45_000): Promise<Array<{ memberId: string; partitions: number }>> {
+export async function stableGroup(
+  admin: Admin,
+  groupId: string,
+  members: number,
+  timeoutMs = 45_000,
+): Promise<Array<{ memberId: string; partitions: number }>> {
   let result: Array<{ memberId: string; partitions: number }> = [];
   await waitFor(
     async () => {
@@ -162,7 +175,10 @@ export function watchProcess(child: ChildProcess): WorkerProcess {
     stderr: () => stderr,
     exitCode: () => code,
     async exited(timeoutMs = 30_000) {
-      await waitFor(() => code !== undefined, { timeoutMs, what: () => `pid ${child.pid} to exit; stderr: ${stderr.slice(-4000)}` });
+      await waitFor(() => code !== undefined, {
+        timeoutMs,
+        what: () => `pid ${child.pid} to exit; stderr: ${stderr.slice(-4000)}`,
+      });
       return code ?? null;
     },
   };

@@ -16,10 +16,18 @@ export interface TestRuntime extends Runtime {
   dispose(): Promise<void>;
 }
 
-export async function testRuntime(origin: string, env: Record<string, string> = {}, rewritten?: string[]): Promise<TestRuntime> {
+export async function testRuntime(
+  origin: string,
+  env: Record<string, string> = {},
+  rewritten?: string[],
+): Promise<TestRuntime> {
   const dataDir = await mkdtemp(join(tmpdir(), 'fileset-test-'));
   const database: TestDatabase = await createTestDatabase();
-  const config = testConfig(origin, { FILESET_DATA_DIR: dataDir, FILESET_DATABASE_URL: database.url, ...env }, rewritten);
+  const config = testConfig(
+    origin,
+    { FILESET_DATA_DIR: dataDir, FILESET_DATABASE_URL: database.url, ...env },
+    rewritten,
+  );
   const runtime = await openRuntime(config, silentLogger);
   let closed = false;
   const close = async () => {

@@ -90,7 +90,10 @@ export async function startS3Proxy(options: { bucket?: string } = {}): Promise<S
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`S3Proxy did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`S3Proxy did not start within ${START_TIMEOUT_MS} ms`)),
+        START_TIMEOUT_MS,
+      );
       const watch = (stream: NodeJS.ReadableStream) => {
         let partial = '';
         stream.on('data', (chunk: Buffer) => {

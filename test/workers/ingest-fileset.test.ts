@@ -13,7 +13,18 @@ import { FilesetResultSchema, type FilesetResult } from '../../src/schemas/resul
 import { runIngestWorker, type IngestWorkerOptions } from '../../src/workers/ingest-fileset.js';
 import { silentLogger } from '../support/context.js';
 import { FixtureServer } from '../support/fixture-server.js';
-import { committedOffsets, createTopics, endOffsets, messageCount, produce, readTopic, stableGroup, testKafka, uniqueEnv, waitFor } from '../support/kafka.js';
+import {
+  committedOffsets,
+  createTopics,
+  endOffsets,
+  messageCount,
+  produce,
+  readTopic,
+  stableGroup,
+  testKafka,
+  uniqueEnv,
+  waitFor,
+} from '../support/kafka.js';
 import { testRuntime, type TestRuntime } from '../support/runtime.js';
 import { recordFiles, recordJson, serveZenodoRecord } from '../support/zenodo-site.js';
 
@@ -34,7 +45,9 @@ function slowDataset(name: string): { url: string; path: string; open: () => voi
   const opened = new Promise<void>((resolve) => gates.set(name, resolve));
   server.route(path, {
     handler: (_req, res) => {
-      void opened.then(() => res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': Buffer.byteLength(CSV) }).end(CSV));
+      void opened.then(() =>
+        res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': Buffer.byteLength(CSV) }).end(CSV),
+      );
     },
   });
   return { url: `https://data.example.org${path}`, path, open: () => gates.get(name)?.() };
@@ -48,11 +61,18 @@ interface Setup {
   names: ReturnType<typeof kafkaNames>;
 }
 
-async function setup(options: { partitions?: number; concurrency?: number; requestTopicConfig?: Record<string, string> } = {}): Promise<Setup> {
+async function setup(
+  options: { partitions?: number; concurrency?: number; requestTopicConfig?: Record<string, string> } = {},
+): Promise<Setup> {
   const env = uniqueEnv();
   const rt = await testRuntime(
     server.origin,
-    { FILESET_KAFKA_BROKERS: brokers, FILESET_KAFKA_ENV: env, FILESET_WORKER_CONCURRENCY: String(options.concurrency ?? 2), FILESET_METRICS_PORT: '0' },
+    {
+      FILESET_KAFKA_BROKERS: brokers,
+      FILESET_KAFKA_ENV: env,
+      FILESET_WORKER_CONCURRENCY: String(options.concurrency ?? 2),
+      FILESET_METRICS_PORT: '0',
+    },
     REWRITTEN,
   );
   const kafka = testKafka(brokers);
@@ -63,7 +83,10 @@ async function setup(options: { partitions?: number; concurrency?: number; reque
     await rt.dispose();
   });
   const names = kafkaNames(rt.config);
-  await createTopics(admin, names.requestTopics, { partitions: options.partitions ?? 1, config: options.requestTopicConfig ?? {} });
+  await createTopics(admin, names.requestTopics, {
+    partitions: options.partitions ?? 1,
+    config: options.requestTopicConfig ?? {},
+  });
   await createTopics(admin, [names.filesetResults, names.fileResults], { partitions: 2 });
   return { rt, env, kafka, admin, names };
 }
@@ -102,21 +125,31 @@ async function results(s: Setup, count: number): Promise<Array<{ key: string | n
 
 async function counterValue(counter: Counter<string>, labels: Record<string, string>): Promise<number> {
   const { values } = await counter.get();
-  return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((n, v) => n + v.value, 0);
+  return values
+    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+    .reduce((n, v) => n + v.value, 0);
 }
 
 /** Every request message on the topic has a committed offset past it. */
 async function expectAllCommitted(s: Setup, topic: string): Promise<void> {
   const committed = await committedOffsets(s.admin, s.names.ingestGroup, topic);
   // A partition that never had a message has no commit (-1): nothing is owed there either.
-  const owed = Object.fromEntries(Object.entries(await endOffsets(s.admin, topic)).map(([p, end]) => [p, end === 0 ? -1 : end]));
+  const owed = Object.fromEntries(
+    Object.entries(await endOffsets(s.admin, topic)).map(([p, end]) => [p, end === 0 ? -1 : end]),
+  );
   expect(committed).toEqual(owed);
 }
 
 beforeAll(async () => {
   server = await FixtureServer.start();
-  serveZenodoRecord(server, 'zenodo_record_7078760.json', { files: recordFiles('7078760', ['data2.csv', 'data.csv', 'datapackage.json']) });
-  server.route('/api/records/68358988', { status: 404, body: recordJson('zenodo_record_68358988_404.json'), headers: { 'Content-Type': 'application/json' } });
+  serveZenodoRecord(server, 'zenodo_record_7078760.json', {
+    files: recordFiles('7078760', ['data2.csv', 'data.csv', 'datapackage.json']),
+  });
+  server.route('/api/records/68358988', {
+    status: 404,
+    body: recordJson('zenodo_record_68358988_404.json'),
+    headers: { 'Content-Type': 'application/json' },
+  });
   server.route('/data/table.csv', { body: CSV, headers: { 'Content-Type': 'text/csv' } });
 });
 
@@ -134,11 +167,24 @@ describe.skipIf(!brokers)('ingest worker', () => {
     const s = await setup({ partitions: 2 });
     const [daily, priority] = s.names.requestTopics as [string, string];
     await produce(s.kafka, daily, [
-      { key: SUCCESS_URL, value: JSON.stringify({ base_url: SUCCESS_URL, ingest_type: 'dataset', link_source: 'doi', link_source_id: '10.5281/zenodo.7078760' }) },
-      { key: 'https://example.org/paper.pdf', value: JSON.stringify({ base_url: 'https://example.org/paper.pdf', ingest_type: 'pdf' }) },
+      {
+        key: SUCCESS_URL,
+        value: JSON.stringify({
+          base_url: SUCCESS_URL,
+          ingest_type: 'dataset',
+          link_source: 'doi',
+          link_source_id: '10.5281/zenodo.7078760',
+        }),
+      },
+      {
+        key: 'https://example.org/paper.pdf',
+        value: JSON.stringify({ base_url: 'https://example.org/paper.pdf', ingest_type: 'pdf' }),
+      },
       { key: CSV_URL, value: JSON.stringify({ base_url: CSV_URL, ingest_type: 'dataset' }) },
     ]);
-    await produce(s.kafka, priority, [{ key: MISSING_URL, value: JSON.stringify({ base_url: MISSING_URL, ingest_type: 'dataset' }) }]);
+    await produce(s.kafka, priority, [
+      { key: MISSING_URL, value: JSON.stringify({ base_url: MISSING_URL, ingest_type: 'dataset' }) },
+    ]);
     const worker = startWorker(s);
 
     const got = await results(s, 3);
@@ -147,7 +193,12 @@ describe.skipIf(!brokers)('ingest worker', () => {
     expect(byKey[SUCCESS_URL]).toMatchObject({
       hit: true,
       status: 'success',
-      request: { base_url: SUCCESS_URL, ingest_type: 'dataset', link_source: 'doi', link_source_id: '10.5281/zenodo.7078760' },
+      request: {
+        base_url: SUCCESS_URL,
+        ingest_type: 'dataset',
+        link_source: 'doi',
+        link_source_id: '10.5281/zenodo.7078760',
+      },
       platform_name: 'zenodo',
       platform_id: '7078760',
       ingest_strategy: 'web-fileset',
@@ -159,8 +210,17 @@ describe.skipIf(!brokers)('ingest worker', () => {
       ['data.csv', 'success', 114],
       ['datapackage.json', 'success', 1594],
     ]);
-    expect(byKey[MISSING_URL]).toMatchObject({ hit: false, status: 'platform-404', request: { base_url: MISSING_URL, ingest_type: 'dataset' } });
-    expect(byKey[CSV_URL]).toMatchObject({ hit: true, status: 'success-file', ingest_strategy: 'web-file', file_count: 1 });
+    expect(byKey[MISSING_URL]).toMatchObject({
+      hit: false,
+      status: 'platform-404',
+      request: { base_url: MISSING_URL, ingest_type: 'dataset' },
+    });
+    expect(byKey[CSV_URL]).toMatchObject({
+      hit: true,
+      status: 'success-file',
+      ingest_strategy: 'web-file',
+      file_count: 1,
+    });
 
     // The one-file dataset also gets a dataset-file result (sandcrawler's file result shape).
     const [fileMessage] = await readTopic(s.kafka, s.names.fileResults, 1);
@@ -206,7 +266,10 @@ describe.skipIf(!brokers)('ingest worker', () => {
       { value: 'this is {not JSON' },
       { value: JSON.stringify({ ingest_type: 'dataset', link_source: 'doi' }) },
       { value: tenMegabytes },
-      { key: MISSING_URL, value: JSON.stringify({ base_url: MISSING_URL, ingest_type: 'dataset', junk: tenMegabytes }) },
+      {
+        key: MISSING_URL,
+        value: JSON.stringify({ base_url: MISSING_URL, ingest_type: 'dataset', junk: tenMegabytes }),
+      },
       { key: CSV_URL, value: JSON.stringify({ base_url: CSV_URL, ingest_type: 'dataset' }) },
     ]);
     const worker = startWorker(s, { drainGraceMs: 30_000 });
@@ -214,7 +277,10 @@ describe.skipIf(!brokers)('ingest worker', () => {
     const got = await results(s, 3);
     // One partition, one request in flight: results come in request order.
     expect(got.map(({ result }) => result.status)).toEqual(['bad-request', 'platform-404', 'success-file']);
-    expect(got[0]!.result).toMatchObject({ request: { ingest_type: 'dataset', link_source: 'doi' }, error_message: expect.stringContaining('base_url') });
+    expect(got[0]!.result).toMatchObject({
+      request: { ingest_type: 'dataset', link_source: 'doi' },
+      error_message: expect.stringContaining('base_url'),
+    });
     expect(got[0]!.key).toBeNull();
     // The 10 MB request echo would not fit a result message: its long string was clipped.
     expect(got[1]!.key).toBe(MISSING_URL);
@@ -255,7 +321,9 @@ describe.skipIf(!brokers)('ingest worker', () => {
     const s = await setup();
     const [topic] = s.names.requestTopics as [string];
     const slow = slowDataset('abandoned');
-    await produce(s.kafka, topic, [{ key: slow.url, value: JSON.stringify({ base_url: slow.url, ingest_type: 'dataset' }) }]);
+    await produce(s.kafka, topic, [
+      { key: slow.url, value: JSON.stringify({ base_url: slow.url, ingest_type: 'dataset' }) },
+    ]);
     const first = startWorker(s, { drainGraceMs: 200 });
     await waitFor(() => server.requests.includes(slow.path), { what: () => 'the slow request to start' });
     await first.stop();
@@ -276,7 +344,9 @@ describe.skipIf(!brokers)('ingest worker', () => {
     const s = await setup();
     const [topic] = s.names.requestTopics as [string];
     const slow = slowDataset('drained');
-    await produce(s.kafka, topic, [{ key: slow.url, value: JSON.stringify({ base_url: slow.url, ingest_type: 'dataset' }) }]);
+    await produce(s.kafka, topic, [
+      { key: slow.url, value: JSON.stringify({ base_url: slow.url, ingest_type: 'dataset' }) },
+    ]);
     const worker = startWorker(s);
     await waitFor(() => server.requests.includes(slow.path), { what: () => 'the slow request to start' });
     const stopped = worker.stop();
@@ -302,7 +372,9 @@ describe.skipIf(!brokers)('ingest worker', () => {
             },
           },
     );
-    await produce(s.kafka, topic, [{ key: SUCCESS_URL, value: JSON.stringify({ base_url: SUCCESS_URL, ingest_type: 'dataset' }) }]);
+    await produce(s.kafka, topic, [
+      { key: SUCCESS_URL, value: JSON.stringify({ base_url: SUCCESS_URL, ingest_type: 'dataset' }) },
+    ]);
     const worker = startWorker(s, {
       runtime: { ...s.rt, deps: { ...s.rt.deps, platforms: flaky } },
       infraBackoff: { initialMs: 20, maxMs: 100 },
@@ -324,11 +396,17 @@ describe.skipIf(!brokers)('ingest worker', () => {
     // Two request topics of 4 partitions each.
     expect(members.map((m) => m.partitions)).toEqual([4, 4]);
     const urls = Array.from({ length: 12 }, (_, i) => `${CSV_URL}?copy=${i}`);
-    await produce(s.kafka, topic, urls.map((url) => ({ key: url, value: JSON.stringify({ base_url: url, ingest_type: 'dataset' }) })));
+    await produce(
+      s.kafka,
+      topic,
+      urls.map((url) => ({ key: url, value: JSON.stringify({ base_url: url, ingest_type: 'dataset' }) })),
+    );
     const got = await results(s, urls.length);
     expect(got.map(({ key }) => key).sort()).toEqual([...urls].sort());
     await Promise.all([one.stop(), two.stop()]);
-    const counts = await Promise.all([one, two].map((w) => counterValue(w.metrics.requests, { status: 'success-file' })));
+    const counts = await Promise.all(
+      [one, two].map((w) => counterValue(w.metrics.requests, { status: 'success-file' })),
+    );
     expect(counts[0]! + counts[1]!).toBe(urls.length);
     expect(counts.every((n) => n > 0)).toBe(true);
     await expectAllCommitted(s, topic);

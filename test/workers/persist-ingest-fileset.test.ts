@@ -35,17 +35,40 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
 
   beforeAll(async () => {
     const server = await FixtureServer.start();
-    serveZenodoRecord(server, 'zenodo_record_7078760.json', { files: recordFiles('7078760', ['data2.csv', 'data.csv', 'datapackage.json']) });
+    serveZenodoRecord(server, 'zenodo_record_7078760.json', {
+      files: recordFiles('7078760', ['data2.csv', 'data.csv', 'datapackage.json']),
+    });
     // Record 7078768 served with the wrong bytes: a mismatch, with the platform identified.
     serveZenodoRecord(server, 'zenodo_record_7078768.json', {
       files: { 'capitals.csv': recordFiles('7078760', ['data.csv'])['data.csv']!, 'table.xls': Buffer.alloc(6144) },
     });
-    server.route('/api/records/68358988', { status: 404, body: recordJson('zenodo_record_68358988_404.json'), headers: { 'Content-Type': 'application/json' } });
-    server.route('/about', { body: '<html><head><title>about</title></head><body>hello</body></html>', headers: { 'Content-Type': 'text/html' } });
+    server.route('/api/records/68358988', {
+      status: 404,
+      body: recordJson('zenodo_record_68358988_404.json'),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    server.route('/about', {
+      body: '<html><head><title>about</title></head><body>hello</body></html>',
+      headers: { 'Content-Type': 'text/html' },
+    });
     const rt = await testRuntime(server.origin);
     try {
       const ingest = async (base_url: string, link_source_id: string) =>
-        FilesetResultSchema.parse((await ingestFileset({ base_url, ingest_type: 'dataset', link_source: 'doi', link_source_id, ingest_request_source: 'fileset-test', release_stage: 'published' }, rt.deps)).result);
+        FilesetResultSchema.parse(
+          (
+            await ingestFileset(
+              {
+                base_url,
+                ingest_type: 'dataset',
+                link_source: 'doi',
+                link_source_id,
+                ingest_request_source: 'fileset-test',
+                release_stage: 'published',
+              },
+              rt.deps,
+            )
+          ).result,
+        );
       made.success = await ingest('https://doi.org/10.5281/zenodo.7078760', '10.5281/zenodo.7078760');
       made.mismatch = await ingest('https://zenodo.org/records/7078768', '10.5281/zenodo.7078768');
       made.notFound = await ingest('https://zenodo.org/records/68358988', '10.5281/zenodo.68358988');
@@ -54,7 +77,12 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
       await rt.dispose();
       await server.close();
     }
-    expect([made.success.status, made.mismatch.status, made.notFound.status, made.noPlatform.status]).toEqual(['success', 'mismatch-size', 'platform-404', 'no-platform-match']);
+    expect([made.success.status, made.mismatch.status, made.notFound.status, made.noPlatform.status]).toEqual([
+      'success',
+      'mismatch-size',
+      'platform-404',
+      'no-platform-match',
+    ]);
     admin = kafka.admin();
     await admin.connect();
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -103,9 +131,19 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     stop(): Promise<void>;
   }
 
-  function startWorker(s: Setup, db: Database = s.db, metrics: Metrics = createMetrics({ defaultMetrics: false })): Running {
+  function startWorker(
+    s: Setup,
+    db: Database = s.db,
+    metrics: Metrics = createMetrics({ defaultMetrics: false }),
+  ): Running {
     const controller = new AbortController();
-    const done = runPersistWorker(s.config, silentLogger, { signal: controller.signal, metrics, db, retryDelayMs: 50, maxRetryDelayMs: 200 });
+    const done = runPersistWorker(s.config, silentLogger, {
+      signal: controller.signal,
+      metrics,
+      db,
+      retryDelayMs: 50,
+      maxRetryDelayMs: 200,
+    });
     const stop = async () => {
       controller.abort();
       await done;
@@ -115,14 +153,21 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
   }
 
   async function produce(topic: string, values: Array<FilesetResult | string | null>): Promise<void> {
-    const messages = values.map((v) => (v !== null && typeof v === 'object' ? { key: String(v.request.base_url), value: JSON.stringify(v) } : { key: 'poison', value: v }));
+    const messages = values.map((v) =>
+      v !== null && typeof v === 'object'
+        ? { key: String(v.request.base_url), value: JSON.stringify(v) }
+        : { key: 'poison', value: v },
+    );
     await producer.send({ topic, messages, acks: -1 });
   }
 
   /** Runs until the group has committed `count` messages; returns the stopped worker's metrics. */
   async function persistUntilCommitted(s: Setup, count: number, db?: Database): Promise<Metrics> {
     const worker = startWorker(s, db);
-    await waitFor(async () => (await committedOffsets(admin, s.group, s.topic)).total === count, `${count} offsets committed`);
+    await waitFor(
+      async () => (await committedOffsets(admin, s.group, s.topic)).total === count,
+      `${count} offsets committed`,
+    );
     await worker.stop();
     return worker.metrics;
   }
@@ -133,24 +178,76 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     await produce(s.topic, results);
     const metrics = await persistUntilCommitted(s, 4);
 
-    const fileResults = await s.db.query(`SELECT ${Object.keys(fileResultRow(made.success)).join(', ')} FROM ingest_file_result ORDER BY base_url`);
+    const fileResults = await s.db.query(
+      `SELECT ${Object.keys(fileResultRow(made.success)).join(', ')} FROM ingest_file_result ORDER BY base_url`,
+    );
     expect(fileResults).toEqual(results.map(fileResultRow).sort((a, b) => a.base_url.localeCompare(b.base_url)));
     // Only results whose platform was identified have a platform row.
-    const platforms = await s.db.query(`SELECT ${PLATFORM_COLUMNS.join(', ')} FROM ingest_fileset_platform ORDER BY base_url`);
+    const platforms = await s.db.query(
+      `SELECT ${PLATFORM_COLUMNS.join(', ')} FROM ingest_fileset_platform ORDER BY base_url`,
+    );
     expect(platforms).toEqual([expectedPlatformRow(made.success), expectedPlatformRow(made.mismatch)]);
-    expect(platforms[0]).toMatchObject({ status: 'success', hit: true, platform_name: 'zenodo', platform_id: '7078760', ingest_strategy: 'web-fileset', file_count: 3, total_size: 1768, archiveorg_item_name: 'zenodo.org-7078760' });
-    expect(platforms[1]).toMatchObject({ status: 'mismatch-size', hit: false, platform_id: '7078768', file_count: 2, total_size: 6220 });
-    expect(await s.db.query('SELECT link_source, link_source_id, ingest_type, base_url, ingest_request_source, release_stage, request FROM ingest_request ORDER BY base_url')).toEqual(
+    expect(platforms[0]).toMatchObject({
+      status: 'success',
+      hit: true,
+      platform_name: 'zenodo',
+      platform_id: '7078760',
+      ingest_strategy: 'web-fileset',
+      file_count: 3,
+      total_size: 1768,
+      archiveorg_item_name: 'zenodo.org-7078760',
+    });
+    expect(platforms[1]).toMatchObject({
+      status: 'mismatch-size',
+      hit: false,
+      platform_id: '7078768',
+      file_count: 2,
+      total_size: 6220,
+    });
+    expect(
+      await s.db.query(
+        'SELECT link_source, link_source_id, ingest_type, base_url, ingest_request_source, release_stage, request FROM ingest_request ORDER BY base_url',
+      ),
+    ).toEqual(
       results
-        .map((r) => ({ link_source: 'doi', link_source_id: r.request.link_source_id, ingest_type: 'dataset', base_url: r.request.base_url, ingest_request_source: 'fileset-test', release_stage: 'published', request: null }))
+        .map((r) => ({
+          link_source: 'doi',
+          link_source_id: r.request.link_source_id,
+          ingest_type: 'dataset',
+          base_url: r.request.base_url,
+          ingest_request_source: 'fileset-test',
+          release_stage: 'published',
+          request: null,
+        }))
         .sort((a, b) => String(a.base_url).localeCompare(String(b.base_url))),
     );
     // The three verified files of the success, never the mismatching ones; every landing capture.
-    expect(await s.db.query('SELECT sha1hex, sha256hex, md5hex, size_bytes, mimetype FROM file_meta ORDER BY size_bytes')).toEqual(
-      made.success.manifest!.map((e) => ({ sha1hex: e.sha1, sha256hex: e.sha256, md5hex: e.md5, size_bytes: e.size, mimetype: e.mimetype })).sort((a, b) => a.size_bytes! - b.size_bytes!),
+    expect(
+      await s.db.query('SELECT sha1hex, sha256hex, md5hex, size_bytes, mimetype FROM file_meta ORDER BY size_bytes'),
+    ).toEqual(
+      made.success
+        .manifest!.map((e) => ({
+          sha1hex: e.sha1,
+          sha256hex: e.sha256,
+          md5hex: e.md5,
+          size_bytes: e.size,
+          mimetype: e.mimetype,
+        }))
+        .sort((a, b) => a.size_bytes! - b.size_bytes!),
     );
-    expect(await s.db.query('SELECT url, datetime, sha1hex, warc_path, warc_offset, warc_csize FROM cdx ORDER BY url')).toEqual(
-      results.map((r) => ({ url: r.cdx!.url, datetime: r.cdx!.datetime, sha1hex: r.cdx!.sha1hex, warc_path: r.cdx!.warc_path, warc_offset: r.cdx!.warc_offset, warc_csize: r.cdx!.warc_csize })).sort((a, b) => a.url.localeCompare(b.url)),
+    expect(
+      await s.db.query('SELECT url, datetime, sha1hex, warc_path, warc_offset, warc_csize FROM cdx ORDER BY url'),
+    ).toEqual(
+      results
+        .map((r) => ({
+          url: r.cdx!.url,
+          datetime: r.cdx!.datetime,
+          sha1hex: r.cdx!.sha1hex,
+          warc_path: r.cdx!.warc_path,
+          warc_offset: r.cdx!.warc_offset,
+          warc_csize: r.cdx!.warc_csize,
+        }))
+        .sort((a, b) => a.url.localeCompare(b.url)),
     );
     expect(await counterValue(metrics.persistRows, { table: 'ingest_file_result' })).toBe(4);
     expect(await counterValue(metrics.persistRows, { table: 'ingest_fileset_platform' })).toBe(2);
@@ -174,7 +271,7 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     });
     const before = await snapshot();
 
-    await admin.deleteGroups([s.group]);   // the same group id, recreated: a new group from offset 0
+    await admin.deleteGroups([s.group]); // the same group id, recreated: a new group from offset 0
     expect((await committedOffsets(admin, s.group, s.topic)).total).toBe(0);
     const metrics = await persistUntilCommitted(s, 4);
     expect(await snapshot()).toEqual(before);
@@ -186,11 +283,22 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     const s = await setup({}, 1);
     // A terminal hash that is not lowercase hex passes the wire schema but not the table's check.
     const refused = { ...made.notFound, terminal: { ...made.notFound.terminal!, terminal_sha1hex: 'NOT-A-SHA1' } };
-    await produce(s.topic, [made.success, 'not json {', null, JSON.stringify({ hello: 'world' }), refused, made.mismatch]);
+    await produce(s.topic, [
+      made.success,
+      'not json {',
+      null,
+      JSON.stringify({ hello: 'world' }),
+      refused,
+      made.mismatch,
+    ]);
     const metrics = await persistUntilCommitted(s, 6);
-    expect(await baseUrls(s.db, 'ingest_file_result')).toEqual([made.mismatch.request.base_url, made.success.request.base_url].sort());
+    expect(await baseUrls(s.db, 'ingest_file_result')).toEqual(
+      [made.mismatch.request.base_url, made.success.request.base_url].sort(),
+    );
     // The refused result's other rows are kept.
-    expect(await baseUrls(s.db, 'ingest_request')).toEqual([made.mismatch, made.notFound, made.success].map((r) => String(r.request.base_url)).sort());
+    expect(await baseUrls(s.db, 'ingest_request')).toEqual(
+      [made.mismatch, made.notFound, made.success].map((r) => String(r.request.base_url)).sort(),
+    );
     expect(await counterValue(metrics.skipped, { reason: 'not-json' })).toBe(2);
     expect(await counterValue(metrics.persistRejected, { table: 'result' })).toBe(1);
     expect(await counterValue(metrics.persistRejected, { table: 'ingest_file_result' })).toBe(1);
@@ -212,13 +320,24 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     const sizes = (await worker.metrics.persistBatchSize.get()).values;
     expect(sizes.find((v) => v.metricName === 'fileset_persist_batch_size_count')?.value).toBe(2);
     expect(sizes.find((v) => v.metricName === 'fileset_persist_batch_size_sum')?.value).toBe(7);
-    expect(await tableCounts(s.db)).toEqual({ ingest_request: 6, ingest_file_result: 6, ingest_fileset_platform: 6, cdx: 2, file_meta: 3 });
-    expect(await s.db.query('SELECT status, hit FROM ingest_fileset_platform WHERE base_url = $1', [again])).toEqual([{ status: 'success', hit: true }]);
+    expect(await tableCounts(s.db)).toEqual({
+      ingest_request: 6,
+      ingest_file_result: 6,
+      ingest_fileset_platform: 6,
+      cdx: 2,
+      file_meta: 3,
+    });
+    expect(await s.db.query('SELECT status, hit FROM ingest_fileset_platform WHERE base_url = $1', [again])).toEqual([
+      { status: 'success', hit: true },
+    ]);
   });
 
   it('splits a backlog larger than the batch size into several transactions', async () => {
     const s = await setup({ FILESET_PERSIST_BATCH_SIZE: '2' }, 1);
-    await produce(s.topic, [1, 2, 3, 4, 5].map((n) => withBaseUrl(made.success, `https://zenodo.org/records/7078760?n=${n}`)));
+    await produce(
+      s.topic,
+      [1, 2, 3, 4, 5].map((n) => withBaseUrl(made.success, `https://zenodo.org/records/7078760?n=${n}`)),
+    );
     const metrics = await persistUntilCommitted(s, 5);
     const sizes = (await metrics.persistBatchSize.get()).values;
     expect(sizes.find((v) => v.metricName === 'fileset_persist_batch_size_count')?.value).toBe(3);
@@ -230,7 +349,10 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     async function proxied(s: Setup): Promise<{ proxy: TcpProxy; db: Database }> {
       const proxy = await startTcpProxy(targetOf(s.database.url));
       cleanup.push(() => proxy.close());
-      const db = await openDatabase({ dataDir: s.config.dataDir, databaseUrl: viaProxy(s.database.url, proxy) }, silentLogger);
+      const db = await openDatabase(
+        { dataDir: s.config.dataDir, databaseUrl: viaProxy(s.database.url, proxy) },
+        silentLogger,
+      );
       cleanup.push(() => db.close());
       return { proxy, db };
     }
@@ -241,20 +363,37 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
       const worker = startWorker(s, db);
       const first = [made.success, made.mismatch];
       await produce(s.topic, first);
-      await waitFor(async () => (await committedOffsets(admin, s.group, s.topic)).total === 2, 'first results committed');
+      await waitFor(
+        async () => (await committedOffsets(admin, s.group, s.topic)).total === 2,
+        'first results committed',
+      );
 
       // Another session's uncommitted row holds one key of the next batch, so the worker's
       // transaction is certainly in flight (waiting for that lock) when the connections drop.
       const blocker = new pg.Client({ connectionString: s.database.url });
       await blocker.connect();
       await blocker.query('BEGIN');
-      await blocker.query(`INSERT INTO ingest_file_result (ingest_type, base_url, hit, status) VALUES ('dataset', $1, false, 'blocker')`, [made.notFound.request.base_url]);
+      await blocker.query(
+        `INSERT INTO ingest_file_result (ingest_type, base_url, hit, status) VALUES ('dataset', $1, false, 'blocker')`,
+        [made.notFound.request.base_url],
+      );
       const second = [made.notFound, made.noPlatform, withBaseUrl(made.success, 'https://zenodo.org/records/7078760')];
       await produce(s.topic, second);
-      await waitFor(async () => (await blocker.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rowCount === 1, 'the worker waiting inside its transaction');
+      await waitFor(
+        async () =>
+          (
+            await blocker.query(
+              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            )
+          ).rowCount === 1,
+        'the worker waiting inside its transaction',
+      );
       await proxy.cut();
       // Refused several times over: the batch is retried, and nothing is committed meanwhile.
-      await waitFor(async () => (await counterValue(worker.metrics.infraRetries, { reason: 'database' })) >= 3, 'three failed attempts');
+      await waitFor(
+        async () => (await counterValue(worker.metrics.infraRetries, { reason: 'database' })) >= 3,
+        'three failed attempts',
+      );
       expect((await committedOffsets(admin, s.group, s.topic)).total).toBe(2);
       await blocker.query('ROLLBACK');
       await blocker.end();
@@ -264,11 +403,19 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
       await worker.stop();
       const all = [...first, ...second];
       expect(await baseUrls(s.db, 'ingest_file_result')).toEqual(all.map((r) => String(r.request.base_url)).sort());
-      expect(await s.db.query(`SELECT ${Object.keys(fileResultRow(made.success)).join(', ')} FROM ingest_file_result ORDER BY base_url`)).toEqual(
-        all.map(fileResultRow).sort((a, b) => a.base_url.localeCompare(b.base_url)),
-      );
-      expect(await tableCounts(s.db)).toEqual({ ingest_request: 5, ingest_file_result: 5, ingest_fileset_platform: 3, cdx: 4, file_meta: 3 });
-      expect(proxy.connections).toBeGreaterThan(1);   // the pool really reconnected
+      expect(
+        await s.db.query(
+          `SELECT ${Object.keys(fileResultRow(made.success)).join(', ')} FROM ingest_file_result ORDER BY base_url`,
+        ),
+      ).toEqual(all.map(fileResultRow).sort((a, b) => a.base_url.localeCompare(b.base_url)));
+      expect(await tableCounts(s.db)).toEqual({
+        ingest_request: 5,
+        ingest_file_result: 5,
+        ingest_fileset_platform: 3,
+        cdx: 4,
+        file_meta: 3,
+      });
+      expect(proxy.connections).toBeGreaterThan(1); // the pool really reconnected
     });
 
     it('commits nothing for a batch whose transaction never ran: stopped, it is redelivered to the next worker', async () => {
@@ -277,14 +424,19 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
       await proxy.cut();
       const first = startWorker(s, db);
       await produce(s.topic, [made.success, made.mismatch, made.noPlatform]);
-      await waitFor(async () => (await counterValue(first.metrics.infraRetries, { reason: 'database' })) >= 1, 'a failed attempt');
+      await waitFor(
+        async () => (await counterValue(first.metrics.infraRetries, { reason: 'database' })) >= 1,
+        'a failed attempt',
+      );
       await first.stop();
       expect((await committedOffsets(admin, s.group, s.topic)).total).toBe(0);
       expect((await tableCounts(s.db)).ingest_file_result).toBe(0);
 
       await proxy.restore();
       const second = await persistUntilCommitted(s, 3, db);
-      expect(await baseUrls(s.db, 'ingest_file_result')).toEqual([made.success, made.mismatch, made.noPlatform].map((r) => String(r.request.base_url)).sort());
+      expect(await baseUrls(s.db, 'ingest_file_result')).toEqual(
+        [made.success, made.mismatch, made.noPlatform].map((r) => String(r.request.base_url)).sort(),
+      );
       expect(await counterValue(second.infraRetries, { reason: 'database' })).toBe(0);
     });
   });
@@ -294,7 +446,14 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
       const database = await createTestDatabase();
       cleanup.push(() => database.drop());
       const s = await setup();
-      const config = loadConfig({ FILESET_KAFKA_BROKERS: brokers, FILESET_KAFKA_ENV: s.config.kafka.env, FILESET_DATABASE_URL: database.url, FILESET_LOG_LEVEL: 'silent', FILESET_METRICS_PORT: '0', FILESET_PERSIST_LINGER_MS: '100' });
+      const config = loadConfig({
+        FILESET_KAFKA_BROKERS: brokers,
+        FILESET_KAFKA_ENV: s.config.kafka.env,
+        FILESET_DATABASE_URL: database.url,
+        FILESET_LOG_LEVEL: 'silent',
+        FILESET_METRICS_PORT: '0',
+        FILESET_PERSIST_LINGER_MS: '100',
+      });
       await produce(s.topic, [made.success]);
       const controller = new AbortController();
       const exit = runCommand(config, silentLogger, [], { signal: controller.signal });
@@ -313,24 +472,54 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
 });
 
 const PLATFORM_COLUMNS = [
-  'base_url', 'ingest_type', 'hit', 'status', 'platform_name', 'platform_domain', 'platform_id', 'ingest_strategy', 'total_size',
-  'file_count', 'archiveorg_item_name', 'archiveorg_item_bundle_path', 'web_bundle_url', 'web_bundle_dt', 'manifest',
+  'base_url',
+  'ingest_type',
+  'hit',
+  'status',
+  'platform_name',
+  'platform_domain',
+  'platform_id',
+  'ingest_strategy',
+  'total_size',
+  'file_count',
+  'archiveorg_item_name',
+  'archiveorg_item_bundle_path',
+  'web_bundle_url',
+  'web_bundle_dt',
+  'manifest',
 ];
 
 function expectedPlatformRow(r: FilesetResult): Record<string, unknown> {
   return {
-    base_url: r.request.base_url, ingest_type: 'dataset', hit: r.hit, status: r.status, platform_name: r.platform_name,
-    platform_domain: r.platform_domain, platform_id: r.platform_id, ingest_strategy: r.ingest_strategy, total_size: r.total_size,
-    file_count: r.file_count, archiveorg_item_name: r.archiveorg_item_name, archiveorg_item_bundle_path: null, web_bundle_url: null,
-    web_bundle_dt: null, manifest: r.manifest,
+    base_url: r.request.base_url,
+    ingest_type: 'dataset',
+    hit: r.hit,
+    status: r.status,
+    platform_name: r.platform_name,
+    platform_domain: r.platform_domain,
+    platform_id: r.platform_id,
+    ingest_strategy: r.ingest_strategy,
+    total_size: r.total_size,
+    file_count: r.file_count,
+    archiveorg_item_name: r.archiveorg_item_name,
+    archiveorg_item_bundle_path: null,
+    web_bundle_url: null,
+    web_bundle_dt: null,
+    manifest: r.manifest,
   };
 }
 
 function fileResultRow(r: FilesetResult) {
   const t = r.terminal!;
   return {
-    base_url: String(r.request.base_url), ingest_type: 'dataset', hit: r.hit, status: r.status, terminal_url: t.terminal_url,
-    terminal_dt: t.terminal_dt, terminal_status_code: t.terminal_status_code, terminal_sha1hex: t.terminal_sha1hex,
+    base_url: String(r.request.base_url),
+    ingest_type: 'dataset',
+    hit: r.hit,
+    status: r.status,
+    terminal_url: t.terminal_url,
+    terminal_dt: t.terminal_dt,
+    terminal_status_code: t.terminal_status_code,
+    terminal_sha1hex: t.terminal_sha1hex,
   };
 }
 
@@ -344,20 +533,29 @@ async function committedOffsets(admin: Admin, groupId: string, topic: string): P
   return { total: (offsets?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0) };
 }
 
-async function counterValue<L extends string>(counter: Counter<L>, labels: Partial<Record<L, string>>): Promise<number> {
+async function counterValue<L extends string>(
+  counter: Counter<L>,
+  labels: Partial<Record<L, string>>,
+): Promise<number> {
   const { values } = await counter.get();
-  const match = values.find((v) => Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want));
+  const match = values.find((v) =>
+    Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want),
+  );
   return match?.value ?? 0;
 }
 
 async function tableCounts(db: Database): Promise<Record<string, number>> {
   const tables = ['ingest_request', 'ingest_file_result', 'ingest_fileset_platform', 'cdx', 'file_meta'];
-  const counts = await Promise.all(tables.map(async (t) => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`))[0]!.n));
+  const counts = await Promise.all(
+    tables.map(async (t) => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`))[0]!.n),
+  );
   return Object.fromEntries(tables.map((t, i) => [t, counts[i]!]));
 }
 
 async function baseUrls(db: Database, table: string): Promise<string[]> {
-  return (await db.query<{ base_url: string }>(`SELECT base_url FROM ${table} ORDER BY base_url`)).map((r) => r.base_url);
+  return (await db.query<{ base_url: string }>(`SELECT base_url FROM ${table} ORDER BY base_url`)).map(
+    (r) => r.base_url,
+  );
 }
 
 /**

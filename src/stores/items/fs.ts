@@ -63,7 +63,14 @@ class FsBackend implements ItemBackend {
         const temp = tempName(target);
         await link(blob, temp);
         await rename(temp, target);
-        const entry: ItemFile = { path: file.path, size: file.size, md5: file.md5, sha1: file.sha1, sha256: file.sha256, mimetype: file.mimetype };
+        const entry: ItemFile = {
+          path: file.path,
+          size: file.size,
+          md5: file.md5,
+          sha1: file.sha1,
+          sha256: file.sha256,
+          mimetype: file.mimetype,
+        };
         const next = [...files.filter((f) => f.path !== file.path), entry].sort((a, b) => (a.path < b.path ? -1 : 1));
         await writeJson(this.#sidecar(item, 'files.json'), next);
       });
@@ -147,7 +154,9 @@ class FsBackend implements ItemBackend {
       );
       const { size, digest } = linked ? await sha1Of(temp) : await copyChecked(file.source, temp);
       if (size !== file.size || digest !== file.sha1) {
-        throw new Error(`${file.source} is ${size} bytes with sha1 ${digest}, not ${file.size} bytes with sha1 ${file.sha1}`);
+        throw new Error(
+          `${file.source} is ${size} bytes with sha1 ${digest}, not ${file.size} bytes with sha1 ${file.sha1}`,
+        );
       }
       await fsync(temp);
       await rename(temp, blob);
@@ -256,7 +265,8 @@ async function disk<T>(task: () => Promise<T>): Promise<T> {
     return await task();
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code && DISK_CODES.has(code)) throw new InfrastructureError(`item store disk error: ${(err as Error).message}`, { cause: err });
+    if (code && DISK_CODES.has(code))
+      throw new InfrastructureError(`item store disk error: ${(err as Error).message}`, { cause: err });
     throw err;
   }
 }

@@ -23,7 +23,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
-import { ArchiveItemSchema, downloadPath, formatMimetype, isSystemName, type ArchiveItem } from '../../archiveorg-rules.js';
+import {
+  ArchiveItemSchema,
+  downloadPath,
+  formatMimetype,
+  isSystemName,
+  type ArchiveItem,
+} from '../../archiveorg-rules.js';
 import { type Config } from '../../config.js';
 import { ConfigError, InfrastructureError, ItemUploadError, TransientError } from '../../errors.js';
 import { RETRYABLE_STATUSES, errorCode, isTransferError } from '../../http/failures.js';
@@ -49,7 +55,8 @@ export interface Ias3ItemStoreOptions {
 
 export function createIas3ItemStore(options: Ias3ItemStoreOptions): ItemStore {
   const { accessKey, secretKey } = options.ias3;
-  if (!accessKey || !secretKey) throw new ConfigError('the ias3:// item store needs FILESET_IAS3_ACCESS_KEY and FILESET_IAS3_SECRET_KEY');
+  if (!accessKey || !secretKey)
+    throw new ConfigError('the ias3:// item store needs FILESET_IAS3_ACCESS_KEY and FILESET_IAS3_SECRET_KEY');
   return createItemStore(new Ias3Backend(options, accessKey, secretKey), options.now ? { now: options.now } : {});
 }
 
@@ -89,7 +96,8 @@ class Ias3Backend implements ItemBackend {
 
   /** archive.org keeps the version a put replaces itself (history/files/), so `_previousVersion` is not needed. */
   async putFile(item: string, file: PutFile, _previousVersion: string, signal?: AbortSignal): Promise<void> {
-    if (isReserved(item, file.path)) throw new ItemUploadError(`${file.path} is a name archive.org or this store reserves in item ${item}`);
+    if (isReserved(item, file.path))
+      throw new ItemUploadError(`${file.path} is a name archive.org or this store reserves in item ${item}`);
     const headers: Record<string, string> = { 'x-archive-size-hint': String(file.size) };
     if (file.mimetype) Object.assign(headers, metaHeaders('filemeta', { fileset_mimetype: file.mimetype }));
     await this.#upload(item, file.path, file, { stream: () => createReadStream(file.source) }, headers, signal);
@@ -133,7 +141,13 @@ class Ias3Backend implements ItemBackend {
     const there = found?.files.find((f) => f.name === path);
     // The same bytes there already: an earlier attempt of this very note.
     if (there && !(Number(there.size) === file.size && there.md5?.toLowerCase() === file.md5)) return false;
-    await this.#upload(item, path, file, { bytes: body }, metaHeaders('filemeta', { fileset_mimetype: 'application/json' }));
+    await this.#upload(
+      item,
+      path,
+      file,
+      { bytes: body },
+      metaHeaders('filemeta', { fileset_mimetype: 'application/json' }),
+    );
     return true;
   }
 
@@ -153,7 +167,9 @@ class Ias3Backend implements ItemBackend {
 
   locate(item: string, path?: string): string {
     const id = encodeURIComponent(item);
-    return path === undefined ? `${this.#metadataUrl}/details/${id}` : `${this.#metadataUrl}${downloadPath(item, path)}`;
+    return path === undefined
+      ? `${this.#metadataUrl}/details/${id}`
+      : `${this.#metadataUrl}${downloadPath(item, path)}`;
   }
 
   async close(): Promise<void> {
@@ -165,7 +181,14 @@ class Ias3Backend implements ItemBackend {
    * file already landed (a retry after a lost response, or a run that crashed after uploading) and
    * skips it when the path is there with the same size and md5.
    */
-  async #upload(item: string, path: string, file: { size: number; md5: string }, body: Body, extra: Record<string, string>, signal?: AbortSignal) {
+  async #upload(
+    item: string,
+    path: string,
+    file: { size: number; md5: string },
+    body: Body,
+    extra: Record<string, string>,
+    signal?: AbortSignal,
+  ) {
     const url = `${this.#endpoint}/${encodeURIComponent(item)}/${encodePath(path)}`;
     await this.#retrying(`upload ${item}/${path}`, signal, async () => {
       const current = await this.#fetchItem(item, signal);
@@ -181,7 +204,12 @@ class Ias3Backend implements ItemBackend {
         'content-md5': Buffer.from(file.md5, 'hex').toString('base64'),
       };
       if (there) headers['x-archive-keep-old-version'] = '1';
-      const response = await this.#send(url, { method: 'PUT', headers, body: 'bytes' in body ? body.bytes : body.stream(), signal });
+      const response = await this.#send(url, {
+        method: 'PUT',
+        headers,
+        body: 'bytes' in body ? body.bytes : body.stream(),
+        signal,
+      });
       if (response.statusCode >= 200 && response.statusCode < 300) return void (await response.body.dump());
       throw await this.#failure(response, `PUT ${url}`, ItemUploadError);
     });
@@ -189,7 +217,11 @@ class Ias3Backend implements ItemBackend {
 
   async #createItem(item: string, metadata: Map<string, string[]>): Promise<void> {
     const url = `${this.#endpoint}/${encodeURIComponent(item)}`;
-    const headers = { ...this.#writeHeaders(), ...metaHeaders('meta', Object.fromEntries(metadata)), 'content-length': '0' };
+    const headers = {
+      ...this.#writeHeaders(),
+      ...metaHeaders('meta', Object.fromEntries(metadata)),
+      'content-length': '0',
+    };
     const response = await this.#send(url, { method: 'PUT', headers, body: '' });
     if (response.statusCode >= 200 && response.statusCode < 300) return void (await response.body.dump());
     // 409: created meanwhile (another upload's auto-make-bucket); the next attempt patches it.
@@ -200,12 +232,21 @@ class Ias3Backend implements ItemBackend {
 
   async #writeMetadata(item: string, patch: PatchOp[]): Promise<void> {
     const url = `${this.#metadataUrl}/metadata/${encodeURIComponent(item)}`;
-    const form = new URLSearchParams({ '-target': 'metadata', '-patch': JSON.stringify(patch), priority: '-5', access: this.accessKey, secret: this.secretKey });
+    const form = new URLSearchParams({
+      '-target': 'metadata',
+      '-patch': JSON.stringify(patch),
+      priority: '-5',
+      access: this.accessKey,
+      secret: this.secretKey,
+    });
     const headers = { 'content-type': 'application/x-www-form-urlencoded' };
     const response = await this.#send(url, { method: 'POST', headers, body: form.toString() });
     if (response.statusCode !== 200) throw await this.#failure(response, `POST ${url}`, ItemUploadError);
     const answer = (await response.body.json().catch(() => null)) as { success?: boolean; error?: string } | null;
-    if (answer?.success !== true) throw new ItemUploadError(this.#scrub(`archive.org refused the metadata of ${item}: ${answer?.error ?? 'no answer'}`));
+    if (answer?.success !== true)
+      throw new ItemUploadError(
+        this.#scrub(`archive.org refused the metadata of ${item}: ${answer?.error ?? 'no answer'}`),
+      );
   }
 
   /** The item as the metadata API shows it, or null when it does not exist (`{}`). */
@@ -236,21 +277,32 @@ class Ias3Backend implements ItemBackend {
       return await request(url, { dispatcher: this.#agent, ...options, headers });
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
-      if (isTransferError(err)) throw new TransientError(`connection to ${new URL(url).host} failed: ${errorCode(err)}`, { cause: err });
-      throw new InfrastructureError(this.#scrub(`archive.org request failed: ${(err as Error).message}`), { cause: err });
+      if (isTransferError(err))
+        throw new TransientError(`connection to ${new URL(url).host} failed: ${errorCode(err)}`, { cause: err });
+      throw new InfrastructureError(this.#scrub(`archive.org request failed: ${(err as Error).message}`), {
+        cause: err,
+      });
     }
   }
 
   /** The error for an unsuccessful answer: retryable for overload and 5xx, else `refused`. */
-  async #failure(response: Dispatcher.ResponseData, what: string, refused: new (message: string) => Error): Promise<Error> {
+  async #failure(
+    response: Dispatcher.ResponseData,
+    what: string,
+    refused: new (message: string) => Error,
+  ): Promise<Error> {
     const text = await readSome(response.body, 64 * 1024);
     const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
     const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? (code ? undefined : text.slice(0, 300).trim());
-    const detail = this.#scrub(`${what} answered ${response.statusCode}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`);
+    const detail = this.#scrub(
+      `${what} answered ${response.statusCode}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`,
+    );
     if (RETRYABLE_STATUSES.has(response.statusCode) || code === 'SlowDown') {
       const header = response.headers['retry-after'];
       const now = (this.options.now ?? (() => new Date()))().getTime();
-      return new TransientError(detail, { retryAfterMs: retryAfterDelay(Array.isArray(header) ? header[0] : header, now) });
+      return new TransientError(detail, {
+        retryAfterMs: retryAfterDelay(Array.isArray(header) ? header[0] : header, now),
+      });
     }
     return new refused(detail);
   }
@@ -262,14 +314,18 @@ class Ias3Backend implements ItemBackend {
         retries: this.options.retries ?? 5,
         backoff: { baseMs: this.options.retryBaseDelayMs ?? 2000, maxMs: MAX_DELAY_MS, jitter: true },
         retryable: (err) => err instanceof TransientError && (err.retryAfterMs ?? true),
-        onRetry: (err, n, delayMs) => this.#log.warn({ attempt: n + 1, delayMs, reason: (err as Error).message }, `ias3: will retry: ${what}`),
+        onRetry: (err, n, delayMs) =>
+          this.#log.warn({ attempt: n + 1, delayMs, reason: (err as Error).message }, `ias3: will retry: ${what}`),
         ...(signal ? { signal } : {}),
         ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
       });
     } catch (err) {
       // A transient failure that got this far was the last of them.
       if (err instanceof TransientError) {
-        throw new InfrastructureError(`archive.org: could not ${what} after ${(this.options.retries ?? 5) + 1} attempts: ${err.message}`, { cause: err });
+        throw new InfrastructureError(
+          `archive.org: could not ${what} after ${(this.options.retries ?? 5) + 1} attempts: ${err.message}`,
+          { cause: err },
+        );
       }
       throw err;
     }
@@ -310,7 +366,8 @@ function normaliseMetadata(metadata: Record<string, unknown>): Map<string, strin
   const out = new Map<string, string[]>();
   for (const [key, value] of Object.entries(metadata)) {
     if (key === 'identifier' || value === undefined || value === null) continue;
-    if (!METADATA_KEY.test(key)) throw new ItemUploadError(`not an archive.org metadata field name: ${JSON.stringify(key)}`);
+    if (!METADATA_KEY.test(key))
+      throw new ItemUploadError(`not an archive.org metadata field name: ${JSON.stringify(key)}`);
     const values = (Array.isArray(value) ? value : [value])
       .filter((v) => v !== undefined && v !== null && v !== '')
       .map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v)));
@@ -320,7 +377,10 @@ function normaliseMetadata(metadata: Record<string, unknown>): Map<string, strin
 }
 
 /** `x-archive-<kind>-<name>` headers; repeated values numbered from 01; `_` written `--` (no `_` in header names). */
-export function metaHeaders(kind: 'meta' | 'filemeta', metadata: Record<string, string | string[]>): Record<string, string> {
+export function metaHeaders(
+  kind: 'meta' | 'filemeta',
+  metadata: Record<string, string | string[]>,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(metadata)) {
     const values = Array.isArray(value) ? value : [value];

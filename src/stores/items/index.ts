@@ -16,6 +16,11 @@ export function openItemStore(config: Config, logger: Logger): ItemStore {
     case 's3':
       return createS3ItemStore({ bucket: location.bucket, prefix: location.prefix, s3: config.s3, logger: log });
     case 'ias3':
-      return createIas3ItemStore({ ias3: config.ias3, logger: log, userAgent: config.userAgent, retries: config.http.retries });
+      return createIas3ItemStore({
+        ias3: config.ias3,
+        logger: log,
+        userAgent: config.userAgent,
+        retries: config.http.retries,
+      });
   }
 }

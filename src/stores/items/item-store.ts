@@ -4,7 +4,16 @@
 // chosen here. The backends (fs.ts, s3.ts, ias3.ts) only store bytes, metadata and documents.
 import type { Readable } from 'node:stream';
 import { UnsafePathError } from '../../errors.js';
-import { checkItemName, isSafeItemPath, unixStamp, type ItemBackend, type ItemFile, type ItemNote, type ItemStore, type PutFile } from './types.js';
+import {
+  checkItemName,
+  isSafeItemPath,
+  unixStamp,
+  type ItemBackend,
+  type ItemFile,
+  type ItemNote,
+  type ItemStore,
+  type PutFile,
+} from './types.js';
 
 /** `<unix ts>.json`, or `<unix ts>-<n>.json` for the n-th more note of the same second. */
 const NOTE_NAME = /^(\d+)(?:-(\d+))?\.json$/;
@@ -67,7 +76,10 @@ class ItemLayer implements ItemStore {
 
   async listNotes(item: string): Promise<ItemNote[]> {
     checkItemName(item);
-    const order = (name: string) => NOTE_NAME.exec(name)!.slice(1).map((part) => Number(part ?? 0)) as [number, number];
+    const order = (name: string) =>
+      NOTE_NAME.exec(name)!
+        .slice(1)
+        .map((part) => Number(part ?? 0)) as [number, number];
     const names = (await this.backend.noteNames(item)).filter((name) => NOTE_NAME.test(name));
     names.sort((a, b) => {
       const [x, y] = [order(a), order(b)];

@@ -6,15 +6,27 @@ import { InfrastructureError, IngestError, ItemUploadError } from '../../errors.
 import type { Logger } from '../../logger.js';
 
 /** Error codes that mean "try again later", whatever their HTTP status. */
-const TRANSIENT_CODES = new Set(['RequestTimeout', 'SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'InternalError', 'ServiceUnavailable']);
+const TRANSIENT_CODES = new Set([
+  'RequestTimeout',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequests',
+  'InternalError',
+  'ServiceUnavailable',
+]);
 
 export function s3Client(s3: Config['s3'], log: Logger): S3Client {
-  const sdkWarning = (...args: unknown[]) => log.warn({ sdk: args.filter((a) => typeof a === 'string').join(' ') }, 'aws sdk warning');
+  const sdkWarning = (...args: unknown[]) =>
+    log.warn({ sdk: args.filter((a) => typeof a === 'string').join(' ') }, 'aws sdk warning');
   return new S3Client({
     region: s3.region,
     endpoint: s3.endpoint,
     forcePathStyle: s3.forcePathStyle,
-    credentials: s3.accessKeyId && s3.secretAccessKey ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } : undefined,
+    credentials:
+      s3.accessKeyId && s3.secretAccessKey
+        ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
+        : undefined,
     // Checksums only where S3 requires them: many S3-compatible stores refuse the SDK's default
     // aws-chunked CRC trailers. The bytes are checked by Content-MD5 (whole) or our sha1 (parts).
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -55,13 +67,22 @@ export function storeError(err: unknown, action: 'read' | 'write', what: string)
   const failure = classify(err);
   if (failure === 'other') return err;
   const message = `s3 ${what}: ${describeS3Error(err)}`;
-  if (failure === 'transient') return new InfrastructureError(`${message} (store unreachable or failing)`, { cause: err });
+  if (failure === 'transient')
+    return new InfrastructureError(`${message} (store unreachable or failing)`, { cause: err });
   if (action === 'write') return new ItemUploadError(message, { cause: err });
-  return new InfrastructureError(`${message} (the store refused a read: check the bucket and credentials)`, { cause: err });
+  return new InfrastructureError(`${message} (the store refused a read: check the bucket and credentials)`, {
+    cause: err,
+  });
 }
 
 export function describeS3Error(err: unknown): string {
-  const e = err as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const e = err as {
+    name?: string;
+    Code?: string;
+    code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
   const status = e.$metadata?.httpStatusCode;
   return `${e.Code ?? e.code ?? e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`;
 }

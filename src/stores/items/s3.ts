@@ -16,9 +16,19 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, GetObjectCommand,
-  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
-  type CompletedPart, type HeadObjectCommandOutput,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import type { Config } from '../../config.js';
 import { ItemUploadError } from '../../errors.js';
@@ -75,7 +85,13 @@ class S3Backend implements ItemBackend {
     this.#client = s3Client(options.s3, this.#log);
     const { endpoint, region, forcePathStyle, accessKeyId } = options.s3;
     const credentials = accessKeyId ? 'configured' : 'SDK default chain';
-    const where = { endpoint: endpoint ? redactUrl(endpoint) : '(AWS)', region, forcePathStyle, partSize: this.#partSize, credentials };
+    const where = {
+      endpoint: endpoint ? redactUrl(endpoint) : '(AWS)',
+      region,
+      forcePathStyle,
+      partSize: this.#partSize,
+      credentials,
+    };
     this.#log.debug(where, 's3 item store opened');
   }
 
@@ -123,7 +139,8 @@ class S3Backend implements ItemBackend {
       if (!out.Body) throw new Error(`s3 returned no body for ${key}`);
       return out.Body as Readable;
     } catch (err) {
-      if (classify(err) === 'missing') throw new Error(`no file ${JSON.stringify(path)} in item ${item} (${this.locate(item, path)})`);
+      if (classify(err) === 'missing')
+        throw new Error(`no file ${JSON.stringify(path)} in item ${item} (${this.locate(item, path)})`);
       throw storeError(err, 'read', `get ${key}`);
     }
   }
@@ -169,7 +186,9 @@ class S3Backend implements ItemBackend {
   /** The object's headers and metadata, or null when there is no such object. */
   async #head(key: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput | null> {
     try {
-      return await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }), { abortSignal: signal });
+      return await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }), {
+        abortSignal: signal,
+      });
     } catch (err) {
       if (classify(err) === 'missing') return null;
       throw err;
@@ -181,7 +200,12 @@ class S3Backend implements ItemBackend {
     let token: string | undefined;
     do {
       const page = await this.#client.send(
-        new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: this.#pageSize }),
+        new ListObjectsV2Command({
+          Bucket: this.#bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+          MaxKeys: this.#pageSize,
+        }),
         { abortSignal: signal },
       );
       for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
@@ -193,10 +217,22 @@ class S3Backend implements ItemBackend {
   async #putWhole(key: string, file: PutFile, signal?: AbortSignal): Promise<void> {
     // Content-MD5: the store checks the bytes it received against the md5 we verified.
     const md5 = Buffer.from(file.md5, 'hex').toString('base64');
-    await this.#sendFile(`put ${key}`, signal, () => createReadStream(file.source), (body) => {
-      const put = { Bucket: this.#bucket, Key: key, Body: body, ContentLength: file.size, ContentMD5: md5, ...objectHeaders(file) };
-      return this.#client.send(new PutObjectCommand(put), { abortSignal: signal });
-    });
+    await this.#sendFile(
+      `put ${key}`,
+      signal,
+      () => createReadStream(file.source),
+      (body) => {
+        const put = {
+          Bucket: this.#bucket,
+          Key: key,
+          Body: body,
+          ContentLength: file.size,
+          ContentMD5: md5,
+          ...objectHeaders(file),
+        };
+        return this.#client.send(new PutObjectCommand(put), { abortSignal: signal });
+      },
+    );
   }
 
   /** A multipart upload, each part streamed from its byte range; the whole is checked by sha1 before it is completed. */
@@ -214,7 +250,14 @@ class S3Backend implements ItemBackend {
           // Each try hashes into a copy of the running sha1, so a retried part is hashed once.
           () => hashing(createReadStream(file.source, { start, end: end - 1 }), (attempt = sha1.copy())),
           (body) => {
-            const part = { Bucket: this.#bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: end - start };
+            const part = {
+              Bucket: this.#bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumber: number,
+              Body: body,
+              ContentLength: end - start,
+            };
             return this.#client.send(new UploadPartCommand(part), { abortSignal: signal });
           },
         );
@@ -222,13 +265,22 @@ class S3Backend implements ItemBackend {
         parts.push({ PartNumber: number, ETag: out.ETag });
       }
       const digest = sha1.digest('hex');
-      if (digest !== file.sha1) throw new ItemUploadError(`the bytes read from ${file.source} have sha1 ${digest}, not ${file.sha1}: upload abandoned`);
+      if (digest !== file.sha1)
+        throw new ItemUploadError(
+          `the bytes read from ${file.source} have sha1 ${digest}, not ${file.sha1}: upload abandoned`,
+        );
       return parts;
     });
   }
 
   /** Copies the current object to `.fileset/versions/<unix ts>/<path>` (server side) before it is replaced. */
-  async #keepVersion(item: string, path: string, previousVersion: string, current: HeadObjectCommandOutput, signal?: AbortSignal): Promise<void> {
+  async #keepVersion(
+    item: string,
+    path: string,
+    previousVersion: string,
+    current: HeadObjectCommandOutput,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const kept = `${this.#base(item)}${previousVersion}`;
     const source = `${this.#bucket}/${encodeKey(this.#base(item) + path)}`;
     const size = current.ContentLength ?? 0;
@@ -242,7 +294,14 @@ class S3Backend implements ItemBackend {
         const parts: CompletedPart[] = [];
         for (let start = 0, number = 1; start < size; start += partSize, number++) {
           const range = `bytes=${start}-${Math.min(start + partSize, size) - 1}`;
-          const part = { Bucket: this.#bucket, Key: kept, UploadId: uploadId, PartNumber: number, CopySource: source, CopySourceRange: range };
+          const part = {
+            Bucket: this.#bucket,
+            Key: kept,
+            UploadId: uploadId,
+            PartNumber: number,
+            CopySource: source,
+            CopySourceRange: range,
+          };
           const out = await this.#client.send(new UploadPartCopyCommand(part), { abortSignal: signal });
           parts.push({ PartNumber: number, ETag: out.CopyPartResult?.ETag });
         }
@@ -259,7 +318,10 @@ class S3Backend implements ItemBackend {
     signal: AbortSignal | undefined,
     upload: (uploadId: string) => Promise<CompletedPart[]>,
   ): Promise<void> {
-    const created = await this.#client.send(new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: key, ...headers }), { abortSignal: signal });
+    const created = await this.#client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: key, ...headers }),
+      { abortSignal: signal },
+    );
     const uploadId = created.UploadId;
     if (!uploadId) throw new Error(`s3 gave no UploadId for ${key}`);
     try {
@@ -268,15 +330,25 @@ class S3Backend implements ItemBackend {
       await this.#client.send(new CompleteMultipartUploadCommand(complete), { abortSignal: signal });
     } catch (err) {
       // Not under `signal`: an upload abandoned because of an abort must still be aborted.
-      await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId })).catch((abortErr: unknown) =>
-        this.#log.warn({ key, uploadId, error: describeS3Error(abortErr) }, 'could not abort a failed multipart upload: a bucket lifecycle rule must remove it'),
-      );
+      await this.#client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId }))
+        .catch((abortErr: unknown) =>
+          this.#log.warn(
+            { key, uploadId, error: describeS3Error(abortErr) },
+            'could not abort a failed multipart upload: a bucket lifecycle rule must remove it',
+          ),
+        );
       throw err;
     }
   }
 
   /** Sends a request whose body is opened afresh for each try (up to BODY_ATTEMPTS, on transient failures). */
-  async #sendFile<T>(what: string, signal: AbortSignal | undefined, open: () => Readable, send: (body: Readable) => Promise<T>): Promise<T> {
+  async #sendFile<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    open: () => Readable,
+    send: (body: Readable) => Promise<T>,
+  ): Promise<T> {
     return retry(
       async () => {
         const body = open();
@@ -291,7 +363,11 @@ class S3Backend implements ItemBackend {
         retries: BODY_ATTEMPTS - 1,
         backoff: BODY_BACKOFF,
         retryable: (err) => !signal?.aborted && classify(err) === 'transient',
-        onRetry: (err, n) => this.#log.warn({ what, attempt: n + 1, error: describeS3Error(err) }, 's3 upload failed; trying again with the file read afresh'),
+        onRetry: (err, n) =>
+          this.#log.warn(
+            { what, attempt: n + 1, error: describeS3Error(err) },
+            's3 upload failed; trying again with the file read afresh',
+          ),
         ...(signal ? { signal } : {}),
       },
     );
@@ -302,7 +378,15 @@ class S3Backend implements ItemBackend {
     try {
       const body = Buffer.isBuffer(value) ? value : `${JSON.stringify(value, null, 2)}\n`;
       const ifNoneMatch = options.unique ? '*' : undefined;
-      await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, ContentType: 'application/json', IfNoneMatch: ifNoneMatch }));
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          Body: body,
+          ContentType: 'application/json',
+          IfNoneMatch: ifNoneMatch,
+        }),
+      );
       return true;
     } catch (err) {
       if (options.unique && classify(err) === 'taken') return false;
@@ -340,7 +424,14 @@ function objectHeaders(file: PutFile): { ContentType: string; Metadata: Record<s
 function listedFile(path: string, head: HeadObjectCommandOutput): ItemFile | null {
   const meta = head.Metadata ?? {};
   if (!meta.md5 || !meta.sha1 || !isSafeItemPath(path)) return null;
-  return { path, size: head.ContentLength ?? 0, md5: meta.md5, sha1: meta.sha1, sha256: meta.sha256 ?? null, mimetype: meta.mimetype ?? null };
+  return {
+    path,
+    size: head.ContentLength ?? 0,
+    md5: meta.md5,
+    sha1: meta.sha1,
+    sha256: meta.sha256 ?? null,
+    mimetype: meta.mimetype ?? null,
+  };
 }
 
 /** A CopySource names `bucket/key` URL-encoded, `/` kept. */

@@ -56,13 +56,11 @@ export const CAPTURE_SQL = {
   insert:
     `INSERT INTO capture (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ` +
     'ON CONFLICT (warc_path, warc_offset) DO NOTHING',
-  latestByUrl:
-    `${SELECT} WHERE url = $1 AND record_type IN ('response', 'revisit') AND status_code BETWEEN 200 AND 299 ${LATEST}`,
+  latestByUrl: `${SELECT} WHERE url = $1 AND record_type IN ('response', 'revisit') AND status_code BETWEEN 200 AND 299 ${LATEST}`,
   latestByUrlAnyStatus: `${SELECT} WHERE url = $1 AND record_type IN ('response', 'revisit', 'resource') ${LATEST}`,
   // Digest lookups order by datetime alone, the index order, so even a digest with thousands of
   // captures is read from the index without a sort; two captures in the same second are equally good.
-  byPayloadDigest:
-    `${SELECT} WHERE payload_sha1b32 = $1 AND record_type = 'response' ORDER BY datetime LIMIT 1`,
+  byPayloadDigest: `${SELECT} WHERE payload_sha1b32 = $1 AND record_type = 'response' ORDER BY datetime LIMIT 1`,
   bySha1hex: byFileHashSql('sha1hex'),
   byMd5hex: byFileHashSql('md5hex'),
   bySha256hex: byFileHashSql('sha256hex'),
@@ -82,7 +80,9 @@ export class CaptureIndex {
    * SURT key is computed from the URL unless given. An empty mimetype (a server sending an empty
    * Content-Type) is stored as null.
    */
-  async add(capture: Omit<Capture, 'surt' | 'fileMimetype'> & { surt?: string; fileMimetype?: string | null }): Promise<void> {
+  async add(
+    capture: Omit<Capture, 'surt' | 'fileMimetype'> & { surt?: string; fileMimetype?: string | null },
+  ): Promise<void> {
     await this.db.query(CAPTURE_SQL.insert, [
       capture.warcPath,
       capture.warcOffset,
@@ -142,7 +142,13 @@ export class CaptureIndex {
     try {
       for (;;) {
         const rows = last
-          ? await this.db.query<CaptureRow>(CAPTURE_SQL.exportAfter, [last.surt, last.datetime, last.warc_path, last.warc_offset, batchSize])
+          ? await this.db.query<CaptureRow>(CAPTURE_SQL.exportAfter, [
+              last.surt,
+              last.datetime,
+              last.warc_path,
+              last.warc_offset,
+              batchSize,
+            ])
           : await this.db.query<CaptureRow>(CAPTURE_SQL.exportFirst, [batchSize]);
         let chunk = '';
         for (const row of rows) {

@@ -4,7 +4,16 @@ import type { Capture } from './capture.js';
 
 export type CdxjFields = Pick<
   Capture,
-  'surt' | 'datetime' | 'url' | 'recordType' | 'mimetype' | 'statusCode' | 'payloadSha1b32' | 'warcCsize' | 'warcOffset' | 'warcPath'
+  | 'surt'
+  | 'datetime'
+  | 'url'
+  | 'recordType'
+  | 'mimetype'
+  | 'statusCode'
+  | 'payloadSha1b32'
+  | 'warcCsize'
+  | 'warcOffset'
+  | 'warcPath'
 >;
 
 /** One line without its newline. `filename` defaults to the stored WARC path. */

@@ -21,7 +21,7 @@ export async function sha1OfFile(prefix: Buffer[], handle: FileHandle, length: n
   const hash = createHash('sha1');
   for (const part of prefix) hash.update(part);
   const chunk = Buffer.allocUnsafe(Math.min(READ_SIZE, length));
-  for (let position = 0; position < length; ) {
+  for (let position = 0; position < length;) {
     const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, length - position), position);
     if (bytesRead === 0) throw new InfrastructureError(`payload file shrank to ${position} of ${length} bytes`);
     hash.update(chunk.subarray(0, bytesRead));
@@ -32,7 +32,7 @@ export async function sha1OfFile(prefix: Buffer[], handle: FileHandle, length: n
 
 /** Pushes the first `length` bytes of an open file into a member: large reads, each a fresh buffer. */
 export async function streamFile(member: GzipMemberWriter, handle: FileHandle, length: number): Promise<void> {
-  for (let position = 0; position < length; ) {
+  for (let position = 0; position < length;) {
     // A fresh buffer per read: the member keeps references to what it was given.
     const chunk = Buffer.allocUnsafe(Math.min(READ_SIZE, length - position));
     const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
@@ -228,7 +228,7 @@ async function inflateAt(
     });
   });
   try {
-    for (let at = start; at < size && !ended && !failed; ) {
+    for (let at = start; at < size && !ended && !failed;) {
       const chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, size - at));
       const { bytesRead } = await file.read(chunk, 0, chunk.length, at);
       if (bytesRead === 0) break;

@@ -184,10 +184,15 @@ function normalizePath(path: string): string {
 /** Numeric hosts as inet_aton reads them ("3279880203", "017.0.0.1", "10.0.258"); else null. */
 function attemptIpFormats(host: string): string | null {
   if (/^\d+$/.test(host)) return dotted(BigInt(host) & 0xffffffffn);
-  if (!/^([1-9][0-9]*)(\.[0-9]+)?(\.[0-9]+)?(\.[0-9]+)?$/.test(host) && !/^(0[0-7]*)(\.[0-7]+)?(\.[0-7]+)?(\.[0-7]+)?$/.test(host)) {
+  if (
+    !/^([1-9][0-9]*)(\.[0-9]+)?(\.[0-9]+)?(\.[0-9]+)?$/.test(host) &&
+    !/^(0[0-7]*)(\.[0-7]+)?(\.[0-7]+)?(\.[0-7]+)?$/.test(host)
+  ) {
     return null;
   }
-  const parts = host.split('.').map((p) => (/^0[0-7]*$/.test(p) ? parseInt(p, 8) : /^[1-9][0-9]*$/.test(p) ? parseInt(p, 10) : NaN));
+  const parts = host
+    .split('.')
+    .map((p) => (/^0[0-7]*$/.test(p) ? parseInt(p, 8) : /^[1-9][0-9]*$/.test(p) ? parseInt(p, 10) : NaN));
   if (parts.some((p) => Number.isNaN(p))) return null;
   const last = parts.pop()!;
   const lastMax = 2 ** (8 * (4 - parts.length)) - 1;

@@ -324,7 +324,7 @@ export class WarcWriter {
     const offset = file.size;
     let position = offset;
     const member = new GzipMemberWriter(async (chunk) => {
-      for (let done = 0; done < chunk.length; ) {
+      for (let done = 0; done < chunk.length;) {
         const { bytesWritten } = await file.handle.write(chunk, done, chunk.length - done, position);
         done += bytesWritten;
         position += bytesWritten;

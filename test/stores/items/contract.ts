@@ -20,7 +20,12 @@ export interface ContractOptions {
 let localSerial = 0;
 
 /** A local file holding `bytes` in `dir`, described as putFile wants it. */
-export async function localFile(dir: string, path: string, bytes: Buffer | string, mimetype: string | null = 'text/plain'): Promise<PutFile> {
+export async function localFile(
+  dir: string,
+  path: string,
+  bytes: Buffer | string,
+  mimetype: string | null = 'text/plain',
+): Promise<PutFile> {
   const data = Buffer.from(bytes);
   const source = join(dir, `src-${process.pid}-${++localSerial}`);
   await writeFile(source, data);
@@ -46,7 +51,8 @@ export function itemStoreContract(name: string, open: () => Promise<ItemStore>, 
     /** A fresh item name per test, so tests never see each other's files. */
     const newItem = () => `contract-item-${process.pid}-${Date.now().toString(36)}-${++serial}`;
 
-    const local = (path: string, bytes: Buffer, mimetype: string | null = 'text/plain') => localFile(dir, path, bytes, mimetype);
+    const local = (path: string, bytes: Buffer, mimetype: string | null = 'text/plain') =>
+      localFile(dir, path, bytes, mimetype);
 
     const listed = (file: PutFile): ItemFile => ({
       path: file.path,
@@ -84,7 +90,9 @@ export function itemStoreContract(name: string, open: () => Promise<ItemStore>, 
       for (const file of files) await store.putFile(item, file);
       const list = (await store.listFiles(item)).sort((a, b) => a.path.localeCompare(b.path));
       expect(list).toEqual(files.map(listed).sort((a, b) => a.path.localeCompare(b.path)));
-      expect(await readAllBytes(await store.readFile(item, 'deep/er/nest ed/données.json'))).toEqual(Buffer.from('{"x": 1}\n'));
+      expect(await readAllBytes(await store.readFile(item, 'deep/er/nest ed/données.json'))).toEqual(
+        Buffer.from('{"x": 1}\n'),
+      );
       expect(await readAllBytes(await store.readFile(item, 'empty.txt'))).toEqual(Buffer.alloc(0));
       expect(store.locate(item, 'data.csv')).toContain(item);
     });
@@ -118,7 +126,7 @@ export function itemStoreContract(name: string, open: () => Promise<ItemStore>, 
       const out = createWriteStream(source);
       await pipeline(
         (async function* () {
-          for (let left = size; left > 0; ) {
+          for (let left = size; left > 0;) {
             const chunk = randomBytes(Math.min(left, 1 << 20));
             md5.update(chunk);
             sha1.update(chunk);
@@ -129,7 +137,15 @@ export function itemStoreContract(name: string, open: () => Promise<ItemStore>, 
         })(),
         out,
       );
-      const file: PutFile = { path: 'large/blob.bin', source, size, md5: md5.digest('hex'), sha1: sha1.digest('hex'), sha256: sha256.digest('hex'), mimetype: 'application/octet-stream' };
+      const file: PutFile = {
+        path: 'large/blob.bin',
+        source,
+        size,
+        md5: md5.digest('hex'),
+        sha1: sha1.digest('hex'),
+        sha256: sha256.digest('hex'),
+        mimetype: 'application/octet-stream',
+      };
       await store.putFile(item, file);
       expect(await store.listFiles(item)).toEqual([listed(file)]);
       const back = createHash('sha1');
@@ -146,7 +162,11 @@ export function itemStoreContract(name: string, open: () => Promise<ItemStore>, 
       const item = newItem();
       await store.setMetadata(item, { title: 'First', creator: ['A'] });
       await store.setMetadata(item, { title: 'A dataset', creator: ['A', 'B'], date: '2022-09-14' });
-      expect(await store.getMetadata(item)).toMatchObject({ title: 'A dataset', creator: ['A', 'B'], date: '2022-09-14' });
+      expect(await store.getMetadata(item)).toMatchObject({
+        title: 'A dataset',
+        creator: ['A', 'B'],
+        date: '2022-09-14',
+      });
     });
 
     it('keeps every note, oldest first', async () => {
@@ -173,25 +193,30 @@ export function itemStoreContract(name: string, open: () => Promise<ItemStore>, 
     });
 
     // Regression: fs and s3 threw a plain Error for a bad item name, ias3 an ItemUploadError.
-    it.each(['../elsewhere', '', 'a/b', '-dash-first', 'x'.repeat(101)])('refuses the item name %j with unsafe-path on every operation', async (bad) => {
-      const file = await local('a.txt', Buffer.from('a'));
-      for (const operation of [
-        () => store.listFiles(bad),
-        () => store.putFile(bad, file),
-        () => store.readFile(bad, 'a.txt'),
-        () => store.setMetadata(bad, { title: 'x' }),
-        () => store.getMetadata(bad),
-        () => store.writeNote(bad, { time: new Date() }),
-        () => store.listNotes(bad),
-      ]) {
-        await expect(operation()).rejects.toMatchObject({ status: 'unsafe-path' });
-      }
-      expect(() => store.locate(bad)).toThrow(/no usable item name/);
-    });
+    it.each(['../elsewhere', '', 'a/b', '-dash-first', 'x'.repeat(101)])(
+      'refuses the item name %j with unsafe-path on every operation',
+      async (bad) => {
+        const file = await local('a.txt', Buffer.from('a'));
+        for (const operation of [
+          () => store.listFiles(bad),
+          () => store.putFile(bad, file),
+          () => store.readFile(bad, 'a.txt'),
+          () => store.setMetadata(bad, { title: 'x' }),
+          () => store.getMetadata(bad),
+          () => store.writeNote(bad, { time: new Date() }),
+          () => store.listNotes(bad),
+        ]) {
+          await expect(operation()).rejects.toMatchObject({ status: 'unsafe-path' });
+        }
+        expect(() => store.locate(bad)).toThrow(/no usable item name/);
+      },
+    );
 
     it('refuses an unsafe path with unsafe-path, for writing and for reading', async () => {
       const item = newItem();
-      await expect(store.putFile(item, await local('../escape.txt', Buffer.from('x')))).rejects.toMatchObject({ status: 'unsafe-path' });
+      await expect(store.putFile(item, await local('../escape.txt', Buffer.from('x')))).rejects.toMatchObject({
+        status: 'unsafe-path',
+      });
       await expect(store.readFile(item, '.fileset/meta.json')).rejects.toMatchObject({ status: 'unsafe-path' });
       expect(await store.listFiles(item)).toEqual([]);
     });

@@ -17,7 +17,9 @@ async function newRoot(): Promise<string> {
   return root;
 }
 
-itemStoreContract('fs', async () => createFsItemStore({ root: await newRoot(), logger: silentLogger }), { knowsSha256: true });
+itemStoreContract('fs', async () => createFsItemStore({ root: await newRoot(), logger: silentLogger }), {
+  knowsSha256: true,
+});
 
 describe('fs item store', () => {
   let root: string;
@@ -26,10 +28,23 @@ describe('fs item store', () => {
 
   async function local(path: string, text: string): Promise<PutFile> {
     const bytes = Buffer.from(text);
-    const source = join(root, `.src-${createHash('md5').update(path + text).digest('hex')}`);
+    const source = join(
+      root,
+      `.src-${createHash('md5')
+        .update(path + text)
+        .digest('hex')}`,
+    );
     await writeFile(source, bytes);
     const hex = (alg: string) => createHash(alg).update(bytes).digest('hex');
-    return { path, source, size: bytes.length, md5: hex('md5'), sha1: hex('sha1'), sha256: hex('sha256'), mimetype: 'text/plain' };
+    return {
+      path,
+      source,
+      size: bytes.length,
+      md5: hex('md5'),
+      sha1: hex('sha1'),
+      sha256: hex('sha256'),
+      mimetype: 'text/plain',
+    };
   }
 
   beforeEach(async () => {
@@ -61,7 +76,10 @@ describe('fs item store', () => {
     ]);
     expect(JSON.parse(readFileSync(join(dir, '.fileset', 'meta.json'), 'utf8'))).toEqual({ title: 'T' });
     expect(await readdir(join(dir, '.fileset', 'notes'))).toEqual(['1772323200.json']);
-    expect(JSON.parse(readFileSync(join(dir, '.fileset', 'notes', '1772323200.json'), 'utf8'))).toEqual({ time: '2026-03-01T00:00:00.000Z', status: 'success' });
+    expect(JSON.parse(readFileSync(join(dir, '.fileset', 'notes', '1772323200.json'), 'utf8'))).toEqual({
+      time: '2026-03-01T00:00:00.000Z',
+      status: 'success',
+    });
   });
 
   it('a renewal keeps the previous version under its time stamp', async () => {
@@ -101,15 +119,20 @@ describe('fs item store', () => {
     expect((await readdir(join(root, '.blobs', 'ff')).catch(() => [])).length).toBe(0);
   });
 
-  it.each(['../escape.txt', '/abs.txt', 'a/../../b', '.fileset/files.json', 'a\\b', 'a//b'])('refuses the unsafe path %s with unsafe-path', async (path) => {
-    const error = await store.putFile('item', { ...(await local('ok.txt', 'x')), path }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(IngestError);
-    expect((error as IngestError).status).toBe('unsafe-path');
-    expect(await readdir(root)).not.toContain('escape.txt');
-  });
+  it.each(['../escape.txt', '/abs.txt', 'a/../../b', '.fileset/files.json', 'a\\b', 'a//b'])(
+    'refuses the unsafe path %s with unsafe-path',
+    async (path) => {
+      const error = await store.putFile('item', { ...(await local('ok.txt', 'x')), path }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IngestError);
+      expect((error as IngestError).status).toBe('unsafe-path');
+      expect(await readdir(root)).not.toContain('escape.txt');
+    },
+  );
 
   it('concurrent puts into one item all end up in its file list', async () => {
-    const files = await Promise.all(Array.from({ length: 12 }, (_, i) => local(`f${String(i).padStart(2, '0')}.txt`, `file ${i}`)));
+    const files = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => local(`f${String(i).padStart(2, '0')}.txt`, `file ${i}`)),
+    );
     await Promise.all(files.map((f) => store.putFile('busy', f)));
     expect((await store.listFiles('busy')).map((f) => f.path)).toEqual(files.map((f) => f.path));
   });

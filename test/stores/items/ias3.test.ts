@@ -43,7 +43,8 @@ function openStore(overrides: Partial<Ias3ItemStoreOptions> & { secretKey?: stri
   });
 }
 
-const local = (path: string, text: string, mimetype: string | null = 'text/plain'): Promise<PutFile> => localFile(dir, path, text, mimetype);
+const local = (path: string, text: string, mimetype: string | null = 'text/plain'): Promise<PutFile> =>
+  localFile(dir, path, text, mimetype);
 
 const newItem = (name: string) => `ias3-${name}-${++serial}`;
 
@@ -58,7 +59,11 @@ describe('ias3 item store', () => {
 
   it('refuses to start without credentials', () => {
     expect(() =>
-      createIas3ItemStore({ ias3: { endpoint: server.origin, metadataUrl: server.origin, accessKey: ACCESS, secretKey: undefined }, logger: silentLogger, userAgent: 'x' }),
+      createIas3ItemStore({
+        ias3: { endpoint: server.origin, metadataUrl: server.origin, accessKey: ACCESS, secretKey: undefined },
+        logger: silentLogger,
+        userAgent: 'x',
+      }),
     ).toThrow(ConfigError);
   });
 
@@ -77,12 +82,21 @@ describe('ias3 item store', () => {
       'x-archive-filemeta-fileset--mimetype': 'text/csv',
     });
     expect(put.headers['x-archive-keep-old-version']).toBeUndefined();
-    expect(await store.listFiles(item)).toEqual([{ path: 'dir/données.csv', size: 8, md5: file.md5, sha1: file.sha1, sha256: null, mimetype: 'text/csv' }]);
+    expect(await store.listFiles(item)).toEqual([
+      { path: 'dir/données.csv', size: 8, md5: file.md5, sha1: file.sha1, sha256: null, mimetype: 'text/csv' },
+    ]);
   });
 
   it('creates a new item with x-archive-meta headers: repeated values numbered, non-ASCII as uri(...), _ as --', async () => {
     const item = newItem('meta');
-    await store.setMetadata(item, { title: 'Données de test', creator: ['Ada', 'Grace'], mediatype: 'data', external_id: 'doi:10.5281/zenodo.1', year: 2022, identifier: 'ignored' });
+    await store.setMetadata(item, {
+      title: 'Données de test',
+      creator: ['Ada', 'Grace'],
+      mediatype: 'data',
+      external_id: 'doi:10.5281/zenodo.1',
+      year: 2022,
+      identifier: 'ignored',
+    });
     const put = server.requests.find((r) => r.method === 'PUT' && r.path === `/${item}`)!;
     expect(put.headers).toMatchObject({
       authorization: `LOW ${ACCESS}:${SECRET}`,
@@ -95,7 +109,13 @@ describe('ias3 item store', () => {
       'x-archive-meta-year': '2022',
     });
     expect(put.headers['x-archive-meta-identifier']).toBeUndefined();
-    expect(await store.getMetadata(item)).toMatchObject({ identifier: item, title: 'Données de test', creator: ['Ada', 'Grace'], external_id: 'doi:10.5281/zenodo.1', year: '2022' });
+    expect(await store.getMetadata(item)).toMatchObject({
+      identifier: item,
+      title: 'Données de test',
+      creator: ['Ada', 'Grace'],
+      external_id: 'doi:10.5281/zenodo.1',
+      year: '2022',
+    });
   });
 
   it('changes the metadata of an existing item through the metadata write API, with only the fields that changed', async () => {
@@ -143,7 +163,9 @@ describe('ias3 item store', () => {
   it('gives up on a store that keeps answering 503 with an InfrastructureError (a retry, never a status)', async () => {
     const item = newItem('overloaded');
     server.failNext('PUT', 6, { status: 503, code: 'ServiceUnavailable' });
-    const error = await openStore({ retries: 5 }).putFile(item, await local('a.txt', 'x')).catch((e: unknown) => e);
+    const error = await openStore({ retries: 5 })
+      .putFile(item, await local('a.txt', 'x'))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InfrastructureError);
     expect((error as Error).message).toContain('after 6 attempts');
     expect((error as Error).message).toContain('503 ServiceUnavailable');
@@ -159,7 +181,9 @@ describe('ias3 item store', () => {
       retries: 2,
       sleep: async () => {},
     });
-    await expect(offline.putFile(newItem('offline'), await local('a.txt', 'x'))).rejects.toThrow(/could not upload .* after 3 attempts: connection to 127\.0\.0\.1:\d+ failed: ECONNREFUSED/);
+    await expect(offline.putFile(newItem('offline'), await local('a.txt', 'x'))).rejects.toThrow(
+      /could not upload .* after 3 attempts: connection to 127\.0\.0\.1:\d+ failed: ECONNREFUSED/,
+    );
     await expect(offline.listFiles('anything')).rejects.toBeInstanceOf(InfrastructureError);
     await offline.close();
   });
@@ -171,7 +195,9 @@ describe('ias3 item store', () => {
     const error = await wrong.putFile(item, await local('a.txt', 'x')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ItemUploadError);
     expect((error as ItemUploadError).status).toBe('error-archiveorg-upload');
-    expect((error as Error).message).toBe(`PUT ${server.origin}/${item}/a.txt answered 403 AccessDenied: Access Denied`);
+    expect((error as Error).message).toBe(
+      `PUT ${server.origin}/${item}/a.txt answered 403 AccessDenied: Access Denied`,
+    );
     // The metadata write API carries the secret in its body: its refusal must not echo it either.
     await openStore().putFile(item, await local('b.txt', 'y'));
     const refused = await wrong.setMetadata(item, { title: 'T' }).catch((e: unknown) => e);
@@ -182,7 +208,12 @@ describe('ias3 item store', () => {
     await expect(wrong.putFile(item, await local('c.txt', 'z'))).rejects.toBeInstanceOf(ItemUploadError);
     await wrong.close();
     expect(lines.length).toBeGreaterThan(0);
-    for (const text of [JSON.stringify(lines), (error as Error).message, (refused as Error).message, String((error as Error).stack)]) {
+    for (const text of [
+      JSON.stringify(lines),
+      (error as Error).message,
+      (refused as Error).message,
+      String((error as Error).stack),
+    ]) {
       expect(text).not.toContain(SECRET);
     }
     expect(JSON.stringify(lines)).toContain('[redacted]');
@@ -190,7 +221,10 @@ describe('ias3 item store', () => {
 
   it('a 400 BadDigest (the bytes do not match their md5) is an ItemUploadError, and nothing is stored', async () => {
     const item = newItem('digest');
-    const file = { ...(await local('a.txt', 'actual bytes')), md5: createHash('md5').update('other bytes').digest('hex') };
+    const file = {
+      ...(await local('a.txt', 'actual bytes')),
+      md5: createHash('md5').update('other bytes').digest('hex'),
+    };
     await expect(store.putFile(item, file)).rejects.toThrow(/answered 400 BadDigest/);
     expect(await store.listFiles(item)).toEqual([]);
   });
@@ -202,7 +236,16 @@ describe('ias3 item store', () => {
     await store.putFile(item, file);
     expect(server.calls('PUT').filter((c) => c === `PUT /${item}/data/blob.bin`)).toHaveLength(1);
     expect([...server.items.get(item)!.files.keys()]).toEqual(['data/blob.bin']);
-    expect(await store.listFiles(item)).toEqual([{ path: 'data/blob.bin', size: file.size, md5: file.md5, sha1: file.sha1, sha256: null, mimetype: 'application/octet-stream' }]);
+    expect(await store.listFiles(item)).toEqual([
+      {
+        path: 'data/blob.bin',
+        size: file.size,
+        md5: file.md5,
+        sha1: file.sha1,
+        sha256: null,
+        mimetype: 'application/octet-stream',
+      },
+    ]);
   });
 
   it('a file that landed before a crash is not uploaded again by the next run', async () => {
@@ -220,10 +263,21 @@ describe('ias3 item store', () => {
   });
 
   it('lists a recorded archive.org item: originals only, minus its system files; sizes as numbers; sha256 null', async () => {
-    server.seed(JSON.parse(readFileSync('test/fixtures/archiveorg/nawarian-test.json', 'utf8')) as Parameters<Ias3Server['seed']>[0]);
+    server.seed(
+      JSON.parse(readFileSync('test/fixtures/archiveorg/nawarian-test.json', 'utf8')) as Parameters<
+        Ias3Server['seed']
+      >[0],
+    );
     const files = await store.listFiles('nawarian-test');
     expect(files.map((f) => f.path)).toEqual(NAWARIAN_PATHS);
-    expect(files[0]).toEqual({ path: 'archive_388_data.tar.gz', size: 35380676, md5: '29e3cea56f0b26df41d2e28fce15b7a7', sha1: 'd3d6b5d8241e083f49b38b2b879a2ea29e46d872', sha256: null, mimetype: 'application/gzip' });
+    expect(files[0]).toEqual({
+      path: 'archive_388_data.tar.gz',
+      size: 35380676,
+      md5: '29e3cea56f0b26df41d2e28fce15b7a7',
+      sha1: 'd3d6b5d8241e083f49b38b2b879a2ea29e46d872',
+      sha256: null,
+      mimetype: 'application/gzip',
+    });
   });
 
   it('keeps notes as _fileset_notes/<unix ts>.json files that listFiles never shows', async () => {
@@ -231,7 +285,11 @@ describe('ias3 item store', () => {
     await store.putFile(item, await local('a.txt', 'x'));
     await store.writeNote(item, { time: new Date('2026-02-02T03:04:05Z'), status: 'success-existing' });
     await store.writeNote(item, { time: new Date('2026-01-02T03:04:05Z'), status: 'success', changed: ['a.txt'] });
-    expect([...server.items.get(item)!.files.keys()].sort()).toEqual(['_fileset_notes/1767323045.json', '_fileset_notes/1770001445.json', 'a.txt']);
+    expect([...server.items.get(item)!.files.keys()].sort()).toEqual([
+      '_fileset_notes/1767323045.json',
+      '_fileset_notes/1770001445.json',
+      'a.txt',
+    ]);
     expect((await store.listFiles(item)).map((f) => f.path)).toEqual(['a.txt']);
     expect((await store.listNotes(item)).map((n) => [n.time.toISOString(), n.status, n.changed])).toEqual([
       ['2026-01-02T03:04:05.000Z', 'success', ['a.txt']],
@@ -242,9 +300,13 @@ describe('ias3 item store', () => {
   it('refuses paths archive.org or the store reserves, and unsafe ones', async () => {
     const item = newItem('reserved');
     await expect(store.putFile(item, await local('history/files/x.~1~', 'x'))).rejects.toBeInstanceOf(ItemUploadError);
-    await expect(store.putFile(item, await local('_fileset_notes/1.json', '{}'))).rejects.toBeInstanceOf(ItemUploadError);
+    await expect(store.putFile(item, await local('_fileset_notes/1.json', '{}'))).rejects.toBeInstanceOf(
+      ItemUploadError,
+    );
     await expect(store.putFile(item, await local(`${item}_meta.xml`, '<x/>'))).rejects.toBeInstanceOf(ItemUploadError);
-    await expect(store.putFile(item, await local('../escape.txt', 'x'))).rejects.toMatchObject({ status: 'unsafe-path' });
+    await expect(store.putFile(item, await local('../escape.txt', 'x'))).rejects.toMatchObject({
+      status: 'unsafe-path',
+    });
     expect(server.calls('PUT').filter((c) => c.startsWith(`PUT /${item}`))).toEqual([]);
   });
 

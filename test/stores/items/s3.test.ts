@@ -49,11 +49,18 @@ afterAll(async () => {
 
 itemStoreContract(
   's3',
-  async () => createS3ItemStore({ bucket: proxy.bucket, prefix: 'contract', s3: proxy.config({ partSize: PART }), logger: silentLogger }),
+  async () =>
+    createS3ItemStore({
+      bucket: proxy.bucket,
+      prefix: 'contract',
+      s3: proxy.config({ partSize: PART }),
+      logger: silentLogger,
+    }),
   { knowsSha256: true, largeFileSize: 2 * PART + 4321 },
 );
 
-const local = (path: string, text: string, mimetype: string | null = 'text/plain'): Promise<PutFile> => localFile(dir, path, text, mimetype);
+const local = (path: string, text: string, mimetype: string | null = 'text/plain'): Promise<PutFile> =>
+  localFile(dir, path, text, mimetype);
 
 /** A file of `size` random bytes, written and hashed in 1 MiB chunks. */
 async function largeLocal(path: string, size: number): Promise<PutFile> {
@@ -69,7 +76,15 @@ async function largeLocal(path: string, size: number): Promise<PutFile> {
     })(),
     createWriteStream(source),
   );
-  return { path, source, size, md5: md5!.digest('hex'), sha1: sha1!.digest('hex'), sha256: sha256!.digest('hex'), mimetype: 'application/octet-stream' };
+  return {
+    path,
+    source,
+    size,
+    md5: md5!.digest('hex'),
+    sha1: sha1!.digest('hex'),
+    sha256: sha256!.digest('hex'),
+    mimetype: 'application/octet-stream',
+  };
 }
 
 /** S3's ETag of a multipart object: md5 of the parts' md5s, then `-<number of parts>`. */
@@ -77,7 +92,8 @@ async function multipartEtag(source: string, size: number, partSize: number): Pr
   const digests: Buffer[] = [];
   for (let start = 0; start < size; start += partSize) {
     const md5 = createHash('md5');
-    for await (const chunk of createReadStream(source, { start, end: Math.min(start + partSize, size) - 1 })) md5.update(chunk as Buffer);
+    for await (const chunk of createReadStream(source, { start, end: Math.min(start + partSize, size) - 1 }))
+      md5.update(chunk as Buffer);
     digests.push(md5.digest());
   }
   return `"${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${digests.length}"`;
@@ -120,7 +136,14 @@ describe('s3 item store', () => {
   const stores: ItemStore[] = [];
   let clock: Date;
   function open(prefix: string, options: Partial<S3ItemStoreOptions> = {}): ItemStore {
-    const store = createS3ItemStore({ bucket: proxy.bucket, prefix, s3: proxy.config({ partSize: PART }), logger: silentLogger, now: () => clock, ...options });
+    const store = createS3ItemStore({
+      bucket: proxy.bucket,
+      prefix,
+      s3: proxy.config({ partSize: PART }),
+      logger: silentLogger,
+      now: () => clock,
+      ...options,
+    });
     stores.push(store);
     return store;
   }
@@ -145,7 +168,10 @@ describe('s3 item store', () => {
     const object = await head('layout/v1/item-a/data/table.csv');
     expect(object.ContentType).toBe('text/csv');
     expect(object.Metadata).toEqual({ md5: file.md5, sha1: file.sha1, sha256: file.sha256, mimetype: 'text/csv' });
-    expect(JSON.parse(await text('layout/v1/item-a/.fileset/notes/1772323200.json'))).toEqual({ time: '2026-03-01T00:00:00.000Z', status: 'success' });
+    expect(JSON.parse(await text('layout/v1/item-a/.fileset/notes/1772323200.json'))).toEqual({
+      time: '2026-03-01T00:00:00.000Z',
+      status: 'success',
+    });
     expect(JSON.parse(await text('layout/v1/item-a/.fileset/meta.json'))).toEqual({ title: 'T' });
     expect(store.locate('item-a', 'data/table.csv')).toBe(`s3://${proxy.bucket}/layout/v1/item-a/data/table.csv`);
   });
@@ -158,7 +184,9 @@ describe('s3 item store', () => {
     const object = await head('root-item/raw.bin');
     expect(object.ContentType).toBe('application/octet-stream');
     expect(object.Metadata).toEqual({ md5: file.md5, sha1: file.sha1, sha256: file.sha256 });
-    expect(await store.listFiles('root-item')).toEqual([{ path: 'raw.bin', size: 5, md5: file.md5, sha1: file.sha1, sha256: file.sha256, mimetype: null }]);
+    expect(await store.listFiles('root-item')).toEqual([
+      { path: 'raw.bin', size: 5, md5: file.md5, sha1: file.sha1, sha256: file.sha256, mimetype: null },
+    ]);
     expect(store.locate('root-item')).toBe(`s3://${proxy.bucket}/root-item/`);
   });
 
@@ -184,7 +212,12 @@ describe('s3 item store', () => {
     const kept = 'versions/item-v/.fileset/versions/1772409600/deep/t.csv';
     expect(await keys('versions/item-v/.fileset/versions/')).toEqual([kept]);
     expect(await text(kept)).toBe('v1\n');
-    expect((await head(kept)).Metadata).toEqual({ md5: first.md5, sha1: first.sha1, sha256: first.sha256, mimetype: 'text/plain' });
+    expect((await head(kept)).Metadata).toEqual({
+      md5: first.md5,
+      sha1: first.sha1,
+      sha256: first.sha256,
+      mimetype: 'text/plain',
+    });
     expect(await text('versions/item-v/deep/t.csv')).toBe('version 2\n');
     expect((await store.listFiles('item-v')).map((f) => [f.path, f.sha1])).toEqual([['deep/t.csv', second.sha1]]);
     clock = new Date('2026-03-03T00:00:00Z');
@@ -204,28 +237,43 @@ describe('s3 item store', () => {
     const object = await head(kept);
     expect(object.ETag).toMatch(/-3"$/);
     expect(object.ContentLength).toBe(first.size);
-    expect(object.Metadata).toEqual({ md5: first.md5, sha1: first.sha1, sha256: first.sha256, mimetype: 'application/octet-stream' });
+    expect(object.Metadata).toEqual({
+      md5: first.md5,
+      sha1: first.sha1,
+      sha256: first.sha256,
+      mimetype: 'application/octet-stream',
+    });
   });
 
   it('a large file whose bytes do not match its sha1 is not stored, and its multipart upload is aborted', async () => {
     const store = open('mismatch');
     // The check below can fail: S3Proxy lists an upload in progress until it is aborted.
     const probe = await admin.send(new CreateMultipartUploadCommand({ Bucket: proxy.bucket, Key: 'mismatch/probe/x' }));
-    expect((await admin.send(new ListMultipartUploadsCommand({ Bucket: proxy.bucket, Prefix: 'mismatch/' }))).Uploads?.map((u) => u.Key)).toEqual(['mismatch/probe/x']);
-    await admin.send(new AbortMultipartUploadCommand({ Bucket: proxy.bucket, Key: 'mismatch/probe/x', UploadId: probe.UploadId }));
+    expect(
+      (await admin.send(new ListMultipartUploadsCommand({ Bucket: proxy.bucket, Prefix: 'mismatch/' }))).Uploads?.map(
+        (u) => u.Key,
+      ),
+    ).toEqual(['mismatch/probe/x']);
+    await admin.send(
+      new AbortMultipartUploadCommand({ Bucket: proxy.bucket, Key: 'mismatch/probe/x', UploadId: probe.UploadId }),
+    );
 
     const big = await largeLocal('big.bin', PART + 10);
     const err = await store.putFile('item-m', { ...big, sha1: '0'.repeat(40) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ItemUploadError);
     expect((err as Error).message).toContain(`have sha1 ${big.sha1}`);
     expect(await store.listFiles('item-m')).toEqual([]);
-    expect((await admin.send(new ListMultipartUploadsCommand({ Bucket: proxy.bucket, Prefix: 'mismatch/' }))).Uploads ?? []).toEqual([]);
+    expect(
+      (await admin.send(new ListMultipartUploadsCommand({ Bucket: proxy.bucket, Prefix: 'mismatch/' }))).Uploads ?? [],
+    ).toEqual([]);
   });
 
   it('a small file whose bytes do not match its md5 is refused by the store (Content-MD5) and not stored', async () => {
     const store = open('badmd5');
     const file = await local('a.txt', 'hello');
-    const err = await store.putFile('item-b', { ...file, md5: createHash('md5').update('other').digest('hex') }).catch((e: unknown) => e);
+    const err = await store
+      .putFile('item-b', { ...file, md5: createHash('md5').update('other').digest('hex') })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ItemUploadError);
     expect((err as ItemUploadError).status).toBe('error-archiveorg-upload');
     expect((err as Error).message).toContain('BadDigest');
@@ -243,14 +291,19 @@ describe('s3 item store', () => {
         req.resume();
         req.on('end', () => {
           res.writeHead(503, { 'Content-Type': 'application/xml' });
-          res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>');
+          res.end(
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>',
+          );
         });
         return;
       }
-      const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
+      const upstream = request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
       req.pipe(upstream);
     });
     const endpoint = await listen(flaky);
@@ -260,7 +313,9 @@ describe('s3 item store', () => {
       await store.putFile('item-r', big);
       expect(failed).toBe(1);
       expect(await sha1Of('retry/item-r/big.bin')).toBe(big.sha1);
-      expect((await store.listFiles('item-r')).map((f) => [f.path, f.size, f.sha1])).toEqual([['big.bin', big.size, big.sha1]]);
+      expect((await store.listFiles('item-r')).map((f) => [f.path, f.size, f.sha1])).toEqual([
+        ['big.bin', big.size, big.sha1],
+      ]);
     } finally {
       flaky.closeAllConnections();
       await new Promise((resolve) => flaky.close(resolve));
@@ -279,7 +334,9 @@ describe('s3 item store', () => {
       ['2026-03-01T00:00:00.000Z', 'second'],
       ['2026-03-01T00:00:00.000Z', 'third'],
     ]);
-    expect(await keys('pages/item-l/.fileset/notes/')).toEqual(['1772323200-1.json', '1772323200-2.json', '1772323200.json'].map((n) => `pages/item-l/.fileset/notes/${n}`));
+    expect(await keys('pages/item-l/.fileset/notes/')).toEqual(
+      ['1772323200-1.json', '1772323200-2.json', '1772323200.json'].map((n) => `pages/item-l/.fileset/notes/${n}`),
+    );
   });
 
   it('does not list an object that carries no fileset hashes (put there by something else)', async () => {
@@ -317,7 +374,10 @@ describe('s3 item store', () => {
       () => store.listNotes('item-d'),
     ];
     for (const call of calls) {
-      const err = await call().then(() => null, (e: unknown) => e);
+      const err = await call().then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(InfrastructureError);
       expect((err as Error).message).toMatch(/ECONNREFUSED/);
     }
@@ -326,7 +386,9 @@ describe('s3 item store', () => {
   it('a store answering 503 is an InfrastructureError, not an upload error', async () => {
     const down = createServer((_req, res) => {
       res.writeHead(503, { 'Content-Type': 'application/xml' });
-      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>');
+      res.end(
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>',
+      );
     });
     const endpoint = await listen(down);
     try {
@@ -359,11 +421,17 @@ describe('s3 item store', () => {
     clock = MARCH_2;
     await store.putFile('item-s', await local('a.txt', 'two'));
     await store.putFile('item-s', await largeLocal('big.bin', PART + 1));
-    const refused = await open('secrets', { logger, s3: proxy.config({ secretAccessKey: wrongSecret, partSize: PART }) })
+    const refused = await open('secrets', {
+      logger,
+      s3: proxy.config({ secretAccessKey: wrongSecret, partSize: PART }),
+    })
       .putFile('item-s', await local('b.txt', 'b'))
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ItemUploadError);
-    const unreachable = await open('secrets', { logger, s3: proxy.config({ endpoint: `http://127.0.0.1:${await closedPort()}` }) })
+    const unreachable = await open('secrets', {
+      logger,
+      s3: proxy.config({ endpoint: `http://127.0.0.1:${await closedPort()}` }),
+    })
       .listFiles('item-s')
       .catch((e: unknown) => e);
     expect(unreachable).toBeInstanceOf(InfrastructureError);

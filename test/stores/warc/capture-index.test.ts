@@ -17,7 +17,9 @@ const WARC = 'FILESET-20240101000000-00000-host-1.warc.gz';
 
 /** A stand-in base32 SHA-1 (32 chars of [A-Z2-7]) derived from a label. */
 function b32(label: string): string {
-  return hex('sha1', label).slice(0, 32).replace(/[0-9a-f]/g, (c) => 'ABCDEFGHIJKLMNOP'[parseInt(c, 16)]!);
+  return hex('sha1', label)
+    .slice(0, 32)
+    .replace(/[0-9a-f]/g, (c) => 'ABCDEFGHIJKLMNOP'[parseInt(c, 16)]!);
 }
 
 function hex(algorithm: string, label: string): string {
@@ -49,7 +51,10 @@ function capture(fields: Partial<Capture> = {}): Omit<Capture, 'surt'> {
   };
 }
 
-async function exportLines(index: CaptureIndex, options?: Parameters<CaptureIndex['exportCdxj']>[1]): Promise<{ count: number; lines: string[] }> {
+async function exportLines(
+  index: CaptureIndex,
+  options?: Parameters<CaptureIndex['exportCdxj']>[1],
+): Promise<{ count: number; lines: string[] }> {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (c: Buffer) => chunks.push(c));
@@ -141,7 +146,10 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
     ['an upper-case sha1hex', { sha1hex: hex('sha1', 'x').toUpperCase() }],
     ['a status outside 100-599', { statusCode: 42 }],
     ['a negative offset', { warcOffset: -1 }],
-    ['a revisit target without its date', { recordType: 'revisit' as const, refersToUrl: 'https://a.example/', refersToDatetime: null }],
+    [
+      'a revisit target without its date',
+      { recordType: 'revisit' as const, refersToUrl: 'https://a.example/', refersToDatetime: null },
+    ],
   ])('rejects %s', async (_, fields) => {
     await expect(index.add(capture(fields))).rejects.toMatchObject({ code: '23514' });
     expect(await index.count()).toBe(0);
@@ -152,9 +160,14 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
     await expect(index.add({ ...capture(), surt: 'org,x)/a b' })).rejects.toMatchObject({ code: '23514' });
   });
 
-  it('keeps the file\'s resolved mimetype apart from the declared one', async () => {
-    await index.add(capture({ url: 'https://example.org/sniffed', mimetype: 'application/octet-stream', fileMimetype: 'text/csv' }));
-    expect(await index.latestByUrl('https://example.org/sniffed')).toMatchObject({ mimetype: 'application/octet-stream', fileMimetype: 'text/csv' });
+  it("keeps the file's resolved mimetype apart from the declared one", async () => {
+    await index.add(
+      capture({ url: 'https://example.org/sniffed', mimetype: 'application/octet-stream', fileMimetype: 'text/csv' }),
+    );
+    expect(await index.latestByUrl('https://example.org/sniffed')).toMatchObject({
+      mimetype: 'application/octet-stream',
+      fileMimetype: 'text/csv',
+    });
   });
 
   it('stores an empty mimetype as null', async () => {
@@ -167,20 +180,40 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
 
     beforeEach(async () => {
       await index.add(capture({ url, datetime: '20230101000000', warcOffset: 10 }));
-      await index.add(capture({ url, datetime: '20240601000000', recordType: 'revisit', refersToUrl: url, refersToDatetime: '20230101000000', warcOffset: 20 }));
+      await index.add(
+        capture({
+          url,
+          datetime: '20240601000000',
+          recordType: 'revisit',
+          refersToUrl: url,
+          refersToDatetime: '20230101000000',
+          warcOffset: 20,
+        }),
+      );
       await index.add(capture({ url, datetime: '20240101000000', warcOffset: 30 }));
       await index.add(capture({ url, datetime: '20250101000000', statusCode: 404, warcOffset: 40 }));
-      await index.add(capture({ url, datetime: '20260101000000', recordType: 'metadata', statusCode: null, warcOffset: 50 }));
+      await index.add(
+        capture({ url, datetime: '20260101000000', recordType: 'metadata', statusCode: null, warcOffset: 50 }),
+      );
       await index.add(capture({ url: `${url}?download=1`, datetime: '20270101000000', warcOffset: 60 }));
-      await index.add(capture({ url: 'https://zenodo.org/records/1/files/DATA.csv', datetime: '20270101000000', warcOffset: 70 }));
+      await index.add(
+        capture({ url: 'https://zenodo.org/records/1/files/DATA.csv', datetime: '20270101000000', warcOffset: 70 }),
+      );
     });
 
     it('returns the newest 2xx response or revisit of exactly this URL', async () => {
-      expect(await index.latestByUrl(url)).toMatchObject({ datetime: '20240601000000', recordType: 'revisit', warcOffset: 20 });
+      expect(await index.latestByUrl(url)).toMatchObject({
+        datetime: '20240601000000',
+        recordType: 'revisit',
+        warcOffset: 20,
+      });
     });
 
     it('with anyStatus also returns failures, but never metadata records', async () => {
-      expect(await index.latestByUrl(url, { anyStatus: true })).toMatchObject({ datetime: '20250101000000', statusCode: 404 });
+      expect(await index.latestByUrl(url, { anyStatus: true })).toMatchObject({
+        datetime: '20250101000000',
+        statusCode: 404,
+      });
     });
 
     it('breaks a tie within one second by WARC position, latest written first', async () => {
@@ -199,31 +232,65 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
     const digest = original.payloadSha1b32;
 
     beforeEach(async () => {
-      await index.add(capture({ url: 'https://b.example/same.bin', payloadSha1b32: digest, datetime: '20240101000000', warcOffset: 200 }));
+      await index.add(
+        capture({
+          url: 'https://b.example/same.bin',
+          payloadSha1b32: digest,
+          datetime: '20240101000000',
+          warcOffset: 200,
+        }),
+      );
       await index.add(original);
-      await index.add(capture({
-        url: 'https://c.example/copy.bin', payloadSha1b32: digest, sha1hex: original.sha1hex, md5hex: original.md5hex, datetime: '20250101000000',
-        recordType: 'revisit', refersToUrl: original.url, refersToDatetime: original.datetime, warcOffset: 300,
-      }));
+      await index.add(
+        capture({
+          url: 'https://c.example/copy.bin',
+          payloadSha1b32: digest,
+          sha1hex: original.sha1hex,
+          md5hex: original.md5hex,
+          datetime: '20250101000000',
+          recordType: 'revisit',
+          refersToUrl: original.url,
+          refersToDatetime: original.datetime,
+          warcOffset: 300,
+        }),
+      );
     });
 
     it('byPayloadDigest finds the earliest full response, never a revisit', async () => {
-      expect(await index.byPayloadDigest(digest)).toMatchObject({ url: original.url, recordType: 'response', warcOffset: 100 });
+      expect(await index.byPayloadDigest(digest)).toMatchObject({
+        url: original.url,
+        recordType: 'response',
+        warcOffset: 100,
+      });
       await db.query("DELETE FROM capture WHERE record_type = 'response'");
       expect(await index.byPayloadDigest(digest)).toBeNull();
     });
 
     it('bySha1hex finds the latest 2xx capture of the decoded file, revisits included', async () => {
-      await index.add(capture({ url: 'https://d.example/gone.bin', sha1hex: original.sha1hex, statusCode: 410, datetime: '20260101000000' }));
+      await index.add(
+        capture({
+          url: 'https://d.example/gone.bin',
+          sha1hex: original.sha1hex,
+          statusCode: 410,
+          datetime: '20260101000000',
+        }),
+      );
       expect(await index.bySha1hex(original.sha1hex!)).toMatchObject({
-        url: 'https://c.example/copy.bin', recordType: 'revisit', refersToUrl: original.url, refersToDatetime: '20230101000000',
+        url: 'https://c.example/copy.bin',
+        recordType: 'revisit',
+        refersToUrl: original.url,
+        refersToDatetime: '20230101000000',
       });
       expect(await index.bySha1hex(hex('sha1', 'never seen'))).toBeNull();
     });
 
     it('byFileHash looks up md5 and sha256 the same way, in either case', async () => {
-      expect(await index.byFileHash('md5', original.md5hex!.toUpperCase())).toMatchObject({ url: 'https://c.example/copy.bin' });
-      expect(await index.byFileHash('sha256', original.sha256hex!)).toMatchObject({ url: 'https://a.example/file.bin' });
+      expect(await index.byFileHash('md5', original.md5hex!.toUpperCase())).toMatchObject({
+        url: 'https://c.example/copy.bin',
+      });
+      expect(await index.byFileHash('sha256', original.sha256hex!)).toMatchObject({
+        url: 'https://a.example/file.bin',
+      });
       expect(await index.byFileHash('sha1', original.sha1hex!)).toMatchObject({ url: 'https://c.example/copy.bin' });
       expect(await index.byFileHash('md5', hex('md5', 'never seen'))).toBeNull();
     });
@@ -255,9 +322,29 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
     });
 
     it('formats each line exactly: strings for numbers, warc/revisit, no status when there is none', async () => {
-      const response = capture({ url: 'https://zenodo.org/records/3', datetime: '20240101120000', warcOffset: 4_500_000_000, warcCsize: 2048, mimetype: 'text/csv', payloadSha1b32: 'B2LTWWPUOYAH7UIPQ7ZUPQ4VMBSVC36A' });
-      const revisit = capture({ url: 'https://zenodo.org/records/3', datetime: '20240202000000', recordType: 'revisit', refersToUrl: response.url, refersToDatetime: response.datetime, payloadSha1b32: 'B2LTWWPUOYAH7UIPQ7ZUPQ4VMBSVC36A' });
-      const metadata = capture({ url: 'metadata://fileset-ingest/zenodo/3', datetime: '20240101120001', recordType: 'metadata', statusCode: null, mimetype: 'application/json' });
+      const response = capture({
+        url: 'https://zenodo.org/records/3',
+        datetime: '20240101120000',
+        warcOffset: 4_500_000_000,
+        warcCsize: 2048,
+        mimetype: 'text/csv',
+        payloadSha1b32: 'B2LTWWPUOYAH7UIPQ7ZUPQ4VMBSVC36A',
+      });
+      const revisit = capture({
+        url: 'https://zenodo.org/records/3',
+        datetime: '20240202000000',
+        recordType: 'revisit',
+        refersToUrl: response.url,
+        refersToDatetime: response.datetime,
+        payloadSha1b32: 'B2LTWWPUOYAH7UIPQ7ZUPQ4VMBSVC36A',
+      });
+      const metadata = capture({
+        url: 'metadata://fileset-ingest/zenodo/3',
+        datetime: '20240101120001',
+        recordType: 'metadata',
+        statusCode: null,
+        mimetype: 'application/json',
+      });
       for (const c of [response, revisit, metadata]) await index.add(c);
       const { lines } = await exportLines(index);
       expect(lines).toContain(
@@ -265,7 +352,14 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
           '"digest":"sha1:B2LTWWPUOYAH7UIPQ7ZUPQ4VMBSVC36A","length":"2048","offset":"4500000000",' +
           `"filename":"${WARC}"}`,
       );
-      const byType = (datetime: string) => JSON.parse(lines.find((l) => l.includes(` ${datetime} `))!.split(' ').slice(2).join(' '));
+      const byType = (datetime: string) =>
+        JSON.parse(
+          lines
+            .find((l) => l.includes(` ${datetime} `))!
+            .split(' ')
+            .slice(2)
+            .join(' '),
+        );
       expect(byType('20240202000000')).toMatchObject({ mime: 'warc/revisit', status: '200' });
       expect(byType('20240101120001')).not.toHaveProperty('status');
       expect(lines.every((l) => /^\S+ \d{14} \{.*\}$/.test(l))).toBe(true);
@@ -280,7 +374,12 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
     it('pages through ties on (surt, datetime) without losing or repeating a line', async () => {
       const expected: string[] = [];
       for (let i = 0; i < 23; i += 1) {
-        const c = capture({ url: `https://example.org/${i % 3}`, datetime: `2024010100000${i % 2}`, warcPath: `W-${i % 4}.warc.gz`, warcOffset: 1000 + i });
+        const c = capture({
+          url: `https://example.org/${i % 3}`,
+          datetime: `2024010100000${i % 2}`,
+          warcPath: `W-${i % 4}.warc.gz`,
+          warcOffset: 1000 + i,
+        });
         await index.add(c);
         expected.push(cdxjLine({ ...c, surt: `org,example)/${i % 3}` }));
       }
@@ -296,7 +395,8 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
 
     it('waits for a slow reader (backpressure) and still delivers every line', async () => {
       // 300 lines of ~1.2 kB in pages of 50: ~60 kB per page, 360 kB in all
-      for (let i = 0; i < 300; i += 1) await index.add(capture({ url: `https://example.org/${'x'.repeat(1000)}/${i}`, warcOffset: 10_000 + i }));
+      for (let i = 0; i < 300; i += 1)
+        await index.add(capture({ url: `https://example.org/${'x'.repeat(1000)}/${i}`, warcOffset: 10_000 + i }));
       const received: string[] = [];
       let maxBuffered = 0;
       const slow = new Writable({
@@ -346,8 +446,12 @@ describe('CaptureIndex queries at 200k rows (PostgreSQL EXPLAIN)', () => {
       "SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'capture' AND indexname <> 'capture_pkey'",
     );
     expect(indexes.map((i) => i.name).sort()).toEqual([
-      'capture_md5hex_datetime_idx', 'capture_payload_datetime_idx', 'capture_sha1hex_datetime_idx',
-      'capture_sha256hex_datetime_idx', 'capture_surt_datetime_idx', 'capture_url_datetime_idx',
+      'capture_md5hex_datetime_idx',
+      'capture_payload_datetime_idx',
+      'capture_sha1hex_datetime_idx',
+      'capture_sha256hex_datetime_idx',
+      'capture_surt_datetime_idx',
+      'capture_url_datetime_idx',
     ]);
     for (const { name } of indexes) await db.exec(`DROP INDEX ${name}`);
     // 50k URLs captured 4 times each, one response in 10 a revisit, one in 7 a 404; digests repeat
@@ -376,7 +480,10 @@ describe('CaptureIndex queries at 200k rows (PostgreSQL EXPLAIN)', () => {
     await database?.drop();
   });
 
-  const digestOf = (i: number) => hex('md5', String(i % 150_000)).toUpperCase().replace(/[0189]/g, (c) => ({ '0': 'W', '1': 'X', '8': 'Y', '9': 'Z' })[c]!);
+  const digestOf = (i: number) =>
+    hex('md5', String(i % 150_000))
+      .toUpperCase()
+      .replace(/[0189]/g, (c) => ({ '0': 'W', '1': 'X', '8': 'Y', '9': 'Z' })[c]!);
   const sha1Of = (i: number) => hex('md5', String(i)) + hex('md5', String(i + 1)).slice(0, 8);
 
   interface PlanNode {
@@ -401,16 +508,33 @@ describe('CaptureIndex queries at 200k rows (PostgreSQL EXPLAIN)', () => {
 
   it.each([
     ['latestByUrl', CAPTURE_SQL.latestByUrl, ['https://example.org/file/12345'], 'capture_url_datetime_idx'],
-    ['latestByUrlAnyStatus', CAPTURE_SQL.latestByUrlAnyStatus, ['https://example.org/file/12345'], 'capture_url_datetime_idx'],
+    [
+      'latestByUrlAnyStatus',
+      CAPTURE_SQL.latestByUrlAnyStatus,
+      ['https://example.org/file/12345'],
+      'capture_url_datetime_idx',
+    ],
     ['byPayloadDigest', CAPTURE_SQL.byPayloadDigest, [digestOf(12345)], 'capture_payload_datetime_idx'],
     ['bySha1hex', CAPTURE_SQL.bySha1hex, [sha1Of(12345)], 'capture_sha1hex_datetime_idx'],
     ['byMd5hex', CAPTURE_SQL.byMd5hex, [hex('md5', '12345')], 'capture_md5hex_datetime_idx'],
-    ['bySha256hex', CAPTURE_SQL.bySha256hex, [hex('md5', '12345') + hex('md5', '12347')], 'capture_sha256hex_datetime_idx'],
+    [
+      'bySha256hex',
+      CAPTURE_SQL.bySha256hex,
+      [hex('md5', '12345') + hex('md5', '12347')],
+      'capture_sha256hex_datetime_idx',
+    ],
     ['exportFirst', CAPTURE_SQL.exportFirst, [5000], 'capture_surt_datetime_idx'],
-    ['exportAfter', CAPTURE_SQL.exportAfter, ['org,example)/file/30000', '20200101000000', 'FILESET-00000.warc.gz', 0, 5000], 'capture_surt_datetime_idx'],
+    [
+      'exportAfter',
+      CAPTURE_SQL.exportAfter,
+      ['org,example)/file/30000', '20200101000000', 'FILESET-00000.warc.gz', 0, 5000],
+      'capture_surt_datetime_idx',
+    ],
   ])('%s is an index scan on its index, with no sequential scan or full sort', async (name, sql, params, indexName) => {
     const { nodes: plan, ms } = await explain(sql, params);
-    console.info(`EXPLAIN ${name}: ${plan.map((n) => n['Node Type'] + (n['Index Name'] ? ` ${n['Index Name']}` : '')).join(' > ')}; ${ms.toFixed(3)} ms`);
+    console.info(
+      `EXPLAIN ${name}: ${plan.map((n) => n['Node Type'] + (n['Index Name'] ? ` ${n['Index Name']}` : '')).join(' > ')}; ${ms.toFixed(3)} ms`,
+    );
     expect(plan.map((n) => n['Node Type'])).not.toContain('Seq Scan');
     expect(plan.map((n) => n['Node Type'])).not.toContain('Sort');
     expect(plan.map((n) => n['Index Name'])).toContain(indexName);
@@ -418,7 +542,13 @@ describe('CaptureIndex queries at 200k rows (PostgreSQL EXPLAIN)', () => {
   });
 
   it('starts each export page at its key inside the index (a condition, not a filter from the start)', async () => {
-    const { nodes: plan } = await explain(CAPTURE_SQL.exportAfter, ['org,example)/file/30000', '20200101000000', 'FILESET-00000.warc.gz', 0, 5000]);
+    const { nodes: plan } = await explain(CAPTURE_SQL.exportAfter, [
+      'org,example)/file/30000',
+      '20200101000000',
+      'FILESET-00000.warc.gz',
+      0,
+      5000,
+    ]);
     expect(plan.find((n) => n['Index Name'] === 'capture_surt_datetime_idx')?.['Index Cond']).toMatch(
       /^\(ROW\(surt, datetime, warc_path, warc_offset\) > ROW\(/,
     );

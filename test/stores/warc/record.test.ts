@@ -68,7 +68,12 @@ describe('serializeHeader', () => {
   });
 
   it('flattens line breaks inside warc-fields values', () => {
-    expect(warcFieldsBlock([['operator', 'a\r\nb'], ['software', undefined]]).toString()).toBe('operator: a b\r\n');
+    expect(
+      warcFieldsBlock([
+        ['operator', 'a\r\nb'],
+        ['software', undefined],
+      ]).toString(),
+    ).toBe('operator: a b\r\n');
   });
 });
 

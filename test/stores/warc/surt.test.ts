@@ -16,7 +16,10 @@ describe('surt', () => {
     ['http://archive.org/goo/?', 'org,archive)/goo'],
     ['http://archive.org/goo/?b&a', 'org,archive)/goo?a&b'],
     ['http://archive.org/goo/?a=2&b&a=1', 'org,archive)/goo?a=1&a=2&b'],
-    ['http://archive.org/index.php?PHPSESSID=0123456789abcdefghijklemopqrstuv&action=profile;u=4221', 'org,archive)/index.php?action=profile;u=4221'],
+    [
+      'http://archive.org/index.php?PHPSESSID=0123456789abcdefghijklemopqrstuv&action=profile;u=4221',
+      'org,archive)/index.php?action=profile;u=4221',
+    ],
     ['whois://whois.isoc.org.il/shaveh.co.il', 'il,org,isoc,whois)/shaveh.co.il'],
     [
       'http://visit.webhosting.yahoo.com/visit.gif?&r=http%3A//web.archive.org/web/20090517140029/http%3A//anthonystewarthead.electric-chi.com/&b=Netscape%205.0%20%28Windows%3B%20en-US%29&s=1366x768&o=Win32&c=24&j=true&v=1.2',
@@ -41,7 +44,10 @@ describe('surt', () => {
     ['http://host/%25%32%35', 'host)/%25'],
     ['http://host/%2525252525252525', 'host)/%25'],
     ['http://host/asdf%25%32%35asd', 'host)/asdf%25asd'],
-    ['http://%31%36%38%2e%31%38%38%2e%39%39%2e%32%36/%2E%73%65%63%75%72%65/%77%77%77%2E%65%62%61%79%2E%63%6F%6D/', '26,99,188,168)/.secure/www.ebay.com'],
+    [
+      'http://%31%36%38%2e%31%38%38%2e%39%39%2e%32%36/%2E%73%65%63%75%72%65/%77%77%77%2E%65%62%61%79%2E%63%6F%6D/',
+      '26,99,188,168)/.secure/www.ebay.com',
+    ],
     ['http://3279880203/blah', '11,0,127,195)/blah'],
     ['http://39024579298/', '226,210,11,22)/'],
     ['http://017.0.0.1/', '1,0,0,15)/'],
@@ -59,7 +65,10 @@ describe('surt', () => {
     ['http://www.gotaport.com:1234/', 'com,gotaport:1234)/'],
     ['http:////////////////www.vikings.com', 'com,vikings)/'],
     ['http://https://order.1and1.com', 'com,1and1,order)/'],
-    ['http://mineral.galleries.com:/minerals/silicate/chabazit/chabazit.htm', 'com,galleries,mineral)/minerals/silicate/chabazit/chabazit.htm'],
+    [
+      'http://mineral.galleries.com:/minerals/silicate/chabazit/chabazit.htm',
+      'com,galleries,mineral)/minerals/silicate/chabazit/chabazit.htm',
+    ],
     ['http://B\u00fccher.ch:8080/', 'ch,xn--bcher-kva:8080)/'],
     ['http://\u2603.com/', 'com,xn--n3h)/'],
     // reference: URLRegexTransformerTest (session ids)
@@ -67,10 +76,16 @@ describe('surt', () => {
     ['http://example.com/?one=two&jsessionid=0123456789abcdefghijklemopqrstuv&x=y', 'com,example)/?one=two&x=y'],
     ['http://example.com/?CFID=1169580&CFTOKEN=48630702&dtstamp=22%2F08%2F2006', 'com,example)/?dtstamp=22/08/2006'],
     // what ingests see: user info dropped, non-ASCII paths escaped then lower-cased, IPv6 as is
-    ['https://user:pass@Data.Example.org/Files/%C3%9Cberblick.PDF?Download=1', 'org,example,data)/files/%c3%9cberblick.pdf?download=1'],
+    [
+      'https://user:pass@Data.Example.org/Files/%C3%9Cberblick.PDF?Download=1',
+      'org,example,data)/files/%c3%9cberblick.pdf?download=1',
+    ],
     ['https://example.org/files/\u00dcberblick.pdf', 'org,example)/files/%c3%9cberblick.pdf'],
     ['https://example.org/a%20b/c d', 'org,example)/a%20b/c%20d'],
-    ['https://figshare.com/ndownloader/files/12345?private_link=abc#x', 'com,figshare)/ndownloader/files/12345?private_link=abc'],
+    [
+      'https://figshare.com/ndownloader/files/12345?private_link=abc#x',
+      'com,figshare)/ndownloader/files/12345?private_link=abc',
+    ],
     ['http://[::1]:8080/x', '::1:8080)/x'],
   ])('%s → %s', (url, key) => {
     expect(surt(url)).toBe(key);

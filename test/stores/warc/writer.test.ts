@@ -246,7 +246,9 @@ describe('WarcWriter', () => {
     const record = await readAt(response);
     expectDigests(record);
     const head = record.block.subarray(0, record.block.indexOf('\r\n\r\n') + 4).toString('latin1');
-    expect(head).toBe('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Archive-Orig-Transfer-Encoding: chunked\r\n\r\n');
+    expect(head).toBe(
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Archive-Orig-Transfer-Encoding: chunked\r\n\r\n',
+    );
     expect(record.block.subarray(head.length)).toEqual(payload);
     await expectValidWarc(join(dir, response.warcPath));
   });
@@ -357,7 +359,7 @@ describe('WarcWriter', () => {
     const payloadHash = createHash('sha1');
     const out = createWriteStream(payloadPath);
     const unit = Buffer.from('station,temperature,pressure\n'.repeat(2000));
-    for (let written = 0; written < size; ) {
+    for (let written = 0; written < size;) {
       const chunk = Buffer.concat([unit, randomBytes(4096)]).subarray(0, Math.min(unit.length + 4096, size - written));
       payloadHash.update(chunk);
       written += chunk.length;

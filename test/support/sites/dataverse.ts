@@ -18,7 +18,8 @@ export const INFO_VERSION = '{"status":"OK","data":{"version":"6.7.1","build":"1
 
 /** The native dataset endpoint's path for a PID (the latest version), as the helper requests it. */
 export const datasetPath = (pid: string) => `/api/datasets/:persistentId/?persistentId=${pid}`;
-export const versionPath = (pid: string, version: string) => `/api/datasets/:persistentId/versions/${version}?persistentId=${pid}`;
+export const versionPath = (pid: string, version: string) =>
+  `/api/datasets/:persistentId/versions/${version}?persistentId=${pid}`;
 
 /**
  * A dataverse_json export re-wrapped as the native dataset endpoint answers: the export's top level
@@ -45,8 +46,14 @@ export function serveCars(server: FixtureServer): void {
   const landing = '<!DOCTYPE html>\n<html><head><title>Cars</title></head><body></body></html>\n';
   server.route('/api/info/version', { body: INFO_VERSION, headers: json });
   server.route(datasetPath(CARS_PID), { body: nativeFromExport(CARS), headers: json });
-  server.route(`/dataset.xhtml?persistentId=${CARS_PID}`, { body: landing, headers: { 'Content-Type': 'text/html; charset=utf-8' } });
-  for (const [id, path, type] of [['7', 'code/compute.py', 'text/x-python'], ['8', 'doc/README.md', 'text/markdown']] as const) {
+  server.route(`/dataset.xhtml?persistentId=${CARS_PID}`, {
+    body: landing,
+    headers: { 'Content-Type': 'text/html; charset=utf-8' },
+  });
+  for (const [id, path, type] of [
+    ['7', 'code/compute.py', 'text/x-python'],
+    ['8', 'doc/README.md', 'text/markdown'],
+  ] as const) {
     server.route(`/api/access/datafile/${id}?gbrecs=true`, {
       file: join(FIXTURES, 'dataverse-files', 'CY7BWA', path),
       headers: { 'Content-Type': type },
@@ -79,7 +86,10 @@ export const site: PlatformSite = {
 
   serveChangedShape(server) {
     // The recorded HOLVXA response with the first file's size turned into a string.
-    const body = dataverseJson('harvard_dataset_doi_10.7910_DVN_HOLVXA_2021-07-08.json').replace('"filesize":204,', '"filesize":"204",');
+    const body = dataverseJson('harvard_dataset_doi_10.7910_DVN_HOLVXA_2021-07-08.json').replace(
+      '"filesize":204,',
+      '"filesize":"204",',
+    );
     server.route(datasetPath('doi:10.7910/DVN/HOLVXA'), { body, headers: json });
     return { url: 'https://doi.org/10.7910/DVN/HOLVXA', field: 'data.latestVersion.files.0.dataFile.filesize' };
   },

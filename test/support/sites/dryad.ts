@@ -47,7 +47,10 @@ export function serveDryad2rbnzs7jp(server: FixtureServer): string[] {
   const dataset = dryadFixture(DATASET_2RBNZS7JP);
   const listing = dryadFixture(FILES_57535);
   server.route(`/${doi}`, { status: 302, headers: { Location: `https://datadryad.org/dataset/doi:${doi}` } });
-  server.route(`/dataset/doi:${doi}`, { body: minimalLanding(doi, dataset), headers: { 'Content-Type': 'text/html; charset=utf-8' } });
+  server.route(`/dataset/doi:${doi}`, {
+    body: minimalLanding(doi, dataset),
+    headers: { 'Content-Type': 'text/html; charset=utf-8' },
+  });
   server.route(datasetApiPath(doi), { body: dataset, headers: json });
   server.route('/api/v2/versions/57535/files', { body: listing, headers: json });
   const files = (JSON.parse(listing) as { _embedded: { 'stash:files': ListedFile[] } })._embedded['stash:files'];
@@ -67,7 +70,12 @@ export function serveDryad2rbnzs7jp(server: FixtureServer): string[] {
  */
 function minimalLanding(doi: string, datasetJson: string): string {
   const { title } = JSON.parse(datasetJson) as { title: string };
-  const ld = JSON.stringify({ '@context': 'http://schema.org', '@type': 'Dataset', '@id': `https://doi.org/${doi}`, name: title });
+  const ld = JSON.stringify({
+    '@context': 'http://schema.org',
+    '@type': 'Dataset',
+    '@id': `https://doi.org/${doi}`,
+    name: title,
+  });
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   return `<!DOCTYPE html>\n<html><head><title>${esc(title)}</title>\n<script type="application/ld+json">${ld.replace(/</g, '\\u003c')}</script>\n</head><body></body></html>\n`;
 }

@@ -67,7 +67,11 @@ export const site: PlatformSite = {
 
   serveNotFound(server) {
     // No recorded Figshare 404 body exists: this body is written by the test.
-    server.route('/v2/articles/999999999', { status: 404, body: '{"message": "written by the test: no recorded figshare 404 body"}', headers: json });
+    server.route('/v2/articles/999999999', {
+      status: 404,
+      body: '{"message": "written by the test: no recorded figshare 404 body"}',
+      headers: json,
+    });
     return 'https://figshare.com/articles/dataset/missing/999999999';
   },
 

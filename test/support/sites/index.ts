@@ -8,6 +8,8 @@ const DIR = import.meta.dirname;
 const NOT_SITES = ['index.ts', 'types.ts'];
 
 export async function loadSites(): Promise<PlatformSite[]> {
-  const files = readdirSync(DIR).filter((f) => f.endsWith('.ts') && !NOT_SITES.includes(f)).sort();
+  const files = readdirSync(DIR)
+    .filter((f) => f.endsWith('.ts') && !NOT_SITES.includes(f))
+    .sort();
   return Promise.all(files.map(async (file) => ((await import(join(DIR, file))) as { site: PlatformSite }).site));
 }

@@ -45,7 +45,10 @@ export function rdmRecord(change: (record: RdmJson) => void = () => {}): string 
 
 /** The recorded Zenodo file listing (InvenioRDM's files API), moved to this record with our test file's size and md5. */
 export function rdmListing(id: string): string {
-  const text = recordJson('preston_zenodo_record_13505983_files_listing_newapi.json').replaceAll('https://zenodo.org/api/records/13505983', `${ORIGIN}/api/records/${id}`);
+  const text = recordJson('preston_zenodo_record_13505983_files_listing_newapi.json').replaceAll(
+    'https://zenodo.org/api/records/13505983',
+    `${ORIGIN}/api/records/${id}`,
+  );
   const moved = JSON.parse(text) as { entries: Array<Record<string, unknown>> };
   moved.entries[0]!.size = RDM_FILE.length;
   moved.entries[0]!.checksum = `md5:${createHash('md5').update(RDM_FILE).digest('hex')}`;
@@ -63,13 +66,26 @@ export const site: PlatformSite = {
     serveRdmLanding(server, id);
     server.route(`/api/records/${id}`, { body: rdmRecord(), headers: json });
     server.route(`/api/records/${id}/files`, { body: rdmListing(id), headers: json });
-    server.route(`/api/records/${id}/files/${RDM_KEY}/content`, { body: RDM_FILE, headers: { 'Content-Type': 'text/csv' } });
-    return { url: `${ORIGIN}/records/${id}`, platformId: id, itemName: `rogue-scholar.org-${id}`, paths: [RDM_KEY], status: 'success-file' };
+    server.route(`/api/records/${id}/files/${RDM_KEY}/content`, {
+      body: RDM_FILE,
+      headers: { 'Content-Type': 'text/csv' },
+    });
+    return {
+      url: `${ORIGIN}/records/${id}`,
+      platformId: id,
+      itemName: `rogue-scholar.org-${id}`,
+      paths: [RDM_KEY],
+      status: 'success-file',
+    };
   },
 
   serveNotFound(server) {
     serveRdmLanding(server, 'zzzzz-00000');
-    server.route('/api/records/zzzzz-00000', { status: 404, body: '{"status": 404, "message": "The persistent identifier does not exist."}', headers: json });
+    server.route('/api/records/zzzzz-00000', {
+      status: 404,
+      body: '{"status": 404, "message": "The persistent identifier does not exist."}',
+      headers: json,
+    });
     return `${ORIGIN}/records/zzzzz-00000`;
   },
 
@@ -81,5 +97,9 @@ export const site: PlatformSite = {
 
   // Found by its landing page only: from the URL alone it claims nothing.
   claims: [],
-  rejects: [`${ORIGIN}/records/pevm6-kx104`, 'https://zenodo.org/records/5244404', 'https://example.org/api/records/abc'],
+  rejects: [
+    `${ORIGIN}/records/pevm6-kx104`,
+    'https://zenodo.org/records/5244404',
+    'https://example.org/api/records/abc',
+  ],
 };

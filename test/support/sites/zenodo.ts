@@ -21,7 +21,11 @@ export const site: PlatformSite = {
   },
 
   serveNotFound(server) {
-    server.route('/api/records/68358988', { status: 404, body: recordJson('zenodo_record_68358988_404.json'), headers: json });
+    server.route('/api/records/68358988', {
+      status: 404,
+      body: recordJson('zenodo_record_68358988_404.json'),
+      headers: json,
+    });
     return 'https://zenodo.org/records/68358988';
   },
 
@@ -38,5 +42,9 @@ export const site: PlatformSite = {
     'https://doi.org/10.5281/zenodo.7078725',
     'https://sandbox.zenodo.org/records/12',
   ],
-  rejects: ['https://zenodo.org/communities/x', 'https://example.org/records/1', 'https://doi.org/10.5061/dryad.6hdr7sr8z'],
+  rejects: [
+    'https://zenodo.org/communities/x',
+    'https://example.org/records/1',
+    'https://doi.org/10.5061/dryad.6hdr7sr8z',
+  ],
 };
