@@ -13,7 +13,8 @@ import type { HttpResponse } from '../http/client.js';
 import { chooseMimetype, mediaType } from '../mimetype.js';
 import type { Cdx, FileMeta, Terminal } from '../schemas/result.js';
 import type { Capture, CaptureIndex } from '../stores/warc/capture-index.js';
-import { base32Decode } from '../stores/warc/record.js';
+import { base32Decode, warcDate } from '../stores/warc/record.js';
+import { wireWarcPath } from '../stores/warc/location.js';
 import { surt } from '../stores/warc/surt.js';
 import { sha1Base32, type RecordLocation, type WarcWriter } from '../stores/warc/writer.js';
 
@@ -62,7 +63,7 @@ export function cdxFromCapture(capture: Capture): Cdx {
     status_code: capture.statusCode,
     sha1b32: capture.payloadSha1b32,
     sha1hex: base32Decode(capture.payloadSha1b32).toString('hex'),
-    warc_path: capture.warcPath,
+    warc_path: wireWarcPath(capture.warcPath),
     warc_offset: capture.warcOffset,
     warc_csize: capture.warcCsize,
   };
@@ -142,7 +143,7 @@ export async function captureResponse(
       payloadLength: hashes.rawLength,
       payloadSha1,
       blockSha1: hashes.blockSha1.digest(),
-      ...(original ? { revisitOf: { targetUri: original.url, date: parseDatetime(original.datetime) } } : {}),
+      ...(original ? { revisitOf: revisitTarget(original) } : {}),
     });
     const capture = captureRow(written.response, {
       url: response.url,
@@ -196,6 +197,17 @@ function captureRow(
     warcCsize: location.csize,
     refersToUrl: fields.refersTo?.url ?? null,
     refersToDatetime: fields.refersTo?.datetime ?? null,
+    recordId: location.recordId,
+    warcDate: warcDate(location.date),
+  };
+}
+
+/** What a revisit repeats of its original: the record ID and the exact WARC-Date, when indexed. */
+function revisitTarget(original: Capture): { targetUri: string; date: Date; recordId?: string } {
+  return {
+    targetUri: original.url,
+    date: original.warcDate ? new Date(original.warcDate) : parseDatetime(original.datetime),
+    ...(original.recordId ? { recordId: original.recordId } : {}),
   };
 }
 

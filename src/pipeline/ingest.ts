@@ -11,6 +11,7 @@ import type { ItemStore } from '../stores/items/types.js';
 import type { CaptureIndex } from '../stores/warc/capture-index.js';
 import type { WebCaptureDeps } from '../capture/web-capture.js';
 import type { WarcWriter } from '../stores/warc/writer.js';
+import { resultNote } from '../stores/warc/note.js';
 import { chooseStrategy } from '../strategies/chooser.js';
 import type { WorkBudget } from '../strategies/work-budget.js';
 import type { StrategyName } from '../schemas/strategy-names.js';
@@ -246,12 +247,7 @@ function alreadyArchived(item: PlatformItem): StrategyResult {
 
 /** The ingest's note: a `metadata` record holding its result, beside what it captured. */
 async function writeNote(deps: IngestDeps, url: string, result: FilesetResult): Promise<void> {
-  await deps.writer.writeMetadata({
-    targetUri: url,
-    date: deps.now(),
-    contentType: 'application/json',
-    body: Buffer.from(JSON.stringify(result)),
-  });
+  await deps.writer.writeMetadata(resultNote(url, result, deps.now()));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { openItemStore } from '../stores/items/index.js';
 import { WorkBudget } from '../strategies/work-budget.js';
 import { CaptureIndex } from '../stores/warc/capture-index.js';
+import { LOCAL_WARC_PREFIX } from '../stores/warc/location.js';
 import { WarcWriter } from '../stores/warc/writer.js';
 import type { IngestDeps } from './ingest.js';
 
@@ -26,7 +27,7 @@ export interface RuntimeOptions {
 
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
   const dataDir = resolve(config.dataDir);
-  const warcDir = join(dataDir, 'warcs');
+  const warcDir = join(dataDir, LOCAL_WARC_PREFIX);
   const tmpDir = join(dataDir, 'tmp', String(process.pid));
   const workDir = join(dataDir, 'work');
   await mkdir(tmpDir, { recursive: true });

@@ -17,6 +17,7 @@ import { silentLogger, testConfig, testHttp } from '../support/context.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { expectValidWarc } from '../support/jwarc.js';
+import { readWarc } from '../support/warcio.js';
 
 const CSV = Buffer.from('id,name\n'.concat(Array.from({ length: 2000 }, (_, i) => `${i},row ${i}\n`).join('')));
 const GZIPPED = gzipSync(CSV);
@@ -96,6 +97,33 @@ describe('captureResponse', () => {
     expect(second.fileMeta).toEqual(first.fileMeta);
   });
 
+  it('names the original of a revisit by record ID and exact WARC-Date, milliseconds kept (read by warcio)', async () => {
+    const body = Buffer.from('a payload only these two URLs serve\n'.repeat(50));
+    server.route('/ms-original.csv', { body, headers: { 'Content-Type': 'text/csv' } });
+    server.route('/ms-copy.csv', { body, headers: { 'Content-Type': 'text/csv' } });
+    const dates = [new Date('2026-01-02T03:04:05.678Z'), new Date('2026-01-02T03:04:06.001Z')];
+    const timed = { ...deps, now: () => dates.shift()! };
+    const first = await captureResponse(timed, await http.request('https://data.example.org/ms-original.csv'));
+    const second = await captureResponse(timed, await http.request('https://data.example.org/ms-copy.csv'));
+    const file = deps.writer.currentFile()!;
+    expect(second.cdx!.warc_path).toBe(`warcs/${file}`);
+    expect(second.revisitCdx).toEqual(first.cdx);
+
+    await deps.writer.close();
+    const records = await readWarc(join(dir, 'warcs', file));
+    const original = records.find(
+      (r) => r.headers.get('warc-target-uri')?.endsWith('/ms-original.csv') && r.type === 'response',
+    )!;
+    const revisit = records.find(
+      (r) => r.type === 'revisit' && r.headers.get('warc-target-uri')?.endsWith('/ms-copy.csv'),
+    )!;
+    expect(original.headers.get('warc-date')).toBe('2026-01-02T03:04:05.678Z');
+    expect(revisit.headers.get('warc-refers-to')).toBe(original.headers.get('warc-record-id'));
+    expect(revisit.headers.get('warc-refers-to-date')).toBe('2026-01-02T03:04:05.678Z');
+    expect(revisit.headers.get('warc-refers-to-target-uri')).toBe('https://data.example.org/ms-original.csv');
+    expect(original.offset).toBe(first.cdx!.warc_offset);
+  });
+
   it('fails cleanly, without hanging, when a body is not in its declared Content-Encoding', async () => {
     const response = await http.request('https://data.example.org/lying.csv', {
       headers: { 'Accept-Encoding': 'gzip' },
@@ -114,6 +142,6 @@ describe('captureResponse', () => {
     await deps.writer.close();
     const warcs = (await readdir(join(dir, 'warcs'))).filter((f) => f.endsWith('.warc.gz'));
     expect(warcs).toHaveLength(1);
-    await expectValidWarc(join(dir, 'warcs', warcs[0]!));
+    for (const warc of warcs) await expectValidWarc(join(dir, 'warcs', warc));
   });
 });

@@ -38,7 +38,43 @@ function javaBin(): string {
 }
 
 /** Runs `java -jar jwarc.jar validate -v FILE` (verbose: one block of lines per record). */
-export async function validateWarc(path: string): Promise<WarcValidation> {
+export function validateWarc(path: string): Promise<WarcValidation> {
+  return runJwarc(['validate', '-v', path]);
+}
+
+/** One line of `jwarc cdx` (CDX11: urlkey timestamp url mime status digest redirect meta length offset filename). */
+export interface JwarcCdxLine {
+  urlkey: string;
+  timestamp: string;
+  url: string;
+  mime: string;
+  status: string;
+  digest: string;
+  offset: number;
+}
+
+/** What jwarc's own indexer lists for WARC files: every record it would offer for replay. */
+export async function jwarcCdx(paths: string[]): Promise<JwarcCdxLine[]> {
+  const result = await runJwarc(['cdx', '--no-header', ...paths]);
+  if (result.exitCode !== 0) throw new Error(`jwarc cdx failed (${result.exitCode}): ${result.stderr}`);
+  return result.stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [urlkey, timestamp, url, mime, status, digest, , , , offset] = line.split(' ');
+      return {
+        urlkey: urlkey!,
+        timestamp: timestamp!,
+        url: url!,
+        mime: mime!,
+        status: status!,
+        digest: digest!,
+        offset: Number(offset),
+      };
+    });
+}
+
+async function runJwarc(args: string[]): Promise<WarcValidation> {
   const jar = jwarcJarPath();
   if (!existsSync(jar)) {
     throw new Error(`jwarc jar not found at ${jar}: run scripts/fetch-jars.sh`);
@@ -46,7 +82,7 @@ export async function validateWarc(path: string): Promise<WarcValidation> {
   return new Promise((resolve, reject) => {
     execFile(
       javaBin(),
-      ['-jar', jar, 'validate', '-v', path],
+      ['-jar', jar, ...args],
       { maxBuffer: 256 * 1024 * 1024, timeout: 300_000, encoding: 'utf8' },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number') {

@@ -32,11 +32,13 @@ interface CaptureRow {
   size_bytes: number | null;
   refers_to_url: string | null;
   refers_to_datetime: string | null;
+  record_id: string | null;
+  warc_date: string | null;
 }
 
 const COLUMNS =
   'warc_path, warc_offset, warc_csize, url, surt, datetime, record_type, status_code, mimetype, payload_sha1b32, ' +
-  'file_mimetype, sha1hex, md5hex, sha256hex, size_bytes, refers_to_url, refers_to_datetime';
+  'file_mimetype, sha1hex, md5hex, sha256hex, size_bytes, refers_to_url, refers_to_datetime, record_id, warc_date';
 const SELECT = `SELECT ${COLUMNS} FROM capture`;
 const LATEST = 'ORDER BY datetime DESC, warc_path DESC, warc_offset DESC LIMIT 1';
 const EXPORT_ORDER = 'ORDER BY surt, datetime, warc_path, warc_offset';
@@ -54,7 +56,7 @@ export type FileHashAlgorithm = 'sha1' | 'md5' | 'sha256';
 /** Every statement the index runs, exported so a test can EXPLAIN exactly these at scale. */
 export const CAPTURE_SQL = {
   insert:
-    `INSERT INTO capture (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ` +
+    `INSERT INTO capture (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ` +
     'ON CONFLICT (warc_path, warc_offset) DO NOTHING',
   latestByUrl: `${SELECT} WHERE url = $1 AND record_type IN ('response', 'revisit') AND status_code BETWEEN 200 AND 299 ${LATEST}`,
   latestByUrlAnyStatus: `${SELECT} WHERE url = $1 AND record_type IN ('response', 'revisit', 'resource') ${LATEST}`,
@@ -81,7 +83,8 @@ export class CaptureIndex {
    * Content-Type) is stored as null.
    */
   async add(
-    capture: Omit<Capture, 'surt' | 'fileMimetype'> & { surt?: string; fileMimetype?: string | null },
+    capture: Omit<Capture, 'surt' | 'fileMimetype' | 'recordId' | 'warcDate'> &
+      Partial<Pick<Capture, 'surt' | 'fileMimetype' | 'recordId' | 'warcDate'>>,
   ): Promise<void> {
     await this.db.query(CAPTURE_SQL.insert, [
       capture.warcPath,
@@ -101,6 +104,8 @@ export class CaptureIndex {
       capture.sizeBytes,
       capture.refersToUrl,
       capture.refersToDatetime,
+      capture.recordId ?? null,
+      capture.warcDate ?? null,
     ]);
   }
 
@@ -198,6 +203,8 @@ function toCapture(row: CaptureRow): Capture {
     warcCsize: row.warc_csize,
     refersToUrl: row.refers_to_url,
     refersToDatetime: row.refers_to_datetime,
+    recordId: row.record_id,
+    warcDate: row.warc_date,
   };
 }
 

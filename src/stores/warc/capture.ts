@@ -18,4 +18,6 @@ export interface Capture {
   warcCsize: number;
   refersToUrl: string | null; // revisits: the original capture
   refersToDatetime: string | null;
+  recordId: string | null; // WARC-Record-ID, '<urn:uuid:…>' (null on rows indexed before it was kept)
+  warcDate: string | null; // WARC-Date exactly as written (milliseconds kept)
 }

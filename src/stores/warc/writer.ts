@@ -90,8 +90,11 @@ export interface ExchangeInput {
   payloadSha1: Buffer;
   /** Raw SHA-1 of responseHead + payload; computed by reading the payload file when absent. */
   blockSha1?: Buffer;
-  /** Write a revisit (identical-payload-digest profile, block = responseHead only) instead. */
-  revisitOf?: { targetUri: string; date: Date };
+  /**
+   * Write a revisit (identical-payload-digest profile, block = responseHead only) instead, naming
+   * the original by its WARC-Record-ID (when known) and its exact WARC-Date.
+   */
+  revisitOf?: { targetUri: string; date: Date; recordId?: string };
   /** WARC-Truncated on the response/revisit record ('length', 'time', ...). */
   warcinfoTruncated?: string;
 }
@@ -274,6 +277,7 @@ export class WarcWriter {
             ['WARC-IP-Address', input.ipAddress],
             ['WARC-Warcinfo-ID', file.warcinfoId],
             ['WARC-Profile', revisit ? REVISIT_PROFILE : undefined],
+            ['WARC-Refers-To', input.revisitOf?.recordId ? recordIdForm(input.revisitOf.recordId) : undefined],
             ['WARC-Refers-To-Target-URI', input.revisitOf?.targetUri],
             ['WARC-Refers-To-Date', input.revisitOf ? warcDate(input.revisitOf.date) : undefined],
             ['WARC-Truncated', input.warcinfoTruncated],

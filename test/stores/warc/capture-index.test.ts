@@ -47,6 +47,8 @@ function capture(fields: Partial<Capture> = {}): Omit<Capture, 'surt'> {
     warcCsize: 512,
     refersToUrl: null,
     refersToDatetime: null,
+    recordId: null,
+    warcDate: null,
     ...fields,
   };
 }
