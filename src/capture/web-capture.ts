@@ -15,6 +15,7 @@ import type { Cdx, FileMeta, Terminal } from '../schemas/result.js';
 import type { Capture, CaptureIndex } from '../stores/warc/capture-index.js';
 import { base32Decode, warcDate } from '../stores/warc/record.js';
 import { wireWarcPath } from '../stores/warc/location.js';
+import { cdxMime } from '../stores/warc/cdxj.js';
 import { surt } from '../stores/warc/surt.js';
 import { sha1Base32, type RecordLocation, type WarcWriter } from '../stores/warc/writer.js';
 
@@ -59,7 +60,7 @@ export function cdxFromCapture(capture: Capture): Cdx {
     surt: capture.surt,
     datetime: capture.datetime,
     url: capture.url,
-    mimetype: capture.recordType === 'revisit' ? 'warc/revisit' : capture.mimetype,
+    mimetype: cdxMime(capture),
     status_code: capture.statusCode,
     sha1b32: capture.payloadSha1b32,
     sha1hex: base32Decode(capture.payloadSha1b32).toString('hex'),
@@ -150,7 +151,7 @@ export async function captureResponse(
       datetime,
       recordType: original ? 'revisit' : 'response',
       statusCode: response.statusCode,
-      mimetype: contentType ?? fileMeta.mimetype,
+      mimetype: declaredMime(response.header('content-type')),
       payloadSha1b32,
       fileMeta,
       refersTo: original,
@@ -173,7 +174,7 @@ function captureRow(
     datetime: string;
     recordType: 'response' | 'revisit';
     statusCode: number;
-    mimetype: string;
+    mimetype: string | null;
     payloadSha1b32: string;
     fileMeta: FileMeta;
     refersTo: Capture | null;
@@ -209,6 +210,14 @@ function revisitTarget(original: Capture): { targetUri: string; date: Date; reco
     date: original.warcDate ? new Date(original.warcDate) : parseDatetime(original.datetime),
     ...(original.recordId ? { recordId: original.recordId } : {}),
   };
+}
+
+/**
+ * The CDX mimetype: the declared Content-Type up to its first `;` or space, as it was sent (what
+ * pywb's indexer keeps); null when the response declared none.
+ */
+function declaredMime(contentType: string | undefined): string | null {
+  return contentType?.trim().split(/[; ]/, 1)[0] || null;
 }
 
 export function parseDatetime(datetime: string): Date {

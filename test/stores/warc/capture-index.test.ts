@@ -323,7 +323,7 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
       expect([...lines].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))).toEqual(lines);
     });
 
-    it('formats each line exactly: strings for numbers, warc/revisit, no status when there is none', async () => {
+    it('formats each line as pywb indexes it: strings for numbers, bare digest, warc/revisit without status, unk', async () => {
       const response = capture({
         url: 'https://zenodo.org/records/3',
         datetime: '20240101120000',
@@ -347,11 +347,12 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
         statusCode: null,
         mimetype: 'application/json',
       });
-      for (const c of [response, revisit, metadata]) await index.add(c);
+      const untyped = capture({ url: 'https://zenodo.org/records/4', datetime: '20240101120002', mimetype: null });
+      for (const c of [response, revisit, metadata, untyped]) await index.add(c);
       const { lines } = await exportLines(index);
       expect(lines).toContain(
         'org,zenodo)/records/3 20240101120000 {"url":"https://zenodo.org/records/3","mime":"text/csv","status":"200",' +
-          '"digest":"sha1:B2LTWWPUOYAH7UIPQ7ZUPQ4VMBSVC36A","length":"2048","offset":"4500000000",' +
+          '"digest":"B2LTWWPUOYAH7UIPQ7ZUPQ4VMBSVC36A","length":"2048","offset":"4500000000",' +
           `"filename":"${WARC}"}`,
       );
       const byType = (datetime: string) =>
@@ -362,8 +363,10 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
             .slice(2)
             .join(' '),
         );
-      expect(byType('20240202000000')).toMatchObject({ mime: 'warc/revisit', status: '200' });
+      expect(byType('20240202000000')).toMatchObject({ mime: 'warc/revisit' });
+      expect(byType('20240202000000')).not.toHaveProperty('status');
       expect(byType('20240101120001')).not.toHaveProperty('status');
+      expect(byType('20240101120002')).toMatchObject({ mime: 'unk', status: '200' });
       expect(lines.every((l) => /^\S+ \d{14} \{.*\}$/.test(l))).toBe(true);
     });
 
