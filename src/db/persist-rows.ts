@@ -168,6 +168,8 @@ function platformRow(result: FilesetResult, keys: { ingest_type: string; base_ur
   const bundle = result.fileset_bundle;
   // web_bundle_* name a web capture of the bundle; an archiveorg bundle fetched but not captured has none.
   const webBundle = bundle?.cdx ? bundle.terminal : null;
+  const webBundleUrl = result.web_bundle_url ?? webBundle?.terminal_url ?? null;
+  const webBundleDt = result.web_bundle_url_dt ?? webBundle?.terminal_dt ?? null;
   return {
     ...keys,
     hit: result.hit,
@@ -180,8 +182,8 @@ function platformRow(result: FilesetResult, keys: { ingest_type: string; base_ur
     file_count: result.file_count ?? null,
     archiveorg_item_name: result.archiveorg_item_name ?? null,
     archiveorg_item_bundle_path: bundle?.archiveorg_bundle_path ?? null,
-    web_bundle_url: webBundle?.terminal_url ?? null,
-    web_bundle_dt: webBundle?.terminal_dt ?? null,
+    web_bundle_url: webBundleUrl,
+    web_bundle_dt: webBundleDt,
     manifest: result.manifest ? JSON.stringify(result.manifest) : null,
   };
 }
@@ -247,12 +249,14 @@ function capturedCdx(result: FilesetResult): Row[] {
 }
 
 /**
- * Files whose bytes we hold: manifest entries archived or already present, with every hash; the
+ * Files whose bytes we hold: the landing page, manifest entries archived or already present, with every hash; the
  * single file and the bundle when captured or the result succeeded. Never a file that failed
  * verification: a later ingest would trust this row and skip downloading it.
  */
 function archivedFiles(result: FilesetResult): Row[] {
   const metas: FileMeta[] = [];
+  // The landing page as captured: ingest_file_result.terminal_sha1hex joins this row.
+  if (result.file_meta && result.cdx) metas.push(result.file_meta);
   for (const entry of result.manifest ?? []) {
     const meta = entryFileMeta(entry);
     if (meta) metas.push(meta);

@@ -21,6 +21,7 @@ import { summarise, wireEntry } from '../strategies/outcomes.js';
 import { fetchLanding } from '../capture/landing.js';
 import { applyLimits } from './limits.js';
 import {
+  consumerFields,
   datasetFileResult,
   landingFields,
   newResult,
@@ -97,6 +98,8 @@ export async function ingestFileset(
     if (status === 'internal-error') log.error({ err }, 'unexpected error during ingest');
     result = withStatus(run.partial, status, message);
   }
+  const ready = run.ready && result === run.partial;
+  result = consumerFields(result);
   if (!options.dryRun && run.url && result.status !== 'skip-url-blocklist') {
     await writeNote(deps, run.url, result);
   }
@@ -105,7 +108,7 @@ export async function ingestFileset(
   return {
     result,
     fileResult: datasetFileResult(result),
-    ready: run.ready && result === run.partial,
+    ready,
     ...(run.strategy ? { strategy: run.strategy } : {}),
   };
 }
@@ -240,7 +243,8 @@ class IngestRun {
  */
 function alreadyArchived(item: PlatformItem): StrategyResult {
   const outcomes = item.manifest.map((f) => ({
-    entry: { ...wireEntry(f, f.restricted ? 'platform-restricted' : 'exists'), terminal_url: f.platform_url ?? null },
+    // Not captured over the web by us: the platform URL names the platform's own copy.
+    entry: { ...wireEntry(f, f.restricted ? 'platform-restricted' : 'exists'), terminal_url: null, terminal_dt: null },
   }));
   return { ...summarise(outcomes, 'success-existing'), manifest: outcomes.map((o) => o.entry) };
 }

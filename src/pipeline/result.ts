@@ -71,6 +71,37 @@ export function strategyFields(outcome: StrategyResult): Partial<FilesetResult> 
   };
 }
 
+/**
+ * The fields fatcat's importer builds URLs from (IngestFilesetResultImporter.parse_fileset_urls):
+ * - `web_base_url` + `web_base_url_dt`: the landing page as our WARCs hold it (a 2xx capture, not
+ *   a bot wall's page); `web_bundle_url` +
+ *   `web_bundle_url_dt`: the bundle as captured by web-fileset-bundled. Only captures we wrote.
+ * - `platform_base_url` is kept only where the importer can use it without raising: it then reads
+ *   `platform_bundle_url` (as the repository base), and for a `web-*` strategy `web_base_url` and
+ *   `web_base_url_dt` (KeyError when absent).
+ */
+export function consumerFields(result: FilesetResult): FilesetResult {
+  const next: FilesetResult = { ...result };
+  for (const key of ['web_base_url', 'web_base_url_dt', 'web_bundle_url', 'web_bundle_url_dt'] as const) {
+    delete next[key];
+  }
+  const status = result.terminal?.terminal_status_code ?? 0;
+  if (result.cdx && result.terminal && status >= 200 && status < 300) {
+    next.web_base_url = result.terminal.terminal_url;
+    next.web_base_url_dt = result.terminal.terminal_dt;
+  }
+  const bundle = result.fileset_bundle;
+  if (bundle?.cdx && bundle.terminal) {
+    next.web_bundle_url = bundle.terminal.terminal_url;
+    next.web_bundle_url_dt = bundle.terminal.terminal_dt;
+  }
+  const webStrategy = result.ingest_strategy?.startsWith('web-') ?? false;
+  if (result.platform_base_url && (!result.platform_bundle_url || (webStrategy && !next.web_base_url))) {
+    next.platform_base_url = null;
+  }
+  return next;
+}
+
 /** sandcrawler's file-ingest result shape, emitted beside a `*-file` success. */
 export function datasetFileResult(result: FilesetResult): DatasetFileResult | null {
   const file = result.fileset_file;

@@ -141,9 +141,9 @@ export const archiveorg: PlatformHelper = {
         }).filter(([, value]) => value !== undefined),
       ),
       platformBaseUrl: `${ORIGIN}/details/${identifier}`,
-      // archive.org's "download all" (`/compress/<item>`) is used widely but no documentation of it
-      // could be found (see test/fixtures/archiveorg/README.md), so no bundle URL is claimed.
-      platformBundleUrl: null,
+      // archive.org's "download all" zip of an item: observed (the item page's "download all" link),
+      // not documented (see test/fixtures/archiveorg/README.md).
+      platformBundleUrl: `${ORIGIN}/compress/${identifier}`,
       alreadyArchived: true,
     };
   },

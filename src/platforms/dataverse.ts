@@ -319,7 +319,9 @@ export const dataverse: PlatformHelper = {
     if (manifest.length && manifest.every((f) => f.restricted)) {
       throw new PlatformRestrictedError(`all ${manifest.length} files of Dataverse ${pid} v${number} are restricted`);
     }
-    const suffix = pid.replace(/^[a-z]+:[^/]+\//i, '').replace(/\//g, '-');
+    // sandcrawler's name: the PID's last segment (doi:10.7910/DVN/7XCWTN → 7XCWTN), so a renewal
+    // of a dataset sandcrawler archived finds its item.
+    const suffix = pid.split('/').pop()!;
     const baseUrl = `${target.origin}/dataset.xhtml?persistentId=${q(pid)}&version=${number}`;
     return {
       platformName: 'dataverse',

@@ -221,7 +221,6 @@ export const dryad: PlatformHelper = {
     const versionUrl = absolute(dataset._links['stash:version'].href).replace(/\/+$/, '');
     const manifest = await listDryadFiles(ctx, `${versionUrl}/files`);
     const landingUrl = `${ORIGIN}/dataset/doi:${doi}`;
-    const download = dataset._links['stash:download']?.href;
     return {
       platformName: 'dryad',
       platformDomain: 'datadryad.org',
@@ -239,8 +238,8 @@ export const dryad: PlatformHelper = {
         source: landingUrl,
       },
       platformBaseUrl: landingUrl,
-      // Documented: "Download the most recent version of a dataset: /api/v2/datasets/<doi>/download" (a zip).
-      platformBundleUrl: download ? absolute(download) : null,
+      // The zip of exactly the version whose files are listed (/api/v2/versions/<id>/download).
+      platformBundleUrl: `${versionUrl}/download`,
     };
   },
 };

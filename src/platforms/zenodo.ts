@@ -104,7 +104,9 @@ export const zenodo: PlatformHelper = {
         source: `https://${target.host}/records/${recordId}`,
       },
       platformBaseUrl: `https://${target.host}/records/${recordId}`,
-      platformBundleUrl: record.links?.archive ?? null,
+      // Every record's files as one zip: today's API lists it as links.archive; records recorded
+      // before 2023 do not list it, but Zenodo serves the same path for them.
+      platformBundleUrl: record.links?.archive ?? `https://${target.host}/api/records/${recordId}/files-archive`,
     };
   },
 };

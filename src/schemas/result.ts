@@ -63,6 +63,17 @@ export const FilesetResultSchema = z.object({
   platform_id: z.string().nullish(),
   platform_base_url: z.string().nullish(),
   platform_bundle_url: z.string().nullish(),
+  // Captures in our WARCs of the landing page and of the bundle (Wayback URL parts, read by fatcat).
+  web_base_url: z.string().nullish(),
+  web_base_url_dt: z
+    .string()
+    .regex(/^\d{14}$/)
+    .nullish(),
+  web_bundle_url: z.string().nullish(),
+  web_bundle_url_dt: z
+    .string()
+    .regex(/^\d{14}$/)
+    .nullish(),
   archiveorg_item_name: z.string().nullish(),
   manifest: z.array(ManifestEntrySchema).nullish(),
   file_count: z.number().int().nonnegative().nullish(),

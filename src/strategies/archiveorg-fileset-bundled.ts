@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { IngestError, ItemUploadError } from '../errors.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import { type ItemFile } from '../stores/items/types.js';
-import { itemMetadata, itemNameOf } from './item-archiving.js';
+import { itemMetadata, itemNameOf, NOT_CAPTURED } from './item-archiving.js';
 import { fetchToWork, pruneEmptyDirs, removeWork, workPaths } from './work-dir.js';
 import { bundleMaxBytes, matchBundle, readBundle, type BundleEntry } from './bundle.js';
 import type { ArchiveStrategy, StrategyContext, StrategyResult } from './types.js';
@@ -25,7 +25,7 @@ async function readStoredEntries(itemName: string, ctx: StrategyContext): Promis
   return JSON.parse(Buffer.concat(chunks).toString('utf8')) as BundleEntry[];
 }
 
-function storedBundle(itemName: string, zip: ItemFile, ctx: StrategyContext): StrategyResult['filesetBundle'] {
+function storedBundle(itemName: string, zip: ItemFile): StrategyResult['filesetBundle'] {
   return {
     file_meta: zip.sha256
       ? {
@@ -39,7 +39,7 @@ function storedBundle(itemName: string, zip: ItemFile, ctx: StrategyContext): St
     terminal: null,
     cdx: null,
     revisit_cdx: null,
-    archiveorg_bundle_path: ctx.items.locate(itemName, bundlePath(itemName)),
+    archiveorg_bundle_path: bundlePath(itemName),
   };
 }
 
@@ -58,7 +58,7 @@ export const archiveorgFilesetBundled: ArchiveStrategy = {
     return {
       status: 'success-existing',
       manifest: outcomes.map((o) => ({ ...o.entry, status: 'exists' as const })),
-      filesetBundle: storedBundle(itemName, zip, ctx),
+      filesetBundle: storedBundle(itemName, zip),
     };
   },
 
@@ -90,9 +90,10 @@ export const archiveorgFilesetBundled: ArchiveStrategy = {
           errorMessage: `the bundle ${url}: ${fetched.message ?? fetched.entry.status}`,
         };
       }
+      // The zip was fetched, not captured over the web: no terminal names a capture of it.
       const filesetBundle = {
         file_meta: fetched.meta,
-        terminal: fetched.terminal,
+        terminal: null,
         cdx: null,
         revisit_cdx: null,
         archiveorg_bundle_path: null,
@@ -126,11 +127,11 @@ export const archiveorgFilesetBundled: ArchiveStrategy = {
         };
       }
       await removeWork(work);
-      const stored = ctx.items.locate(itemName, bundlePath(itemName));
       return {
         status,
-        manifest: outcomes.map((o) => ({ ...o.entry, terminal_url: stored })),
-        filesetBundle: { ...filesetBundle, archiveorg_bundle_path: stored },
+        manifest: outcomes.map((o) => ({ ...o.entry, ...NOT_CAPTURED })),
+        // Relative to the item, as archive.org names it (`/download/<item>/<bundle path>`).
+        filesetBundle: { ...filesetBundle, archiveorg_bundle_path: bundlePath(itemName) },
         note: {
           strategy: 'archiveorg-fileset-bundled',
           bundle: bundlePath(itemName),

@@ -7,13 +7,18 @@ import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import type { CaptureResult, ManifestEntry } from '../schemas/index.js';
 import type { FileStatus } from '../schemas/statuses.js';
 import { checkItemName, isSafeItemPath, type ItemFile } from '../stores/items/types.js';
-import { warcDatetime } from '../capture/web-capture.js';
 import type { WorkBudget } from './work-budget.js';
 import { fetchToWork, pruneEmptyDirs, removeWork, workPaths } from './work-dir.js';
 import type { StrategyContext, StrategyResult } from './types.js';
 import { fillFromMeta } from './verify.js';
 import { mapLimit } from '../map-limit.js';
 import { wireEntry, type FileOutcome } from './outcomes.js';
+
+/**
+ * An item file was not captured over the web: no terminal URL or time names a capture of it (a
+ * consumer would build a Wayback URL from them). The item name and the path inside it name it.
+ */
+export const NOT_CAPTURED = { terminal_url: null, terminal_dt: null } as const;
 
 /** A file's outcome plus what it did to the item (for the note). */
 export interface ItemOutcome extends FileOutcome {
@@ -37,31 +42,7 @@ function sameBytes(file: PlatformFile, stored: ItemFile): boolean {
   return common.length > 0 && common.every(([a, b]) => a.toLowerCase() === b.toLowerCase());
 }
 
-/** When each path was last added or changed, from the item's notes (one read, only when asked). */
-function storedTimes(itemName: string, ctx: StrategyContext): () => Promise<Map<string, Date>> {
-  let times: Promise<Map<string, Date>> | undefined;
-  return () =>
-    (times ??= ctx.items.listNotes(itemName).then((notes) => {
-      const map = new Map<string, Date>();
-      for (const note of notes) {
-        for (const key of ['added', 'changed']) {
-          const paths = note[key];
-          if (Array.isArray(paths)) for (const p of paths) if (typeof p === 'string') map.set(p, note.time);
-        }
-      }
-      return map;
-    }));
-}
-
-async function existsOutcome(
-  itemName: string,
-  file: PlatformFile,
-  stored: ItemFile,
-  ctx: StrategyContext,
-  times: () => Promise<Map<string, Date>>,
-): Promise<ItemOutcome> {
-  const location = ctx.items.locate(itemName, file.path);
-  const datetime = warcDatetime((await times()).get(file.path) ?? ctx.now());
+function existsOutcome(file: PlatformFile, stored: ItemFile): ItemOutcome {
   const sha256 = stored.sha256 ?? file.sha256?.toLowerCase() ?? null;
   const mimetype = stored.mimetype ?? file.mimetype ?? null;
   const entry: ManifestEntry = {
@@ -71,8 +52,7 @@ async function existsOutcome(
     sha1: stored.sha1,
     sha256,
     mimetype,
-    terminal_url: location,
-    terminal_dt: datetime,
+    ...NOT_CAPTURED,
   };
   const capture: CaptureResult = {
     // A store without sha256 (archive.org) cannot give a complete file_meta.
@@ -85,12 +65,7 @@ async function existsOutcome(
           mimetype: mimetype ?? 'application/octet-stream',
         }
       : null,
-    terminal: {
-      terminal_url: location,
-      terminal_dt: datetime,
-      terminal_status_code: 200,
-      terminal_sha1hex: stored.sha1,
-    },
+    terminal: null,
     cdx: null,
     revisit_cdx: null,
   };
@@ -103,8 +78,7 @@ export async function existingInItem(item: PlatformItem, ctx: StrategyContext): 
   const itemName = itemNameOf(item);
   const stored = new Map((await ctx.items.listFiles(itemName, ctx.signal)).map((f) => [f.path, f]));
   if (!item.manifest.every((f) => stored.has(f.path) && sameBytes(f, stored.get(f.path)!))) return null;
-  const times = storedTimes(itemName, ctx);
-  return Promise.all(item.manifest.map((f) => existsOutcome(itemName, f, stored.get(f.path)!, ctx, times)));
+  return item.manifest.map((f) => existsOutcome(f, stored.get(f.path)!));
 }
 
 export async function checkExistingInItem(
@@ -143,7 +117,6 @@ export async function archiveItemFiles(
   const itemName = itemNameOf(item);
   const budget = options.budget ?? ctx.workBudget;
   const stored = new Map((await ctx.items.listFiles(itemName, ctx.signal)).map((f) => [f.path, f]));
-  const times = storedTimes(itemName, ctx);
   const seen = new Set<string>();
   // The first infrastructure failure stops the other downloads; it is thrown once they have settled.
   const stop = new AbortController();
@@ -173,7 +146,7 @@ export async function archiveItemFiles(
         if (current && ctx.request.force_recrawl !== true && sameBytes(file, current)) {
           // A crash after an upload may have left its work files behind.
           await removeWork(workPaths(ctx.workDir, itemName, file.path));
-          outcome = await existsOutcome(itemName, file, current, ctx, times);
+          outcome = existsOutcome(file, current);
         } else {
           outcome = await archiveOne(file, current, run);
         }
@@ -225,7 +198,7 @@ async function archiveOne(file: PlatformFile, current: ItemFile | undefined, run
     const work = workPaths(ctx.workDir, itemName, file.path);
     const fetched = await fetchToWork(file, work, { ctx, budget: run.downloadBudget, limit: size ?? budget.total });
     if (!('meta' in fetched)) return fetched;
-    const { meta, terminal } = fetched;
+    const { meta } = fetched;
     const filled = fillFromMeta(wireEntry(file, 'success'), meta);
     try {
       await run.setMetadata();
@@ -246,12 +219,7 @@ async function archiveOne(file: PlatformFile, current: ItemFile | undefined, run
       if (!(err instanceof ItemUploadError)) throw err; // the store is unreachable: keep the work files for the retry
       await removeWork(work);
       return {
-        entry: {
-          ...filled,
-          status: 'error-archiveorg-upload',
-          terminal_url: terminal.terminal_url,
-          terminal_dt: terminal.terminal_dt,
-        },
+        entry: { ...filled, status: 'error-archiveorg-upload', ...NOT_CAPTURED },
         message: `${file.path}: the item store refused the file: ${err.message}`,
       };
     }
@@ -262,8 +230,8 @@ async function archiveOne(file: PlatformFile, current: ItemFile | undefined, run
         ? 'unchanged'
         : 'changed';
     return {
-      entry: { ...filled, terminal_url: ctx.items.locate(itemName, file.path), terminal_dt: terminal.terminal_dt },
-      capture: { file_meta: meta, terminal, cdx: null, revisit_cdx: null },
+      entry: { ...filled, ...NOT_CAPTURED },
+      capture: { file_meta: meta, terminal: null, cdx: null, revisit_cdx: null },
       change,
     };
   } finally {

@@ -84,7 +84,8 @@ describe('persistResults with results of the real pipeline', () => {
     ]);
 
     const outcome = await persistResults(db, [success, failure], opts);
-    const rows = { ingest_request: 2, ingest_file_result: 2, ingest_fileset_platform: 1, cdx: 2, file_meta: 3 };
+    // file_meta: the three files and both landing pages (ingest_file_result.terminal_sha1hex joins them)
+    const rows = { ingest_request: 2, ingest_file_result: 2, ingest_fileset_platform: 1, cdx: 2, file_meta: 5 };
     expect(outcome).toEqual({ results: 2, rows, rejected: [], skipped: {} });
     expect(await rowsIn(db, 'ingest_request')).toEqual([
       {
@@ -171,8 +172,17 @@ describe('persistResults with results of the real pipeline', () => {
       'datapackage.json': 'text/plain',
     });
     expect(await rowsIn(db, 'file_meta')).toEqual(
-      KEYS.map((k) => fileMeta(bytes[k]!, mimetypes[k]!)).sort((a, b) => (a.sha1hex < b.sha1hex ? -1 : 1)),
+      [...KEYS.map((k) => fileMeta(bytes[k]!, mimetypes[k]!)), success.file_meta!, failure.file_meta!].sort((a, b) =>
+        a.sha1hex < b.sha1hex ? -1 : 1,
+      ),
     );
+    const joined = await db.query<{ base_url: string }>(
+      'SELECT r.base_url FROM ingest_file_result r JOIN file_meta m ON m.sha1hex = r.terminal_sha1hex ORDER BY 1',
+    );
+    expect(joined.map((r) => r.base_url)).toEqual([
+      `https://doi.org/10.5281/zenodo.${RECORD}`,
+      'https://zenodo.org/records/68358988',
+    ]);
   });
 });
 

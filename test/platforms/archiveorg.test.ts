@@ -169,7 +169,7 @@ describe('archive.org items', () => {
       platformId: 'nawarian-test',
       archiveorgItemName: 'nawarian-test',
       platformBaseUrl: 'https://archive.org/details/nawarian-test',
-      platformBundleUrl: null,
+      platformBundleUrl: 'https://archive.org/compress/nawarian-test',
       alreadyArchived: true,
     });
     expect(item.archiveorgItemMeta).toEqual({ title: 'nawarian-test', mediatype: 'data', collection: 'opensource' });

@@ -217,7 +217,7 @@ describe('dataverse landing pages', () => {
     expect([item.platformDomain, item.platformId, item.archiveorgItemName]).toEqual([
       'dataverse.example.org',
       'doi:10.5072/FK2/CY7BWA',
-      'dataverse.example.org-FK2-CY7BWA-v1.0',
+      'dataverse.example.org-CY7BWA-v1.0',
     ]);
     expect(server.requests).toEqual(['/api/info/version', datasetPath('doi:10.5072/FK2/CY7BWA')]);
   });
@@ -261,7 +261,7 @@ describe('dataverse datasets', () => {
       platformName: 'dataverse',
       platformDomain: 'dataverse.harvard.edu',
       platformId: 'doi:10.7910/DVN/HOLVXA',
-      archiveorgItemName: 'dataverse.harvard.edu-DVN-HOLVXA-v4.1',
+      archiveorgItemName: 'dataverse.harvard.edu-HOLVXA-v4.1',
       platformBaseUrl: 'https://dataverse.harvard.edu/dataset.xhtml?persistentId=doi:10.7910/DVN/HOLVXA&version=4.1',
       platformBundleUrl:
         'https://dataverse.harvard.edu/api/access/dataset/:persistentId/versions/4.1?persistentId=doi:10.7910/DVN/HOLVXA&format=original',
@@ -308,7 +308,7 @@ describe('dataverse datasets', () => {
 
   it('reads all of Q5PV4U with directoryLabel folders in the paths', async () => {
     const item = await process('https://dataverse.harvard.edu/dataset.xhtml?persistentId=doi:10.7910/DVN/Q5PV4U');
-    expect(item.archiveorgItemName).toBe('dataverse.harvard.edu-DVN-Q5PV4U-v1.1');
+    expect(item.archiveorgItemName).toBe('dataverse.harvard.edu-Q5PV4U-v1.1');
     expect(
       item.manifest.map((f) => [
         f.path,
@@ -404,7 +404,7 @@ describe('dataverse datasets', () => {
 
   it('reads TJCLKP (111 files): the ingested tabular file is fetched, sized and named as its original upload', async () => {
     const item = await process('https://dataverse.harvard.edu/citation?persistentId=doi:10.7910/DVN/TJCLKP');
-    expect(item.archiveorgItemName).toBe('dataverse.harvard.edu-DVN-TJCLKP-v3.0');
+    expect(item.archiveorgItemName).toBe('dataverse.harvard.edu-TJCLKP-v3.0');
     expect(item.manifest).toHaveLength(111);
     expect(item.manifest.reduce((sum, f) => sum + f.size!, 0)).toBe(760273);
     expect(item.manifest[0]).toEqual({
@@ -460,7 +460,7 @@ describe('dataverse versions', () => {
       'https://dataverse.harvard.edu/dataset.xhtml?persistentId=doi:10.7910/DVN/Q5PV4U&version=1.1',
     );
     expect(server.requests).toEqual([versionPath('doi:10.7910/DVN/Q5PV4U', '1.1')]);
-    expect(item.archiveorgItemName).toBe('dataverse.harvard.edu-DVN-Q5PV4U-v1.1');
+    expect(item.archiveorgItemName).toBe('dataverse.harvard.edu-Q5PV4U-v1.1');
     expect(item.platformBundleUrl).toBe(
       `${HARVARD}/api/access/dataset/:persistentId/versions/1.1?persistentId=doi:10.7910/DVN/Q5PV4U&format=original`,
     );

@@ -152,7 +152,8 @@ describe('dryad dataset 2rbnzs7jp (2022 API shapes)', () => {
       platformId: '10.5061/dryad.2rbnzs7jp',
       archiveorgItemName: 'datadryad.org-2rbnzs7jp-v4',
       platformBaseUrl: 'https://datadryad.org/dataset/doi:10.5061/dryad.2rbnzs7jp',
-      platformBundleUrl: 'https://datadryad.org/api/v2/datasets/doi%3A10.5061%2Fdryad.2rbnzs7jp/download',
+      // The zip of exactly the listed version, not the dataset's latest.
+      platformBundleUrl: 'https://datadryad.org/api/v2/versions/57535/download',
     });
     // The 2022 listing has no digests: sizes only, hashes come from the bytes.
     expect(item.manifest).toEqual([
@@ -198,7 +199,7 @@ describe('dryad dataset 2rbnzs7jp (2022 API shapes)', () => {
     ]);
   });
 
-  it('has no bundle URL when the dataset links no download', async () => {
+  it("gives the listed version's zip as bundle even when the dataset links no download", async () => {
     const { server, ctx } = await serve();
     serveDryad2rbnzs7jp(server);
     const body = mutate(
@@ -208,7 +209,7 @@ describe('dryad dataset 2rbnzs7jp (2022 API shapes)', () => {
     );
     server.route(datasetApiPath('10.5061/dryad.2rbnzs7jp'), { body, headers: json });
     const item = await dryad.processRequest(request('https://doi.org/10.5061/dryad.2rbnzs7jp'), null, ctx);
-    expect(item.platformBundleUrl).toBeNull();
+    expect(item.platformBundleUrl).toBe('https://datadryad.org/api/v2/versions/57535/download');
   });
 });
 

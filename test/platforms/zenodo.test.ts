@@ -83,7 +83,8 @@ describe('zenodo records', () => {
       platformId: '7078725',
       archiveorgItemName: 'zenodo.org-7078725',
       platformBaseUrl: 'https://zenodo.org/records/7078725',
-      platformBundleUrl: null,
+      // the 2022 recording lists no links.archive; Zenodo serves the same path for every record
+      platformBundleUrl: 'https://zenodo.org/api/records/7078725/files-archive',
     });
     expect(item.manifest.map((f) => [f.path, f.size, f.md5])).toEqual([
       ['capitals.csv', 76, '154d822b8c2aa259867067f01c0efee5'],

@@ -30,6 +30,11 @@ describe('wire schemas use sandcrawler field names', () => {
         'platform_id',
         'platform_base_url',
         'platform_bundle_url',
+        // what fatcat's fileset importer reads beside them (captures in our WARCs)
+        'web_base_url',
+        'web_base_url_dt',
+        'web_bundle_url',
+        'web_bundle_url_dt',
         'archiveorg_item_name',
         'manifest',
         'file_count',

@@ -41,14 +41,10 @@ describe('archiveorg-file', () => {
     expect(await archiveorgFile.checkExisting(item, h.ctx)).toBeNull();
     const result = await archiveorgFile.process(item, h.ctx);
     expect(result.status).toBe('success-file');
+    // Downloaded into the item, not captured over the web: no terminal or cdx names a capture.
     expect(result.filesetFile).toEqual({
       file_meta: FILE_META,
-      terminal: {
-        terminal_url: URL,
-        terminal_dt: '20260301120000',
-        terminal_status_code: 200,
-        terminal_sha1hex: FILE_META.sha1hex,
-      },
+      terminal: null,
       cdx: null,
       revisit_cdx: null,
     });
@@ -64,8 +60,8 @@ describe('archiveorg-file', () => {
         extra: { type: 'json' },
         platform_url: URL,
         status: 'success',
-        terminal_url: h.items.locate(ITEM, 'datapackage.json'),
-        terminal_dt: '20260301120000',
+        terminal_url: null,
+        terminal_dt: null,
       },
     ]);
     expect(result.note).toEqual({
@@ -77,7 +73,7 @@ describe('archiveorg-file', () => {
     });
   });
 
-  it('says success-existing on a rerun, its fileset_file pointing into the item at the time the note recorded', async () => {
+  it('says success-existing on a rerun, its fileset_file naming no capture (the file is in the item)', async () => {
     const item = await oneFile();
     const first = await archiveorgFile.process(item, h.ctx);
     await h.items.writeNote(ITEM, { time: h.clock.now, ...first.note });
@@ -86,12 +82,7 @@ describe('archiveorg-file', () => {
     expect(again?.status).toBe('success-existing');
     expect(again?.filesetFile).toEqual({
       file_meta: FILE_META,
-      terminal: {
-        terminal_url: h.items.locate(ITEM, 'datapackage.json'),
-        terminal_dt: '20260301120000',
-        terminal_status_code: 200,
-        terminal_sha1hex: FILE_META.sha1hex,
-      },
+      terminal: null,
       cdx: null,
       revisit_cdx: null,
     });

@@ -63,7 +63,8 @@ describe('archiveorg-fileset-bundled', () => {
     const sha1 = createHash('sha1').update(bytes).digest('hex');
     expect(result.filesetBundle).toMatchObject({
       file_meta: { size_bytes: bytes.length, sha1hex: sha1 },
-      archiveorg_bundle_path: h.items.locate(ITEM, `_bundle/${ITEM}.zip`),
+      // relative to the item, never a local path (archive.org serves it at /download/<item>/<path>)
+      archiveorg_bundle_path: `_bundle/${ITEM}.zip`,
     });
     const listed = await h.items.listFiles(ITEM);
     expect(listed.map((f) => [f.path, f.size])).toEqual([

@@ -149,8 +149,8 @@ describe('checkExistingInItem', () => {
         sha256: DATA_CSV.sha256,
         mimetype: 'text/csv',
         status: 'exists',
-        terminal_url: `https://archive.org/download/${ITEM}/data.csv`,
-        terminal_dt: '20260301120000',
+        terminal_url: null,
+        terminal_dt: null,
       },
     ]);
     expect((await check([file({ md5: DATA_CSV.md5 })])).result?.status).toBe('success-existing');

@@ -222,18 +222,24 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
         .sort((a, b) => String(a.base_url).localeCompare(String(b.base_url))),
     );
     // The three verified files of the success, never the mismatching ones; every landing capture.
+    const landings = new Map(
+      results.filter((r) => r.cdx && r.file_meta).map((r) => [r.file_meta!.sha1hex, r.file_meta!]),
+    );
     expect(
-      await s.db.query('SELECT sha1hex, sha256hex, md5hex, size_bytes, mimetype FROM file_meta ORDER BY size_bytes'),
+      await s.db.query(
+        'SELECT sha1hex, sha256hex, md5hex, size_bytes, mimetype FROM file_meta ORDER BY size_bytes, sha1hex',
+      ),
     ).toEqual(
-      made.success
-        .manifest!.map((e) => ({
+      [
+        ...made.success.manifest!.map((e) => ({
           sha1hex: e.sha1,
           sha256hex: e.sha256,
           md5hex: e.md5,
           size_bytes: e.size,
           mimetype: e.mimetype,
-        }))
-        .sort((a, b) => a.size_bytes! - b.size_bytes!),
+        })),
+        ...landings.values(),
+      ].sort((a, b) => a.size_bytes! - b.size_bytes! || (a.sha1hex! < b.sha1hex! ? -1 : 1)),
     );
     expect(
       await s.db.query('SELECT url, datetime, sha1hex, warc_path, warc_offset, warc_csize FROM cdx ORDER BY url'),
@@ -325,7 +331,7 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
       ingest_file_result: 6,
       ingest_fileset_platform: 6,
       cdx: 2,
-      file_meta: 3,
+      file_meta: 5, // the success's three files and the two landing pages
     });
     expect(await s.db.query('SELECT status, hit FROM ingest_fileset_platform WHERE base_url = $1', [again])).toEqual([
       { status: 'success', hit: true },
@@ -413,7 +419,7 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
         ingest_file_result: 5,
         ingest_fileset_platform: 3,
         cdx: 4,
-        file_meta: 3,
+        file_meta: 7, // the success's three files and the four landing pages
       });
       expect(proxy.connections).toBeGreaterThan(1); // the pool really reconnected
     });

@@ -71,7 +71,7 @@ export const site: PlatformSite = {
     return {
       url: `https://dataverse.example.org/dataset.xhtml?persistentId=${CARS_PID}`,
       platformId: CARS_PID,
-      itemName: 'dataverse.example.org-FK2-CY7BWA-v1.0',
+      itemName: 'dataverse.example.org-CY7BWA-v1.0',
       paths: ['code/compute.py', 'doc/README.md', 'data/stata13-auto.dta'],
       status: 'success-partial',
     };
