@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as persist from './commands/persist.js';
 import * as produce from './commands/produce.js';
 import * as topics from './commands/topics.js';
+import * as verify from './commands/verify.js';
 import { inputOf, jsonLines } from './commands/json-lines.js';
 import * as workerIngest from './commands/worker-ingest.js';
 import * as workerPersist from './commands/worker-persist.js';
@@ -21,6 +22,7 @@ const HELP: Record<string, string> = {
   persist: persist.usage,
   produce: produce.usage,
   topics: topics.usage,
+  verify: verify.usage,
   worker: `${workerIngest.usage}\n\n${workerPersist.usage}`,
   main: `fileset-ingest: archive research datasets (Zenodo, ...) into WARC files
 
@@ -35,6 +37,7 @@ Commands:
   persist [file|-]       write fileset result lines to the PostgreSQL tables
   produce --topic T [file|-]  send JSON-lines requests to a Kafka topic
   topics create          create the Kafka topics (partitions from config)
+  verify [--since T]     fixity audit of the WARC files and items, from the files alone
   worker ingest          the Kafka ingest-fileset worker (until SIGTERM)
   worker persist         the Kafka persist worker (until SIGTERM)
 
@@ -79,6 +82,8 @@ const COMMAND_OPTIONS: ParseArgsConfig['options'] = {
   concurrency: { type: 'string' },
   output: { type: 'string' },
   topic: { type: 'string' },
+  since: { type: 'string' },
+  'metrics-file': { type: 'string' },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -142,6 +147,11 @@ export async function main(argv: string[]): Promise<number> {
         });
       case 'topics':
         return await topics.run(config, logger, args);
+      case 'verify':
+        return await verify.run(config, logger, args, {
+          ...(typeof values.since === 'string' ? { since: values.since } : {}),
+          ...(typeof values['metrics-file'] === 'string' ? { metricsFile: values['metrics-file'] } : {}),
+        });
       case 'worker': {
         const [kind, ...rest] = args;
         const worker = kind === 'ingest' ? workerIngest : kind === 'persist' ? workerPersist : undefined;

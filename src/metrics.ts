@@ -160,3 +160,44 @@ export async function serveMetrics(
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
+
+/** What one `fileset-ingest verify` run found. */
+export interface VerifyFigures {
+  warcFiles: number;
+  records: number;
+  payloadBytes: number;
+  items: number;
+  itemFiles: number;
+  problems: number;
+  seconds: number;
+  /** When the run finished. */
+  finished: Date;
+}
+
+/**
+ * The figures of a `verify` run in Prometheus text format, for node_exporter's textfile
+ * collector (`verify --metrics-file`): an alert on `fileset_verify_problems > 0`, or on a last
+ * run too long ago, watches the archive's fixity.
+ */
+export async function verifyMetricsText(figures: VerifyFigures): Promise<string> {
+  const registry = new Registry();
+  const gauge = (name: string, help: string, value: number) =>
+    new Gauge({ name: `fileset_verify_${name}`, help, registers: [registry] }).set(value);
+  gauge('problems', 'Problems the last verify run found (damaged records or item files).', figures.problems);
+  gauge('warc_files', 'WARC files the last verify run read.', figures.warcFiles);
+  gauge('warc_records', 'WARC records the last verify run checked.', figures.records);
+  gauge(
+    'payload_bytes',
+    'Payload bytes of response and resource records the last verify run read.',
+    figures.payloadBytes,
+  );
+  gauge('items', 'Items the last verify run checked.', figures.items);
+  gauge('item_files', 'Item files the last verify run hashed.', figures.itemFiles);
+  gauge('duration_seconds', 'How long the last verify run took.', figures.seconds);
+  gauge(
+    'last_run_timestamp_seconds',
+    'When the last verify run finished (Unix time).',
+    figures.finished.getTime() / 1000,
+  );
+  return registry.metrics();
+}

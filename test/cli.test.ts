@@ -193,7 +193,7 @@ describe('fileset-ingest CLI', () => {
     const [, datetime, json] = cdxj[0]!.match(/^(\S+) (\d{14}) (\{.*\})$/)!.slice(1);
     expect(datetime).toMatch(/^\d{14}$/);
     expect(JSON.parse(json!)).toEqual(
-      expect.objectContaining({ url: expect.any(String), digest: expect.stringMatching(/^sha1:[A-Z2-7]{32}$/) }),
+      expect.objectContaining({ url: expect.any(String), digest: expect.stringMatching(/^[A-Z2-7]{32}$/) }),
     );
   });
 

@@ -184,7 +184,7 @@ export async function scanGzipMembers(path: string): Promise<MemberScan> {
 }
 
 /** Length of the gzip header at the start of `buf`, or undefined when it is not one (or cut). */
-function gzipHeaderLength(buf: Buffer): number | undefined {
+export function gzipHeaderLength(buf: Buffer): number | undefined {
   if (buf.length < 10 || buf[0] !== 0x1f || buf[1] !== 0x8b || buf[2] !== 8) return undefined;
   const flags = buf[3]!;
   let at = 10;
@@ -242,4 +242,13 @@ async function inflateAt(
   } finally {
     inflater.destroy();
   }
+}
+
+/** The closed WARC files of a directory (`.warc.gz`, not `.open` ones), sorted; none when it is missing. */
+export async function warcFileNames(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  return names.filter((name) => name.endsWith('.warc.gz')).sort();
 }

@@ -1,0 +1,107 @@
+// `fileset-ingest verify [--since T] [--metrics-file F]`: a fixity audit of the data directory
+// from its files alone (no database): every closed WARC file under warcs/ and every item of the
+// fs item store. One line per problem, then a summary; exit 1 on any problem.
+import { rename, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Config } from '../config.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { verifyMetricsText } from '../metrics.js';
+import { FsItemAudit } from '../stores/items/fs-audit.js';
+import { WarcAudit } from '../stores/warc/audit.js';
+import { LOCAL_WARC_PREFIX } from '../stores/warc/location.js';
+import { warcFileNames } from '../stores/warc/files.js';
+
+export const usage = `Usage: fileset-ingest verify [--since T] [--metrics-file F] [config flags]
+
+Audits what FILESET_DATA_DIR holds, from the files alone (no database needed): every closed WARC
+file under warcs/ (read with warcio: one record per gzip member, block and payload digests,
+Content-Length, request/response pairing, revisit originals), and every item of the fs item
+store (files.json sizes and md5/sha1/sha256 against the bytes, previous versions, notes).
+  --since T          only WARC files and items written at or after T (ISO 8601 date or time, or
+                     Unix seconds); revisits whose original is older are counted as unchecked
+  --metrics-file F   also write the figures in Prometheus text format to F (for node_exporter's
+                     textfile collector), replacing it atomically
+stdout: one line per problem, "<file>@<offset>: <what>" or "<item>/<path>: <what>", then a
+summary line {"warc_files", "records", "payload_bytes", "items", "item_files", "problems",
+"unchecked_revisits", "seconds"}.
+Exit status: 0 when everything is intact, 1 when a problem was found, 2 on bad usage, 3 when the
+audit itself failed.`;
+
+export interface VerifyOptions {
+  since?: string;
+  metricsFile?: string;
+  output?: NodeJS.WritableStream;
+}
+
+export function parseSince(text: string): Date {
+  const date = /^\d+$/.test(text) ? new Date(Number(text) * 1000) : new Date(text);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`--since ${text}: not a date, time or Unix time stamp`);
+  return date;
+}
+
+export async function run(
+  config: Config,
+  logger: Logger,
+  args: string[],
+  options: VerifyOptions = {},
+): Promise<number> {
+  if (args.length) throw new UsageError('verify takes no arguments');
+  const since = options.since === undefined ? undefined : parseSince(options.since);
+  const output = options.output ?? process.stdout;
+  const started = process.hrtime.bigint();
+
+  const warcDir = join(resolve(config.dataDir), LOCAL_WARC_PREFIX);
+  const warcs = new WarcAudit(since !== undefined);
+  for (const name of await warcFileNames(warcDir)) {
+    const path = join(warcDir, name);
+    if (since && (await stat(path)).mtimeMs < since.getTime()) continue;
+    await warcs.file(path, name);
+  }
+  warcs.finish();
+
+  const store = config.items.store;
+  const items = store.kind === 'fs' ? new FsItemAudit(store.root) : undefined;
+  if (items) {
+    for (const name of await items.itemNames()) {
+      if (since && !(await items.changedSince(name, since))) continue;
+      await items.item(name);
+    }
+    if (!since) await items.blobs();
+  } else {
+    logger.warn({ store: store.kind }, 'the item store is not a local directory: items are not audited');
+  }
+
+  const problems = [...warcs.problems, ...(items?.problems ?? [])];
+  let text = problems.map((p) => `${p.where}: ${p.message}\n`).join('');
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const summary = {
+    warc_files: warcs.files,
+    records: warcs.records,
+    payload_bytes: warcs.payloadBytes,
+    items: items?.items ?? 0,
+    item_files: items?.files ?? 0,
+    problems: problems.length,
+    unchecked_revisits: warcs.uncheckedRevisits,
+    seconds: Math.round(seconds * 1000) / 1000,
+  };
+  text += `${JSON.stringify(summary)}\n`;
+  output.write(text);
+  if (options.metricsFile) {
+    const metrics = await verifyMetricsText({
+      warcFiles: summary.warc_files,
+      records: summary.records,
+      payloadBytes: summary.payload_bytes,
+      items: summary.items,
+      itemFiles: summary.item_files,
+      problems: summary.problems,
+      seconds,
+      finished: new Date(),
+    });
+    const temp = `${options.metricsFile}.tmp-${process.pid}`;
+    await writeFile(temp, metrics);
+    await rename(temp, options.metricsFile);
+  }
+  logger.info(summary, 'verify finished');
+  return problems.length ? 1 : 0;
+}
