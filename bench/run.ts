@@ -10,6 +10,7 @@ import { kafkaBench } from './kafka.js';
 import { persistBench } from './persist.js';
 import { rssBench } from './rss.js';
 import { throughputBench } from './throughput.js';
+import { verifyBench } from './verify.js';
 
 const BENCHES: Record<string, { title: string; run: () => Promise<BenchReport> }> = {
   throughput: { title: 'web-fileset throughput vs wget', run: throughputBench },
@@ -17,6 +18,7 @@ const BENCHES: Record<string, { title: string; run: () => Promise<BenchReport> }
   archiveorg: { title: 'archiveorg-fileset throughput and peak RSS (fs item store)', run: archiveorgBench },
   persist: { title: 'Persist throughput: batched upserts vs COPY', run: persistBench },
   kafka: { title: 'End-to-end small-dataset throughput through Kafka (1 vs 2 ingest workers)', run: kafkaBench },
+  verify: { title: '`fileset-ingest verify` throughput on the WARCs of 1 GiB', run: verifyBench },
 };
 
 const USAGE = `Usage: npm run bench -- [${Object.keys(BENCHES).join('|')} ...] [--write]

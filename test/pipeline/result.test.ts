@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOfResult } from '../../src/db/persist-rows.js';
-import { ingestFileset } from '../../src/pipeline/ingest.js';
 import { consumerFields } from '../../src/pipeline/result.js';
-import { FilesetResultSchema, type FilesetResult } from '../../src/schemas/result.js';
+import type { FilesetResult } from '../../src/schemas/result.js';
 import { NOTE_URI_PREFIX } from '../../src/stores/warc/note.js';
 import {
   FatcatRaise,
@@ -22,86 +21,21 @@ import {
   wantFilesetFile,
   type Parsed,
 } from '../support/fatcat.js';
-import { FixtureServer } from '../support/fixture-server.js';
 import { jwarcCdx } from '../support/jwarc.js';
-import { testRuntime, warcFiles, type TestRuntime } from '../support/runtime.js';
-import { loadSites } from '../support/sites/index.js';
+import { consumerRuns, type ConsumerRun, type ConsumerRuns } from '../support/consumer-runs.js';
+import { warcFiles, type TestRuntime } from '../support/runtime.js';
 import { readWarc } from '../support/warcio.js';
-import { FIXTURES, recordFiles, serveZenodoRecord } from '../support/zenodo-site.js';
 
-const WEB = {};
-const ITEM = { FILESET_WEB_MAX_FILES: '1', FILESET_WEB_MAX_FILE_SIZE: '1' };
-const BUNDLED = { FILESET_BUNDLE_MIN_FILES: '2' };
-
-/** A request fatcat would take: allowed source and link source, a release named. */
-const fatcatRequest = (baseUrl: string) => ({
-  base_url: baseUrl,
-  ingest_type: 'dataset',
-  ingest_request_source: 'fatcat-ingest',
-  link_source: 'doi',
-  link_source_id: '10.5281/zenodo.0',
-  fatcat: { release_ident: 'aaaaaaaaaaaaaaaaaaaaaaaaai' },
-});
-
-interface Run {
-  name: string;
-  rt: TestRuntime;
-  results: FilesetResult[];
-}
-
-const runs: Run[] = [];
-const servers: FixtureServer[] = [];
-
-async function ingestTwice(name: string, server: FixtureServer, origins: string[], url: string, env: object) {
-  const rt = await testRuntime(server.origin, { ...env }, origins);
-  const results: FilesetResult[] = [];
-  for (let i = 0; i < 2; i++) {
-    const { result } = await ingestFileset(fatcatRequest(url), rt.deps);
-    results.push(FilesetResultSchema.parse(result));
-  }
-  await rt.close();
-  runs.push({ name, rt, results });
-}
+let made: ConsumerRuns;
+let runs: ConsumerRun[];
 
 beforeAll(async () => {
-  for (const site of await loadSites()) {
-    for (const [backend, env] of [
-      ['web', WEB],
-      ['archiveorg', ITEM],
-    ] as const) {
-      const server = await FixtureServer.start();
-      servers.push(server);
-      const dataset = site.serveDataset(server);
-      await ingestTwice(`${site.platform} ${backend}`, server, site.origins, dataset.url, env);
-    }
-  }
-  // One-file and bundled datasets: Zenodo records with their real bytes and Zenodo's real zip.
-  for (const [name, env, record, keys] of [
-    ['web-file', WEB, '7097299', ['datapackage.json']],
-    ['archiveorg-file', ITEM, '7097299', ['datapackage.json']],
-    ['web-fileset-bundled', BUNDLED, '7078760', ['data2.csv', 'data.csv', 'datapackage.json']],
-    ['archiveorg-fileset-bundled', { ...ITEM, ...BUNDLED }, '7078760', ['data2.csv', 'data.csv', 'datapackage.json']],
-  ] as const) {
-    const server = await FixtureServer.start();
-    servers.push(server);
-    serveZenodoRecord(server, `zenodo_record_${record}.json`, { files: recordFiles(record, [...keys]) });
-    server.route(`/api/records/${record}/files-archive`, {
-      file: join(FIXTURES, 'bundles', `zenodo-${record}.zip`),
-      headers: { 'Content-Type': 'application/zip' },
-    });
-    await ingestTwice(
-      name,
-      server,
-      ['https://zenodo.org', 'https://doi.org'],
-      `https://doi.org/10.5281/zenodo.${record}`,
-      env,
-    );
-  }
+  made = await consumerRuns();
+  runs = made.runs;
 }, 600_000);
 
 afterAll(async () => {
-  for (const run of runs) await run.rt.dispose();
-  for (const server of servers) await server.close();
+  await made?.dispose();
 });
 
 /** url + 14-digit time of every capture jwarc's indexer finds in a run's WARCs. */
@@ -112,7 +46,7 @@ async function capturesOf(rt: TestRuntime): Promise<Set<string>> {
 }
 
 /** Every URL an import built resolves to an archived copy: a WARC capture or a file of the item. */
-async function expectArchivedCopies(run: Run, result: FilesetResult, parsed: Parsed): Promise<void> {
+async function expectArchivedCopies(run: ConsumerRun, result: FilesetResult, parsed: Parsed): Promise<void> {
   if ('skipped' in parsed) return;
   const captures = await capturesOf(run.rt);
   const built = [
