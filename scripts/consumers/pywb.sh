@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# By hand (not CI): index WARC files with pywb's own indexer (`wb-manager add`), serve them with
+# pywb (`wayback`), and replay every captured URL (pywb_replay.py).
+#
+#   scripts/consumers/pywb.sh <pywb source dir> <warc>...
+#
+# pywb runs from its source with Debian's /usr/bin/python3 and Debian packages (python3-gevent,
+# -jinja2, -werkzeug, -redis, -fakeredis, -portalocker, -tldextract, -brotli, -webencodings,
+# -ua-parser, -webassets, -dateutil, -markupsafe, -yaml, -requests, -six). Not packaged, so given
+# on PYWB_PYTHONPATH as source trees: warcio (python), surt, wsgiprox; and stubs for pyamf and
+# certauth, which only AMF requests and proxy mode use.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$1
+shift
+work=$(mktemp -d)
+port=${PYWB_PORT:-18080}
+export PYTHONPATH="$src:${PYWB_PYTHONPATH:-}"
+cleanup() {
+  [[ -n ${server:-} ]] && kill "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+/usr/bin/python3 -m pywb.manager.manager init fileset >/dev/null 2>&1
+/usr/bin/python3 -m pywb.manager.manager add fileset "$@" >/dev/null 2>&1
+echo "pywb indexed $(wc -l < collections/fileset/indexes/index.cdxj) lines from $# WARC files"
+/usr/bin/python3 -c "from pywb.apps.cli import wayback; wayback()" -p "$port" >"$work/wayback.log" 2>&1 &
+server=$!
+for _ in $(seq 1 60); do
+  curl -sf "http://127.0.0.1:$port/fileset/" >/dev/null && break
+  sleep 1
+done
+/usr/bin/python3 "$here/pywb_replay.py" "http://127.0.0.1:$port" fileset "$work/collections/fileset" "$@"
