@@ -3,6 +3,8 @@
 # pywb (`wayback`), and replay every captured URL (pywb_replay.py).
 #
 #   scripts/consumers/pywb.sh <pywb source dir> <warc>...
+#   FILESET_CDXJ=<file> scripts/consumers/pywb.sh ...   also compare `fileset-ingest cdxj` output
+#                                                         with pywb's own index of the same WARCs
 #
 # pywb runs from its source with Debian's /usr/bin/python3 and Debian packages (python3-gevent,
 # -jinja2, -werkzeug, -redis, -fakeredis, -portalocker, -tldextract, -brotli, -webencodings,
@@ -11,8 +13,10 @@
 # certauth, which only AMF requests and proxy mode use.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-src=$1
+src=$(realpath "$1")
 shift
+warcs=()
+for warc in "$@"; do warcs+=("$(realpath "$warc")"); done
 work=$(mktemp -d)
 port=${PYWB_PORT:-18080}
 export PYTHONPATH="$src:${PYWB_PYTHONPATH:-}"
@@ -23,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 cd "$work"
 /usr/bin/python3 -m pywb.manager.manager init fileset >/dev/null 2>&1
-/usr/bin/python3 -m pywb.manager.manager add fileset "$@" >/dev/null 2>&1
+/usr/bin/python3 -m pywb.manager.manager add fileset "${warcs[@]}" >/dev/null 2>&1
 echo "pywb indexed $(wc -l < collections/fileset/indexes/index.cdxj) lines from $# WARC files"
 /usr/bin/python3 -c "from pywb.apps.cli import wayback; wayback()" -p "$port" >"$work/wayback.log" 2>&1 &
 server=$!
@@ -31,4 +35,4 @@ for _ in $(seq 1 60); do
   curl -sf "http://127.0.0.1:$port/fileset/" >/dev/null && break
   sleep 1
 done
-/usr/bin/python3 "$here/pywb_replay.py" "http://127.0.0.1:$port" fileset "$work/collections/fileset" "$@"
+/usr/bin/python3 "$here/pywb_replay.py" "http://127.0.0.1:$port" fileset "$work/collections/fileset" "${warcs[@]}"

@@ -8,6 +8,9 @@ the payload (a revisit's is its original's) with what the WARC holds. It also re
 of the collection and reports any line that is not a capture of ours (a note indexed under an
 http URL would be one).
 
+With FILESET_CDXJ set to a file of `fileset-ingest cdxj` output for the same WARCs, it also
+compares that export with pywb's own index, line by line (urlkey, timestamp, JSON fields).
+
 Usage: python3 scripts/consumers/pywb_replay.py <pywb base URL> <collection> <collection dir> <warc>...
 """
 import glob
@@ -47,6 +50,29 @@ def captures(paths):
     return [(url, ts, status, payloads.get(digest), kind) for url, ts, status, digest, kind in found]
 
 
+def cdxj(path):
+    lines = []
+    for line in open(path):
+        urlkey, timestamp, fields = line.rstrip("\n").split(" ", 2)
+        lines.append((urlkey, timestamp, json.loads(fields)))
+    return lines
+
+
+def compare_cdxj(ours_path, coll_dir):
+    """Lines of our export that differ from pywb's index of the same WARCs (0 when equal)."""
+    theirs = []
+    for index in sorted(glob.glob(os.path.join(coll_dir, "indexes", "*.cdxj"))):
+        theirs += cdxj(index)
+    ours = cdxj(ours_path)
+    differ = abs(len(ours) - len(theirs))
+    for mine, pywb in zip(ours, theirs):
+        if mine != pywb:
+            differ += 1
+            print(f"CDXJ DIFFERS\n  pywb: {pywb}\n  ours: {mine}")
+    print(f"CDXJ: {len(ours)} lines of ours, {len(theirs)} of pywb's index, {differ} differ")
+    return differ
+
+
 def main():
     if len(sys.argv) < 5:
         sys.stderr.write(__doc__)
@@ -73,8 +99,9 @@ def main():
             if not fields.get("url", "").startswith(("http://", "https://")) or fields.get("mime") == "application/warc-fields":
                 foreign += 1
                 print(f"NOT A CAPTURE in pywb's index: {line.strip()}")
-    print(json.dumps({"replayed_as_recorded": good, "wrong": bad, "non_capture_index_lines": foreign}))
-    return 1 if bad or foreign else 0
+    differ = compare_cdxj(os.environ["FILESET_CDXJ"], coll_dir) if os.environ.get("FILESET_CDXJ") else 0
+    print(json.dumps({"replayed_as_recorded": good, "wrong": bad, "non_capture_index_lines": foreign, "cdxj_lines_differing": differ}))
+    return 1 if bad or foreign or differ else 0
 
 
 if __name__ == "__main__":
