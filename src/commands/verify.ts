@@ -1,7 +1,7 @@
 // `fileset-ingest verify [--since T] [--metrics-file F]`: a fixity audit of the data directory
 // from its files alone (no database): every closed WARC file under warcs/ and every item of the
 // fs item store. One line per problem, then a summary; exit 1 on any problem.
-import { rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { UsageError } from '../errors.js';
@@ -72,7 +72,13 @@ export async function run(
     logger.warn({ store: store.kind }, 'the item store is not a local directory: items are not audited');
   }
 
-  const problems = [...warcs.problems, ...(items?.problems ?? [])];
+  // What crash recovery set aside (a file without one complete record) is known damage: say so.
+  const setAside = (await readdir(warcDir).catch(() => [] as string[])).filter((n) => n.endsWith('.warc.gz.corrupt'));
+  const problems = [
+    ...setAside.map((name) => ({ where: name, message: 'set aside by crash recovery: no complete record' })),
+    ...warcs.problems,
+    ...(items?.problems ?? []),
+  ];
   let text = problems.map((p) => `${p.where}: ${p.message}\n`).join('');
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const summary = {

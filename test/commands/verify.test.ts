@@ -1,7 +1,7 @@
 // `fileset-ingest verify` (the built CLI) on a data directory the real pipeline filled: a WARC
 // backend ingest and an archiveorg backend ingest of recorded Zenodo datasets. Intact: exit 0.
 // One flipped byte in a WARC payload and one in an item file: both named, exit 1.
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSince } from '../../src/commands/verify.js';
@@ -102,6 +102,18 @@ describe('fileset-ingest verify', () => {
     );
     expect(others.every((l) => l.includes(': revisit'))).toBe(true);
     expect(run.code).toBe(1);
+  });
+
+  it('names a WARC file crash recovery set aside as corrupt', async () => {
+    const name = 'FILESET-20260101000000000-00001-host-1.warc.gz.corrupt';
+    await writeFile(join(rt.warcDir, name), Buffer.from([0x1f, 0x8b]));
+    try {
+      const run = await verify('--since', '2999-01-01');
+      expect(run.stdout.split('\n')[0]).toBe(`${name}: set aside by crash recovery: no complete record`);
+      expect(run.code).toBe(1);
+    } finally {
+      await rm(join(rt.warcDir, name));
+    }
   });
 
   it('reads only what was written since --since, and refuses a --since that is no time', async () => {
