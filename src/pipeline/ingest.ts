@@ -99,7 +99,8 @@ export async function ingestFileset(
     result = withStatus(run.partial, status, message);
   }
   const ready = run.ready && result === run.partial;
-  result = consumerFields(result);
+  // A dry run captured nothing for consumers to read; inspect shows what the platform said.
+  if (!options.dryRun) result = consumerFields(result);
   if (!options.dryRun && run.url && result.status !== 'skip-url-blocklist') {
     await writeNote(deps, run.url, result);
   }

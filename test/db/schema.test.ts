@@ -143,14 +143,19 @@ async function tryInsert(table: string, row: Record<string, unknown>): Promise<v
 class RolledBack extends Error {}
 
 describe('002_sandcrawler_tables', () => {
-  it('applies after 001, a second migrate applies nothing, and running the file again changes nothing', async () => {
-    expect(await migrate(db, silentLogger)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
+  it('applies after 001 (003 after it), a second migrate applies nothing, and running the files again changes nothing', async () => {
+    expect(await migrate(db, silentLogger)).toEqual([
+      '001_capture_index',
+      '002_sandcrawler_tables',
+      '003_capture_record_ids',
+    ]);
     expect(await migrate(db, silentLogger)).toEqual([]);
-    const sql = await readFile(join(sqlDirectory(), '002_sandcrawler_tables.sql'), 'utf8');
     const before = await db.query(
       "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname",
     );
-    await db.exec(sql);
+    for (const file of ['002_sandcrawler_tables.sql', '003_capture_record_ids.sql']) {
+      await db.exec(await readFile(join(sqlDirectory(), file), 'utf8'));
+    }
     expect(
       await db.query("SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname"),
     ).toEqual(before);

@@ -188,7 +188,10 @@ describe('ingestFileset on a Zenodo dataset', () => {
       ingest_strategy: 'web-fileset',
       file_count: 3,
       total_size: 1376495,
+      // what the platform said, though nothing was captured for a consumer to read
+      platform_base_url: 'https://zenodo.org/records/5244404',
     });
+    expect(result).not.toHaveProperty('web_base_url');
     expect(result.manifest!.map((e) => [e.path, e.status])).toEqual([
       ['Holmes_et_al_(2021)_Cell_Supplementary.pdf', 'not-processed'],
       ['Holmes_et_al_(2021)_Cell.pdf', 'not-processed'],
