@@ -10,9 +10,13 @@ export interface FileOutcome {
   message?: string;
 }
 
-/** The wire form of an entry: internal fields dropped. */
+/** The wire form of an entry: internal fields dropped, hex digests in lower case (as consumers require). */
 export function wireEntry(file: PlatformFile, status: FileStatus): ManifestEntry {
   const { prefetched: _prefetched, restricted: _restricted, ...entry } = file;
+  for (const algorithm of ['md5', 'sha1', 'sha256'] as const) {
+    const value = entry[algorithm];
+    if (value && /^[0-9A-Fa-f]+$/.test(value)) entry[algorithm] = value.toLowerCase();
+  }
   return { ...entry, status };
 }
 
