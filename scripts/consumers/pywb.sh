@@ -10,7 +10,9 @@
 # -jinja2, -werkzeug, -redis, -fakeredis, -portalocker, -tldextract, -brotli, -webencodings,
 # -ua-parser, -webassets, -dateutil, -markupsafe, -yaml, -requests, -six). Not packaged, so given
 # on PYWB_PYTHONPATH as source trees: warcio (python), surt, wsgiprox; and stubs for pyamf and
-# certauth, which only AMF requests and proxy mode use.
+# certauth, which only AMF requests and proxy mode use. wb-manager asks pkg_resources for the
+# `pywb` distribution: a `pywb-<version>.dist-info/METADATA` (Name, Version) on the path answers.
+# Use Debian's /usr/bin/python3 (a pyenv python3 earlier on PATH does not see the packages).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(realpath "$1")
