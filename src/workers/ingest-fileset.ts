@@ -45,6 +45,10 @@ export async function runIngestWorker(config: Config, logger: Logger, options: I
         metrics.httpRetries.inc({ reason });
         if (reason === '429') metrics.rateLimited.inc({ host });
       },
+      budgetObserver: {
+        waited: (budget, ms) => metrics.budgetWaitSeconds.observe({ budget }, ms / 1000),
+        paused: (budget) => metrics.budgetPauses.inc({ budget }),
+      },
     }));
   const kafka = createKafka(config, logger, { clientId: 'fileset-ingest-worker' });
   const names = kafkaNames(config);

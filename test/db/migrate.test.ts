@@ -81,9 +81,13 @@ describe('migrate on PostgreSQL', () => {
 
   it('applies the real migrations once; a second run applies nothing', async () => {
     const db = await connect();
-    expect(await migrate(db, silentLogger)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
+    expect(await migrate(db, silentLogger)).toEqual([
+      '001_capture_index',
+      '002_sandcrawler_tables',
+      '003_request_budgets',
+    ]);
     expect(await migrate(db, silentLogger)).toEqual([]);
-    expect(await versions(db)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
+    expect(await versions(db)).toEqual(['001_capture_index', '002_sandcrawler_tables', '003_request_budgets']);
     const [table] = await db.query<{ n: number }>(
       "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'capture'",
     );
@@ -136,9 +140,13 @@ describe('migrate on PGlite', () => {
     const dataDir = await mkdtemp(join(scratch, 'pglite-'));
     const db = await openDatabase({ dataDir, databaseUrl: undefined }, silentLogger);
     try {
-      expect(await migrate(db, silentLogger)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
+      expect(await migrate(db, silentLogger)).toEqual([
+        '001_capture_index',
+        '002_sandcrawler_tables',
+        '003_request_budgets',
+      ]);
       expect(await migrate(db, silentLogger)).toEqual([]);
-      expect(await versions(db)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
+      expect(await versions(db)).toEqual(['001_capture_index', '002_sandcrawler_tables', '003_request_budgets']);
     } finally {
       await db.close();
     }

@@ -144,7 +144,11 @@ class RolledBack extends Error {}
 
 describe('002_sandcrawler_tables', () => {
   it('applies after 001, a second migrate applies nothing, and running the file again changes nothing', async () => {
-    expect(await migrate(db, silentLogger)).toEqual(['001_capture_index', '002_sandcrawler_tables']);
+    expect(await migrate(db, silentLogger)).toEqual([
+      '001_capture_index',
+      '002_sandcrawler_tables',
+      '003_request_budgets',
+    ]);
     expect(await migrate(db, silentLogger)).toEqual([]);
     const sql = await readFile(join(sqlDirectory(), '002_sandcrawler_tables.sql'), 'utf8');
     const before = await db.query(
