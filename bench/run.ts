@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { afterInterrupt, log, machine, REPO, type BenchReport } from './lib.js';
 import { archiveorgBench } from './archiveorg.js';
+import { budgetsBench } from './budgets.js';
 import { kafkaBench } from './kafka.js';
 import { persistBench } from './persist.js';
 import { rssBench } from './rss.js';
@@ -17,6 +18,7 @@ const BENCHES: Record<string, { title: string; run: () => Promise<BenchReport> }
   archiveorg: { title: 'archiveorg-fileset throughput and peak RSS (fs item store)', run: archiveorgBench },
   persist: { title: 'Persist throughput: batched upserts vs COPY', run: persistBench },
   kafka: { title: 'End-to-end small-dataset throughput through Kafka (1 vs 2 ingest workers)', run: kafkaBench },
+  budgets: { title: 'Request budgets: cost per request, in process and shared in PostgreSQL', run: budgetsBench },
 };
 
 const USAGE = `Usage: npm run bench -- [${Object.keys(BENCHES).join('|')} ...] [--write]
