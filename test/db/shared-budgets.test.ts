@@ -13,6 +13,10 @@ import type { Release } from '../../src/http/host-limiter.js';
 import { silentLogger } from '../support/context.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { waitFor, watchProcess, type WorkerProcess } from '../support/kafka.js';
+import { startTcpProxy, targetOf, viaProxy } from '../support/tcp-proxy.js';
+import { InfrastructureError } from '../../src/errors.js';
+import { HttpClient } from '../../src/http/client.js';
+import { testConfig } from '../http/helpers.js';
 import { startServer, type TestServer } from '../http/helpers.js';
 
 let database: TestDatabase;
@@ -168,6 +172,32 @@ describe('SharedBudgets', () => {
     expect(await leases('g:download')).toHaveLength(2);
     await budgets.close();
     expect(await leases('g:download')).toEqual([]);
+  });
+
+  it("a database outage fails the request as our infrastructure, never as the platform's network error (regression)", async () => {
+    const proxy = await startTcpProxy(targetOf(database.url));
+    try {
+      const db = await openPostgres(viaProxy(database.url, proxy), silentLogger, { max: 1 });
+      const budgets = new SharedBudgets(db, { overrides: parse('down:api=1'), logger: silentLogger });
+      open.push({ db, budgets });
+      const retries: string[] = [];
+      const http = new HttpClient({
+        config: testConfig(),
+        logger: silentLogger,
+        budgets,
+        retryBaseDelayMs: 1,
+        onRetry: (reason) => retries.push(reason),
+      });
+      await proxy.cut();
+      const failure = await http
+        .request('http://127.0.0.1:9/never', { budget: 'down:api' })
+        .catch((err: unknown) => err);
+      expect(failure).toBeInstanceOf(InfrastructureError);
+      expect(retries).toEqual([]); // the host was not asked again for our database's trouble
+      await http.close();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('an aborted wait for a slot takes no slot', async () => {
