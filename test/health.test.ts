@@ -44,4 +44,25 @@ describe('Readiness', () => {
     removeOld();
     expect(await readiness.report()).toEqual({ ready: true, checks: { database: 'ok' } });
   });
+
+  it('trusts a pass for `passFor`, but checks a failure again every time', async () => {
+    const readiness = new Readiness();
+    let runs = 0;
+    let up = false;
+    readiness.add(
+      'store',
+      async () => {
+        runs++;
+        if (!up) throw new Error('no bucket');
+      },
+      { passFor: 60_000 },
+    );
+    expect((await readiness.report()).ready).toBe(false);
+    expect((await readiness.report()).ready).toBe(false);
+    expect(runs).toBe(2);
+    up = true;
+    expect((await readiness.report()).ready).toBe(true);
+    expect((await readiness.report()).ready).toBe(true);
+    expect(runs).toBe(3);
+  });
 });

@@ -19,6 +19,8 @@ import { retry, type Backoff } from '../retry.js';
 const UNEXPECTED_RETRIES = 2;
 /** The item the readiness check lists to see that the item store answers (it need not exist). */
 const STORE_PROBE_ITEM = 'fileset-ingest-readiness-probe';
+/** While the item store answers, it is asked at most once a minute (with ias3, each check is a request to archive.org). */
+const STORE_CHECK_PASS_MS = 60_000;
 
 export interface IngestWorkerOptions {
   signal: AbortSignal;
@@ -71,6 +73,7 @@ export async function runIngestWorker(config: Config, logger: Logger, options: I
     options.readiness?.add(
       'store',
       async (signal) => void (await runtime.deps.items.listFiles(STORE_PROBE_ITEM, signal)),
+      { passFor: STORE_CHECK_PASS_MS },
     ),
     options.readiness?.add('kafka', () => consumer.checkGroup()),
   ];
