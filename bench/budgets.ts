@@ -122,7 +122,7 @@ function quantile(xs: number[], q: number): number {
 
 function report(count: number, rows: Row[]): string {
   const table = markdownTable(
-    ['what', 'operations', 'per second', 'ms each (mean)', 'p50 ms', 'p99 ms'],
+    ['what', 'operations', 'per second', 'wall ms / operations', 'p50 ms', 'p99 ms'],
     rows.map((r) => [
       r.what,
       String(r.count),
@@ -134,8 +134,9 @@ function report(count: number, rows: Row[]): string {
   );
   return (
     `${count} operations per line against the local PostgreSQL and a server on loopback. A shared ` +
-    `acquire + release is three statements (take a slot, claim a start, look for a host pause) and ` +
-    `a fourth in the background (give the slot back); the in-process budget is the same work in memory.\n\n${table}`
+    `acquire + release is two statements (take a slot and claim a start in one, look for a host ` +
+    `pause) and a third in the background (give the slot back); the in-process budget is the same ` +
+    `work in memory.\n\n${table}`
   );
 }
 

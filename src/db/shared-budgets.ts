@@ -14,31 +14,47 @@ import type { Logger } from '../logger.js';
 import { abortable, backoffDelay, sleep } from '../retry.js';
 import type { Database } from './database.js';
 
-/** Takes the first free slot below the concurrency (free: no lease, or an expired one); no row when none is free. */
-const TAKE_SLOT = `
+/** `$n` milliseconds from now by the database's clock. */
+const fromNow = (param: string) => `clock_timestamp() + ${param}::float8 * interval '1 millisecond'`;
+
+/**
+ * Claims the budget's next start (the row from `source`: budget, the start after this one), unless
+ * the rate or a pause forbids starting now. Returns a row when it claimed.
+ */
+const claimStart = (source: string) => `
+    INSERT INTO fileset_budget AS b (budget, next_start)
+    ${source}
+    ON CONFLICT (budget) DO UPDATE SET next_start = excluded.next_start
+      WHERE b.next_start <= clock_timestamp() AND b.paused_until <= clock_timestamp()
+    RETURNING 1`;
+
+/**
+ * Takes the first free slot below the concurrency (free: no lease, or an expired one) and, with
+ * it, claims the budget's next start if the rate and pauses allow: one round trip when nothing
+ * waits. `slot` is null when every slot is taken (nothing is claimed then).
+ */
+const TAKE_SLOT_AND_START = `
   WITH free AS (
     SELECT s.slot FROM generate_series(0, $2::integer - 1) AS s(slot)
     WHERE NOT EXISTS (
       SELECT 1 FROM fileset_budget_lease l
       WHERE l.budget = $1 AND l.slot = s.slot AND l.expires_at > clock_timestamp())
-    LIMIT 1)
-  INSERT INTO fileset_budget_lease AS l (budget, slot, holder, expires_at)
-  SELECT $1, free.slot, $3, clock_timestamp() + $4::float8 * interval '1 millisecond' FROM free
-  ON CONFLICT (budget, slot) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-    WHERE l.expires_at <= clock_timestamp()
-  RETURNING slot`;
+    LIMIT 1),
+  lease AS (
+    INSERT INTO fileset_budget_lease AS l (budget, slot, holder, expires_at)
+    SELECT $1, free.slot, $3, ${fromNow('$4')} FROM free
+    ON CONFLICT (budget, slot) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+      WHERE l.expires_at <= clock_timestamp()
+    RETURNING slot),
+  claim AS (${claimStart(`SELECT $1, ${fromNow('$5')} WHERE EXISTS (SELECT 1 FROM lease)`)})
+  SELECT (SELECT slot FROM lease) AS slot, EXISTS (SELECT 1 FROM claim) AS claimed`;
 
 /**
- * Claims the next start of the budget now if neither the rate nor a pause forbids it; otherwise
- * says how long until they might allow it (a row locked by a concurrent claim reads as before it).
+ * Claims the budget's next start if the rate and pauses allow; otherwise says how long until they
+ * might (a row locked by a concurrent claim reads as it was before that claim).
  */
 const CLAIM_START = `
-  WITH claim AS (
-    INSERT INTO fileset_budget AS b (budget, next_start)
-    VALUES ($1, clock_timestamp() + $2::float8 * interval '1 millisecond')
-    ON CONFLICT (budget) DO UPDATE SET next_start = excluded.next_start
-      WHERE b.next_start <= clock_timestamp() AND b.paused_until <= clock_timestamp()
-    RETURNING 1)
+  WITH claim AS (${claimStart(`VALUES ($1, ${fromNow('$2')})`)})
   SELECT EXISTS (SELECT 1 FROM claim) AS claimed,
          (SELECT extract(epoch FROM greatest(next_start, paused_until) - clock_timestamp())::float8 * 1000
           FROM fileset_budget WHERE budget = $1) AS wait_ms`;
@@ -50,7 +66,7 @@ const PAUSED_FOR = `
 
 const PAUSE = `
   INSERT INTO fileset_budget AS b (budget, paused_until)
-  VALUES ($1, clock_timestamp() + $2::float8 * interval '1 millisecond')
+  VALUES ($1, ${fromNow('$2')})
   ON CONFLICT (budget) DO UPDATE SET paused_until = greatest(b.paused_until, excluded.paused_until)`;
 
 /** Host rows exist only for hosts that answered 429; they go once their pause is long over. */
@@ -59,7 +75,7 @@ const FORGET_OLD_HOSTS = `
   WHERE budget LIKE 'host:%' AND paused_until < clock_timestamp() - interval '1 hour'`;
 
 const RENEW = `
-  UPDATE fileset_budget_lease SET expires_at = clock_timestamp() + $2::float8 * interval '1 millisecond'
+  UPDATE fileset_budget_lease SET expires_at = ${fromNow('$2')}
   WHERE holder = $1 AND (budget, slot) IN (SELECT * FROM unnest($3::text[], $4::integer[]))`;
 
 const RELEASE = 'DELETE FROM fileset_budget_lease WHERE budget = $1 AND slot = $2 AND holder = $3';
@@ -121,10 +137,12 @@ export class SharedBudgets implements RequestBudgets {
     let local = this.#local.get(name);
     if (!local) this.#local.set(name, (local = new HostLimiter(limits.concurrency)));
     const releaseLocal = await local.acquire(name, signal);
+    const interval = startInterval(limits);
     let slot: number | undefined;
     try {
-      slot = await this.#takeSlot(name, limits.concurrency, signal);
-      await this.#claimStart(name, startInterval(limits), signal);
+      const taken = await this.#takeSlot(name, limits.concurrency, interval, signal);
+      slot = taken.slot;
+      if (!taken.claimed) await this.#claimStart(name, interval, signal);
     } catch (err) {
       if (slot !== undefined) this.#release(name, slot);
       releaseLocal();
@@ -165,14 +183,28 @@ export class SharedBudgets implements RequestBudgets {
     });
   }
 
-  async #takeSlot(name: string, concurrency: number, signal: AbortSignal | undefined): Promise<number> {
+  /** A slot of the budget, and whether its start was claimed with it. */
+  async #takeSlot(
+    name: string,
+    concurrency: number,
+    intervalMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ slot: number; claimed: boolean }> {
     for (let attempt = 0; ; attempt++) {
-      const [row] = await this.#db.query<{ slot: number }>(TAKE_SLOT, [name, concurrency, this.holder, this.#leaseMs]);
-      if (row) {
+      // A 429 this process saw holds back even the first try, while its write reaches the database.
+      await this.#waitForLocalPause(name, signal);
+      const [row] = await this.#db.query<{ slot: number | null; claimed: boolean }>(TAKE_SLOT_AND_START, [
+        name,
+        concurrency,
+        this.holder,
+        this.#leaseMs,
+        intervalMs,
+      ]);
+      if (row && row.slot !== null) {
         let slots = this.#held.get(name);
         if (!slots) this.#held.set(name, (slots = new Set()));
         slots.add(row.slot);
-        return row.slot;
+        return { slot: row.slot, claimed: row.claimed };
       }
       await this.#wait(backoffDelay(attempt, { baseMs: 50, maxMs: this.#maxPollMs, jitter: true }), signal);
     }
