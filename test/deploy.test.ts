@@ -371,7 +371,8 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(rules.every((r) => promqlMetricNames(r.expr).length > 0)).toBe(true);
   });
 
-  it.skipIf(!hasTool('promtool', ['--version']))('passes `promtool check rules` (skipped without promtool)', () => {
+  const promtool = hasTool('promtool', ['--version']);
+  it.skipIf(!promtool)('passes `promtool check rules` (skipped without promtool)', () => {
     const result = spawnSync('promtool', ['check', 'rules', 'deploy/prometheus/alerts.yml'], {
       cwd: root,
       encoding: 'utf8',
@@ -380,6 +381,14 @@ describe('deploy/prometheus/alerts.yml', () => {
       0,
       expect.stringContaining(`SUCCESS: ${rules.length} rules found`),
     ]);
+  });
+
+  it.skipIf(!promtool)('fires as its unit tests expect: `promtool test rules` (skipped without promtool)', () => {
+    const result = spawnSync('promtool', ['test', 'rules', 'deploy/prometheus/alerts.test.yml'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect([result.status, result.stdout + result.stderr]).toEqual([0, expect.stringContaining('SUCCESS')]);
   });
 });
 
