@@ -300,7 +300,7 @@ describe('docker-compose.yml', () => {
       expect(worker.restart).toBe('unless-stopped');
       expect(seconds(worker.stop_grace_period ?? '')).toBeGreaterThan(DRAIN_GRACE_MS / 1000);
       expect(worker.healthcheck?.test.join(' ')).toContain(
-        `http://127.0.0.1:${worker.environment?.FILESET_METRICS_PORT}/metrics`,
+        `http://127.0.0.1:${worker.environment?.FILESET_METRICS_PORT}/readyz`,
       );
     }
     expect(services['ingest-worker']!.deploy?.replicas).toBe(2);
