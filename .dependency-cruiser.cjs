@@ -6,7 +6,7 @@ const LAYERS = [
   ['errors', '^src/errors\\.ts$'],
   ['leaves', '^src/(logger|map-limit|retry|mimetype|archiveorg-rules)\\.ts$'],
   ['config', '^src/config\\.ts$'],
-  ['metrics', '^src/metrics\\.ts$'],
+  ['metrics', '^src/(health|metrics)\\.ts$'],
   ['http', '^src/http/'],
   ['db', '^src/db/'],
   ['kafka', '^src/kafka/'],

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { afterInterrupt, log, machine, REPO, type BenchReport } from './lib.js';
 import { archiveorgBench } from './archiveorg.js';
+import { budgetsBench } from './budgets.js';
 import { kafkaBench } from './kafka.js';
 import { persistBench } from './persist.js';
 import { rssBench } from './rss.js';
@@ -19,6 +20,7 @@ const BENCHES: Record<string, { title: string; run: () => Promise<BenchReport> }
   persist: { title: 'Persist throughput: batched upserts vs COPY', run: persistBench },
   kafka: { title: 'End-to-end small-dataset throughput through Kafka (1 vs 2 ingest workers)', run: kafkaBench },
   verify: { title: '`fileset-ingest verify` throughput on the WARCs of 1 GiB', run: verifyBench },
+  budgets: { title: 'Request budgets: cost per request, in process and shared in PostgreSQL', run: budgetsBench },
 };
 
 const USAGE = `Usage: npm run bench -- [${Object.keys(BENCHES).join('|')} ...] [--write]

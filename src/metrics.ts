@@ -1,10 +1,34 @@
-// Prometheus metrics of a worker process (prom-client), and the HTTP endpoint that serves them.
-// Every metric an ops dashboard reads is declared here, once; deploy/grafana/ uses these names
-// (test/metrics.test.ts checks that the dashboard asks for nothing else).
+// Prometheus metrics of a worker process (prom-client), and the HTTP endpoint that serves them with
+// `/healthz` and `/readyz`. Every metric an ops dashboard or alert reads is declared here, once;
+// deploy/grafana/ and deploy/prometheus/ use these names (test/metrics.test.ts and
+// test/deploy.test.ts check that they ask for nothing else). A worker registers only the metrics
+// of its own kind, and series whose labels are known up front start at 0, so that a panel or an
+// alert over them has data before the first event.
+import { statfs } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Readiness } from './health.js';
 import type { Logger } from './logger.js';
+
+export type WorkerKind = 'ingest' | 'persist';
+
+/** The statuses the HTTP client retries (src/http/failures.ts RETRYABLE_STATUSES; a test keeps them equal). */
+export const HTTP_RETRY_STATUSES = ['429', '500', '502', '503', '504'] as const;
+/** Why each kind of worker retries a message after its own infrastructure failed. */
+export const INFRA_RETRY_REASONS: Readonly<Record<WorkerKind, readonly string[]>> = {
+  ingest: ['ingest', 'unexpected', 'broker'],
+  persist: ['database'],
+};
+/** The tables the persist worker writes, and `result` for a result refused whole (src/db/persist.ts). */
+export const PERSIST_TABLES_COUNTED = [
+  'ingest_request',
+  'ingest_file_result',
+  'ingest_fileset_platform',
+  'cdx',
+  'file_meta',
+  'result',
+] as const;
 
 export interface Metrics {
   registry: Registry;
@@ -29,95 +53,196 @@ export interface Metrics {
   persistRows: Counter<'table'>;
   /** Rows the database refused (each is logged with its key); the rest of the batch is kept. */
   persistRejected: Counter<'table'>;
+  /** Seconds a request waited for its request budget (slot, rate and pauses), by budget. */
+  budgetWaitSeconds: Histogram<'budget'>;
+  /** 429 pauses put on a budget (a platform's or a host's), by budget. */
+  budgetPauses: Counter<'budget'>;
 }
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+export interface MetricsOptions {
+  /** The worker kind whose metrics are registered; unset: every metric (tests, the dashboard check). */
+  kind?: WorkerKind;
+  defaultMetrics?: boolean;
+  /** Exported as `fileset_ready` (1 or 0) and `fileset_readiness_check{check}`, run at each scrape. */
+  readiness?: Readiness;
+  /** The worker's data directory (WARCs, work files, an embedded database): its file system's free and total bytes are exported. */
+  dataDir?: string;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'fileset_' });
-  const registers = [registry];
-  return {
+  const { kind } = options;
+  // A metric of another worker kind still exists (code shared by both kinds may count on it) but is not exported.
+  const of = (...kinds: WorkerKind[]) => (kind === undefined || kinds.includes(kind) ? [registry] : []);
+  const ingest = of('ingest');
+  const persist = of('persist');
+  const both = of('ingest', 'persist');
+  if (options.readiness) registerReadiness(registry, options.readiness);
+  if (options.dataDir) registerDisk(registry, options.dataDir);
+  const metrics: Metrics = {
     registry,
     requests: new Counter({
       name: 'fileset_ingest_requests_total',
       help: 'Ingest requests finished, by status, platform and strategy',
       labelNames: ['status', 'platform', 'strategy'],
-      registers,
+      registers: ingest,
     }),
     skipped: new Counter({
       name: 'fileset_ingest_skipped_total',
       help: 'Messages skipped without a result, by reason',
       labelNames: ['reason'],
-      registers,
+      registers: both,
     }),
     bytesArchived: new Counter({
       name: 'fileset_ingest_bytes_archived_total',
       help: 'Bytes of dataset files archived',
       labelNames: ['strategy'],
-      registers,
+      registers: ingest,
     }),
     filesArchived: new Counter({
       name: 'fileset_ingest_files_archived_total',
       help: 'Dataset files archived',
       labelNames: ['strategy'],
-      registers,
+      registers: ingest,
     }),
     ingestSeconds: new Histogram({
       name: 'fileset_ingest_duration_seconds',
       help: 'Time from taking a request to its result',
       labelNames: ['status'],
       buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600],
-      registers,
+      registers: ingest,
     }),
-    inFlight: new Gauge({ name: 'fileset_ingest_in_flight', help: 'Requests being processed now', registers }),
+    inFlight: new Gauge({ name: 'fileset_ingest_in_flight', help: 'Requests being processed now', registers: ingest }),
     infraRetries: new Counter({
       name: 'fileset_ingest_infra_retries_total',
       help: 'Requests retried after an infrastructure failure',
       labelNames: ['reason'],
-      registers,
+      registers: both,
     }),
     httpRetries: new Counter({
       name: 'fileset_http_retries_total',
       help: 'HTTP requests retried, by reason',
       labelNames: ['reason'],
-      registers,
+      registers: ingest,
     }),
     rateLimited: new Counter({
       name: 'fileset_http_rate_limited_total',
       help: '429 answers, by host',
       labelNames: ['host'],
-      registers,
+      registers: ingest,
     }),
     consumerLag: new Gauge({
       name: 'fileset_kafka_consumer_lag',
       help: 'Messages not yet consumed, per topic partition',
       labelNames: ['topic', 'partition'],
-      registers,
+      registers: both,
     }),
     persistBatchSize: new Histogram({
       name: 'fileset_persist_batch_size',
       help: 'Results per persist batch',
       buckets: [1, 10, 50, 100, 250, 500, 1000, 5000],
-      registers,
+      registers: persist,
     }),
     persistSeconds: new Histogram({
       name: 'fileset_persist_batch_duration_seconds',
       help: 'Time to write one persist batch (one transaction)',
       buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-      registers,
+      registers: persist,
     }),
     persistRows: new Counter({
       name: 'fileset_persist_rows_total',
       help: 'Rows upserted, by table',
       labelNames: ['table'],
-      registers,
+      registers: persist,
     }),
     persistRejected: new Counter({
       name: 'fileset_persist_rejected_rows_total',
       help: 'Rows the database refused, by table',
       labelNames: ['table'],
-      registers,
+      registers: persist,
+    }),
+    budgetWaitSeconds: new Histogram({
+      name: 'fileset_budget_wait_seconds',
+      help: 'Time a request waited for its request budget (slot, rate and 429 pauses), by budget',
+      labelNames: ['budget'],
+      buckets: [0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: ingest,
+    }),
+    budgetPauses: new Counter({
+      name: 'fileset_budget_pauses_total',
+      help: '429 pauses put on a request budget (a platform budget or host:<name>), by budget',
+      labelNames: ['budget'],
+      registers: ingest,
     }),
   };
+  startAtZero(metrics, kind);
+  return metrics;
+}
+
+/** Creates the series whose label values are known before anything happens, at 0. */
+function startAtZero(metrics: Metrics, kind: WorkerKind | undefined): void {
+  const kinds: WorkerKind[] = kind ? [kind] : ['ingest', 'persist'];
+  for (const k of kinds) for (const reason of INFRA_RETRY_REASONS[k]) metrics.infraRetries.inc({ reason }, 0);
+  metrics.skipped.inc({ reason: 'not-json' }, 0);
+  if (kinds.includes('ingest')) {
+    metrics.skipped.inc({ reason: 'not-dataset' }, 0);
+    for (const reason of HTTP_RETRY_STATUSES) metrics.httpRetries.inc({ reason }, 0);
+  }
+  if (kinds.includes('persist')) for (const table of PERSIST_TABLES_COUNTED) metrics.persistRejected.inc({ table }, 0);
+}
+
+function registerReadiness(registry: Registry, readiness: Readiness): void {
+  // Both gauges are collected at once by one scrape: they share its run of the checks.
+  const report = shared(() => readiness.report());
+  new Gauge({
+    name: 'fileset_ready',
+    help: 'Whether the worker is ready (every readiness check passes): 1 or 0',
+    registers: [registry],
+    async collect() {
+      this.set((await report()).ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'fileset_readiness_check',
+    help: 'Readiness checks at scrape time: 1 passing, 0 failing',
+    labelNames: ['check'],
+    registers: [registry],
+    async collect() {
+      const { checks } = await report();
+      this.reset();
+      for (const [check, outcome] of Object.entries(checks)) this.set({ check }, outcome === 'ok' ? 1 : 0);
+    },
+  });
+}
+
+function registerDisk(registry: Registry, dataDir: string): void {
+  // A data directory not made yet (or gone) gives NaN rather than failing the whole scrape.
+  const stats = shared(() => statfs(dataDir).catch(() => ({ bavail: NaN, blocks: NaN, bsize: NaN })));
+  new Gauge({
+    name: 'fileset_data_dir_free_bytes',
+    help: 'Bytes available to the worker on the file system of its data directory',
+    registers: [registry],
+    async collect() {
+      const { bavail, bsize } = await stats();
+      this.set(bavail * bsize);
+    },
+  });
+  new Gauge({
+    name: 'fileset_data_dir_size_bytes',
+    help: 'Size in bytes of the file system of the worker data directory',
+    registers: [registry],
+    async collect() {
+      const { blocks, bsize } = await stats();
+      this.set(blocks * bsize);
+    },
+  });
+}
+
+/** `fn`, with calls made while one is under way sharing its answer. */
+function shared<T>(fn: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => (pending ??= fn().finally(() => (pending = undefined)));
 }
 
 export interface MetricsServer {
@@ -126,27 +251,42 @@ export interface MetricsServer {
 }
 
 /**
- * Serves `/metrics` (Prometheus text format) on host:port (port 0: any free port). Workers pass
- * FILESET_METRICS_PORT, and do not call this when it is 0 (off).
+ * Serves on host:port (port 0: any free port): `/metrics` (Prometheus text format), `/healthz`
+ * (200 while the process runs) and `/readyz` (200 when every readiness check passes, else 503;
+ * a JSON body names each check's outcome). Workers pass FILESET_METRICS_PORT, and do not call
+ * this when it is 0 (off).
  */
 export async function serveMetrics(
   metrics: Metrics,
   host: string,
   port: number,
   logger: Logger,
+  readiness?: Readiness,
 ): Promise<MetricsServer> {
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '/').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: try /metrics\n');
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' || (path !== '/metrics' && path !== '/healthz' && path !== '/readyz')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
       return;
     }
-    metrics.registry.metrics().then(
-      (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
-      (err: unknown) => {
-        logger.error({ err }, 'metrics collection failed');
-        res.writeHead(500).end();
-      },
-    );
+    if (path === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    const answer =
+      path === '/readyz'
+        ? (readiness?.report() ?? Promise.resolve({ ready: true, checks: {} })).then((report) =>
+            res
+              .writeHead(report.ready ? 200 : 503, { 'Content-Type': 'application/json' })
+              .end(`${JSON.stringify(report)}\n`),
+          )
+        : metrics.registry
+            .metrics()
+            .then((text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text));
+    answer.catch((err: unknown) => {
+      logger.error({ err, path }, 'metrics endpoint failed');
+      res.writeHead(500).end();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_NAMES, flagName, loadConfig } from '../src/config.js';
+import { Readiness } from '../src/health.js';
 import { DRAIN_GRACE_MS } from '../src/kafka/consumer.js';
+import { createMetrics, type WorkerKind } from '../src/metrics.js';
+import { openPostgres } from '../src/db/postgres.js';
+import { migrate } from '../src/db/migrate.js';
+import { persistResults } from '../src/db/persist.js';
+import { newResult } from '../src/pipeline/result.js';
+import { parseRequest } from '../src/schemas/request.js';
+import { silentLogger } from './support/context.js';
+import { createTestDatabase } from './support/database.js';
+import { declaredSeries, promqlMetricNames } from './support/promql.js';
 
 const root = join(import.meta.dirname, '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -290,7 +300,7 @@ describe('docker-compose.yml', () => {
       expect(worker.restart).toBe('unless-stopped');
       expect(seconds(worker.stop_grace_period ?? '')).toBeGreaterThan(DRAIN_GRACE_MS / 1000);
       expect(worker.healthcheck?.test.join(' ')).toContain(
-        `http://127.0.0.1:${worker.environment?.FILESET_METRICS_PORT}/metrics`,
+        `http://127.0.0.1:${worker.environment?.FILESET_METRICS_PORT}/readyz`,
       );
     }
     expect(services['ingest-worker']!.deploy?.replicas).toBe(2);
@@ -307,5 +317,117 @@ describe('docker-compose.yml', () => {
   it.skipIf(!client)('is accepted by `docker compose config` (skipped when no compose client is installed)', () => {
     const result = spawnSync(client![0]!, [...client!.slice(1), 'config', '--quiet'], { cwd: root, encoding: 'utf8' });
     expect([result.status, result.stderr]).toEqual([0, '']);
+  });
+});
+
+interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: { severity: string };
+  annotations: { summary: string; description: string };
+}
+
+describe('deploy/prometheus/alerts.yml', () => {
+  const rules = (
+    yaml.load(read('deploy/prometheus/alerts.yml')) as { groups: Array<{ rules: AlertRule[] }> }
+  ).groups.flatMap((g) => g.rules);
+
+  it('alerts on what the runbook covers', () => {
+    expect(rules.map((r) => r.alert)).toEqual([
+      'FilesetWorkerDown',
+      'FilesetWorkerNotReady',
+      'FilesetConsumerLagGrowing',
+      'FilesetPartitionStuck',
+      'FilesetErrorRateHigh',
+      'FilesetRateLimitStorm',
+      'FilesetInfrastructureRetries',
+      'FilesetPersistRejectedRows',
+      'FilesetDiskFilling',
+      'FilesetDiskFull',
+    ]);
+    const runbook = read('deploy/README.md');
+    for (const rule of rules) {
+      expect(['warning', 'critical'], rule.alert).toContain(rule.labels.severity);
+      expect(rule.annotations.summary, rule.alert).toBeTruthy();
+      for (const [, section] of rule.annotations.description.matchAll(/Runbooks?: "([^"]+)"(?:, "([^"]+)")?/g))
+        expect(runbook, `${rule.alert} names runbook section "${section}"`).toContain(`### ${section}`);
+    }
+  });
+
+  it("reads only metrics the workers export (and Prometheus's own `up`)", async () => {
+    const kinds: WorkerKind[] = ['ingest', 'persist'];
+    const exported = new Set<string>(['up']);
+    for (const kind of kinds) {
+      const metrics = createMetrics({ kind, readiness: new Readiness(), dataDir: root });
+      for (const name of declaredSeries(await metrics.registry.metrics()).keys()) exported.add(name);
+    }
+    const unknown = rules.flatMap((r) =>
+      promqlMetricNames(r.expr)
+        .filter((n) => !exported.has(n))
+        .map((n) => `${r.alert}: ${n}`),
+    );
+    expect(unknown).toEqual([]);
+    expect(rules.every((r) => promqlMetricNames(r.expr).length > 0)).toBe(true);
+  });
+
+  const promtool = hasTool('promtool', ['--version']);
+  it.skipIf(!promtool)('passes `promtool check rules` (skipped without promtool)', () => {
+    const result = spawnSync('promtool', ['check', 'rules', 'deploy/prometheus/alerts.yml'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect([result.status, result.stdout]).toEqual([
+      0,
+      expect.stringContaining(`SUCCESS: ${rules.length} rules found`),
+    ]);
+  });
+
+  it.skipIf(!promtool)('fires as its unit tests expect: `promtool test rules` (skipped without promtool)', () => {
+    const result = spawnSync('promtool', ['test', 'rules', 'deploy/prometheus/alerts.test.yml'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect([result.status, result.stdout + result.stderr]).toEqual([0, expect.stringContaining('SUCCESS')]);
+  });
+});
+
+describe('deploy/README.md runbook', () => {
+  it('re-running the datasets of a status: its query rebuilds exactly the requests persisted with that status', async () => {
+    const sql = /psql "\$FILESET_DATABASE_URL" -At -c "([^"]+)" > rerun\.jsonl/.exec(read('deploy/README.md'))?.[1];
+    expect(sql).toContain("r.status = 'platform-error'");
+    const database = await createTestDatabase();
+    const db = await openPostgres(database.url, silentLogger);
+    try {
+      await migrate(db, silentLogger);
+      const request = (n: number, extra: Record<string, unknown> = {}) => ({
+        ingest_type: 'dataset',
+        base_url: `https://zenodo.org/records/${n}`,
+        link_source: 'doi',
+        link_source_id: `10.5281/zenodo.${n}`,
+        ingest_request_source: 'fatcat-changelog',
+        release_stage: 'published',
+        ext_ids: { doi: `10.5281/zenodo.${n}` },
+        ...extra,
+      });
+      const failed = [request(1, { fatcat: { release_ident: 'hsmo6p4smrganpb3fndaj2lon4' } }), request(3)];
+      await persistResults(
+        db,
+        [
+          newResult(failed[0]!, 'platform-error', 'HTTP 500'),
+          newResult(request(2), 'success'),
+          newResult(failed[1]!, 'platform-error', 'HTTP 502'),
+        ],
+        { logger: silentLogger },
+      );
+      const rows = await db.query<Record<string, unknown>>(sql!);
+      // Every line is a request `fileset-ingest produce` accepts, equal to the one persisted.
+      const rebuilt = rows.map((row) => parseRequest(Object.values(row)[0]));
+      expect(rebuilt).toHaveLength(failed.length);
+      expect(rebuilt).toEqual(expect.arrayContaining(failed.map((request) => ({ request }))));
+    } finally {
+      await db.close();
+      await database.drop();
+    }
   });
 });

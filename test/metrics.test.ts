@@ -3,8 +3,21 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics, serveMetrics, type MetricsServer } from '../src/metrics.js';
+import { tmpdir } from 'node:os';
+import { PERSIST_TABLES } from '../src/db/persist-rows.js';
+import { Readiness } from '../src/health.js';
+import { RETRYABLE_STATUSES } from '../src/http/failures.js';
+import {
+  createMetrics,
+  HTTP_RETRY_STATUSES,
+  PERSIST_TABLES_COUNTED,
+  serveMetrics,
+  type Metrics,
+  type MetricsServer,
+  type WorkerKind,
+} from '../src/metrics.js';
 import { silentLogger } from './support/context.js';
+import { declaredSeries, promqlMetricNames, sampledSeries } from './support/promql.js';
 
 interface Target {
   refId: string;
@@ -37,47 +50,9 @@ const dashboard = JSON.parse(
 const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
 const expressions = queryPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
 
-const PROMQL_KEYWORDS = new Set([
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'bool',
-  'and',
-  'or',
-  'unless',
-  'offset',
-]);
-
-/**
- * The metric names a PromQL expression selects: strings, label matchers, ranges and grouping
- * lists are removed, then every identifier that is not a function call or a keyword is a metric.
- */
-function promqlMetricNames(expr: string): string[] {
-  const bare = expr
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, ' ')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
-  const names = new Set<string>();
-  for (const match of bare.matchAll(/(?<![\w.:$])[A-Za-z_:][\w:]*/g)) {
-    const isCall = /^\s*\(/.test(bare.slice(match.index + match[0].length));
-    if (!isCall && !PROMQL_KEYWORDS.has(match[0])) names.add(match[0]);
-  }
-  return [...names];
-}
-
-/** Every series name a registry exposes, from its `# TYPE` lines (present before any sample). */
+/** Every series name a registry declares (with or without samples), mapped to its metric's name. */
 async function exposedSeries(registry: ReturnType<typeof createMetrics>['registry']): Promise<Map<string, string>> {
-  const series = new Map<string, string>();
-  for (const [, name, type] of (await registry.metrics()).matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-    const suffixes =
-      type === 'histogram' ? ['_bucket', '_sum', '_count'] : type === 'summary' ? ['', '_sum', '_count'] : [''];
-    for (const suffix of suffixes) series.set(name! + suffix, name!);
-  }
-  return series;
+  return declaredSeries(await registry.metrics());
 }
 
 describe('promqlMetricNames', () => {
@@ -98,7 +73,7 @@ describe('promqlMetricNames', () => {
 
 describe('Grafana dashboard', () => {
   it('asks only for series that createMetrics() registers (default metrics included)', async () => {
-    const series = await exposedSeries(createMetrics().registry);
+    const series = await exposedSeries(createMetrics({ readiness: new Readiness(), dataDir: tmpdir() }).registry);
     const unknown = expressions.flatMap(({ panel, expr }) =>
       promqlMetricNames(expr)
         .filter((n) => !series.has(n))
@@ -119,7 +94,7 @@ describe('Grafana dashboard', () => {
     const workerSeries = await exposedSeries(createMetrics({ defaultMetrics: false }).registry);
     const shown = new Set(expressions.flatMap(({ expr }) => promqlMetricNames(expr)).map((n) => workerSeries.get(n)));
     const workerMetrics = new Set(workerSeries.values());
-    expect(workerMetrics.size).toBe(14);
+    expect(workerMetrics.size).toBe(16);
     expect([...workerMetrics].filter((m) => !shown.has(m))).toEqual([]);
   });
 
@@ -151,6 +126,132 @@ describe('Grafana dashboard', () => {
     }
   });
 });
+
+/** The registry of a worker of `kind` after a healthy while: work done, no retry, no 429, no refused row. */
+async function healthyExposition(kind: WorkerKind): Promise<string> {
+  const readiness = new Readiness();
+  readiness.add('database', async () => {});
+  const metrics = createMetrics({ kind, readiness, dataDir: tmpdir() });
+  metrics.consumerLag.set({ topic: 't', partition: '0' }, 3);
+  if (kind === 'ingest') healthyIngest(metrics);
+  else healthyPersist(metrics);
+  return metrics.registry.metrics();
+}
+
+function healthyIngest(metrics: Metrics): void {
+  metrics.requests.inc({ status: 'success', platform: 'zenodo', strategy: 'web-fileset' });
+  metrics.ingestSeconds.observe({ status: 'success' }, 3);
+  metrics.bytesArchived.inc({ strategy: 'web-fileset' }, 100);
+  metrics.filesArchived.inc({ strategy: 'web-fileset' });
+  metrics.inFlight.set(1);
+  metrics.budgetWaitSeconds.observe({ budget: 'zenodo:api' }, 0.5);
+}
+
+function healthyPersist(metrics: Metrics): void {
+  metrics.persistBatchSize.observe(10);
+  metrics.persistSeconds.observe(0.02);
+  metrics.persistRows.inc({ table: 'cdx' }, 10);
+}
+
+/** The worker kinds that must show each dashboard row's panels. */
+const ROW_KINDS: Record<string, WorkerKind[]> = {
+  Overview: ['ingest'],
+  Ingest: ['ingest'],
+  HTTP: ['ingest'],
+  Kafka: ['ingest', 'persist'],
+  Persist: ['persist'],
+  Process: ['ingest', 'persist'],
+};
+
+describe('worker kinds', () => {
+  it("each kind of worker exports its own metrics and not the other kind's", async () => {
+    const ingest = declaredSeries(await createMetrics({ kind: 'ingest' }).registry.metrics());
+    const persist = declaredSeries(await createMetrics({ kind: 'persist' }).registry.metrics());
+    const names = (series: Map<string, string>) => [...new Set(series.values())].filter((n) => !isDefault(n));
+    expect(names(ingest).filter((n) => n.startsWith('fileset_persist_'))).toEqual([]);
+    expect(names(persist).filter((n) => /^fileset_(ingest_(?!skipped|infra)|http_|budget_)/.test(n))).toEqual([]);
+    expect(names(ingest)).toContain('fileset_http_rate_limited_total');
+    expect(names(persist)).toContain('fileset_persist_rejected_rows_total');
+    for (const shared of ['fileset_kafka_consumer_lag', 'fileset_ingest_infra_retries_total']) {
+      expect(names(ingest)).toContain(shared);
+      expect(names(persist)).toContain(shared);
+    }
+    // Counting a metric of the other kind does no harm and exports nothing.
+    const metrics = createMetrics({ kind: 'persist', defaultMetrics: false });
+    metrics.requests.inc({ status: 'success', platform: 'zenodo', strategy: 'web-fileset' });
+    expect(await metrics.registry.metrics()).not.toContain('fileset_ingest_requests_total');
+  });
+
+  it('starts the series whose labels are known at 0: retries, HTTP retries, rejected rows', async () => {
+    const ingest = await createMetrics({ kind: 'ingest', defaultMetrics: false }).registry.metrics();
+    for (const reason of ['ingest', 'unexpected', 'broker'])
+      expect(ingest).toContain(`fileset_ingest_infra_retries_total{reason="${reason}"} 0`);
+    for (const status of RETRYABLE_STATUSES)
+      expect(ingest).toContain(`fileset_http_retries_total{reason="${status}"} 0`);
+    const persist = await createMetrics({ kind: 'persist', defaultMetrics: false }).registry.metrics();
+    expect(persist).toContain('fileset_ingest_infra_retries_total{reason="database"} 0');
+    for (const table of [...PERSIST_TABLES, 'result'])
+      expect(persist).toContain(`fileset_persist_rejected_rows_total{table="${table}"} 0`);
+  });
+
+  it('keeps its label lists equal to the code that counts them', () => {
+    expect(HTTP_RETRY_STATUSES.map(Number)).toEqual([...RETRYABLE_STATUSES]);
+    expect(PERSIST_TABLES_COUNTED).toEqual([...PERSIST_TABLES, 'result']);
+  });
+
+  it("exports readiness and the data directory's free space, computed at scrape time", async () => {
+    const readiness = new Readiness();
+    let databaseUp = true;
+    readiness.add('database', async () => {
+      if (!databaseUp) throw new Error('connection refused');
+    });
+    readiness.add('kafka', async () => {});
+    const registry = createMetrics({ kind: 'ingest', defaultMetrics: false, readiness, dataDir: tmpdir() }).registry;
+    let text = await registry.metrics();
+    expect(text).toContain('fileset_ready 1');
+    expect(text).toContain('fileset_readiness_check{check="database"} 1');
+    databaseUp = false;
+    text = await registry.metrics();
+    expect(text).toContain('fileset_ready 0');
+    expect(text).toContain('fileset_readiness_check{check="database"} 0');
+    expect(text).toContain('fileset_readiness_check{check="kafka"} 1');
+    const free = Number(/^fileset_data_dir_free_bytes (\S+)$/m.exec(text)?.[1]);
+    const size = Number(/^fileset_data_dir_size_bytes (\S+)$/m.exec(text)?.[1]);
+    expect(free).toBeGreaterThan(0);
+    expect(size).toBeGreaterThanOrEqual(free);
+  });
+});
+
+describe('Grafana dashboard on a healthy fleet', () => {
+  it('every panel has data from the worker kind its row is about', async () => {
+    const sampled = {
+      ingest: sampledSeries(await healthyExposition('ingest')),
+      persist: sampledSeries(await healthyExposition('persist')),
+    };
+    let row = '';
+    const empty: string[] = [];
+    for (const panel of dashboard.panels) {
+      if (panel.type === 'row') {
+        row = panel.title;
+        continue;
+      }
+      const kinds = ROW_KINDS[row];
+      expect(kinds, `row ${row}`).toBeDefined();
+      for (const { expr } of panel.targets ?? []) {
+        // `or vector(0)`: a series that exists only after an event (a 429 names its host) shows 0 until then.
+        if (/\bor vector\(0\)$/.test(expr)) continue;
+        for (const kind of kinds!)
+          for (const name of promqlMetricNames(expr))
+            if (!sampled[kind].has(name)) empty.push(`${row} / ${panel.title}: ${name} (${kind} worker)`);
+      }
+    }
+    expect(empty).toEqual([]);
+  });
+});
+
+function isDefault(name: string): boolean {
+  return /^fileset_(process|nodejs)_/.test(name);
+}
 
 function get(url: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
@@ -207,8 +308,48 @@ describe('serveMetrics', () => {
     const base = server.url.replace(/\/metrics$/, '');
     for (const path of ['/', '/metric', '/metrics/', '/metrics/x', '/favicon.ico']) {
       const res = await get(base + path);
-      expect([path, res.status, res.body]).toEqual([path, 404, 'not found: try /metrics\n']);
+      expect([path, res.status, res.body]).toEqual([path, 404, 'not found: try /metrics, /healthz or /readyz\n']);
     }
     expect((await get(server.url, 'POST')).status).toBe(404);
+  });
+
+  it('answers /healthz while the process runs, and /readyz by the readiness checks', async () => {
+    const readiness = new Readiness({ timeoutMs: 200 });
+    server = await serveMetrics(createMetrics({ defaultMetrics: false }), '127.0.0.1', 0, silentLogger, readiness);
+    const base = server.url.replace(/\/metrics$/, '');
+    expect(await get(`${base}/healthz`)).toEqual({ status: 200, type: 'text/plain', body: 'ok\n' });
+    const starting = await get(`${base}/readyz`);
+    expect([starting.status, JSON.parse(starting.body)]).toEqual([
+      503,
+      { ready: false, checks: { worker: 'starting' } },
+    ]);
+
+    let brokerUp = false;
+    readiness.add('database', async () => {});
+    const removeKafka = readiness.add('kafka', async () => {
+      if (!brokerUp) throw new Error('not a member of group g');
+    });
+    const notJoined = await get(`${base}/readyz`);
+    expect(notJoined.type).toBe('application/json');
+    expect([notJoined.status, JSON.parse(notJoined.body)]).toEqual([
+      503,
+      { ready: false, checks: { database: 'ok', kafka: 'not a member of group g' } },
+    ]);
+    brokerUp = true;
+    const ready = await get(`${base}/readyz?verbose`);
+    expect([ready.status, JSON.parse(ready.body)]).toEqual([
+      200,
+      { ready: true, checks: { database: 'ok', kafka: 'ok' } },
+    ]);
+    // A check that hangs fails after the timeout instead of holding the probe.
+    readiness.add(
+      'store',
+      (signal) =>
+        new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))),
+    );
+    const hung = await get(`${base}/readyz`);
+    expect([hung.status, JSON.parse(hung.body).checks.store]).toEqual([503, 'no answer within 200 ms']);
+    removeKafka();
+    expect(Object.keys(JSON.parse((await get(`${base}/readyz`)).body).checks)).toEqual(['database', 'store']);
   });
 });

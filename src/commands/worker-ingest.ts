@@ -1,5 +1,6 @@
 // `fileset-ingest worker ingest`: the Kafka ingest worker process, with its metrics endpoint.
 import type { Config } from '../config.js';
+import { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
 import { createMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
 import { DRAIN_GRACE_MS } from '../kafka/consumer.js';
@@ -13,7 +14,7 @@ archives every "dataset" request (other ingest types are skipped and counted), a
 each fileset result to sandcrawler-{env}.ingest-fileset-results and each dataset-file result
 to sandcrawler-{env}.ingest-file-results, keyed by base_url. A request's offset is committed
 only after its results were acknowledged. FILESET_WORKER_CONCURRENCY requests run at once.
-Prometheus metrics on http://FILESET_METRICS_HOST:FILESET_METRICS_PORT/metrics (port 0: off).
+Prometheus metrics on http://FILESET_METRICS_HOST:FILESET_METRICS_PORT/metrics, /healthz and /readyz (port 0: off).
 SIGTERM or SIGINT: stop taking requests, let those in flight finish for up to
 ${DRAIN_GRACE_MS / 1000} s (the rest are redelivered later), commit, exit 0. A second signal
 ends the process at once (what is uncommitted is redelivered).
@@ -32,7 +33,8 @@ export async function run(
   options: WorkerIngestOptions = {},
 ): Promise<number> {
   if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`);
-  const metrics = createMetrics();
+  const readiness = new Readiness();
+  const metrics = createMetrics({ kind: 'ingest', readiness, dataDir: config.dataDir });
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'stopping: draining in-flight requests');
@@ -46,8 +48,8 @@ export async function run(
   let server: MetricsServer | null = null;
   try {
     if (config.metrics.port !== 0)
-      server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger);
-    await runIngestWorker(config, logger, { signal: stop.signal, metrics });
+      server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger, readiness);
+    await runIngestWorker(config, logger, { signal: stop.signal, metrics, readiness });
     logger.info('ingest worker stopped');
     return 0;
   } finally {

@@ -2,6 +2,7 @@
 import type { Config } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
+import { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
 import { createMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
 import { runPersistWorker } from '../workers/persist-ingest-fileset.js';
@@ -16,7 +17,7 @@ most FILESET_PERSIST_BATCH_SIZE results, waiting at most FILESET_PERSIST_LINGER_
 Offsets are committed only after the transaction; while the database is down the same batch is
 retried, never skipped. A message that is not JSON is logged, counted and committed past.
 Applies pending migrations first. Prometheus metrics on
-http://FILESET_METRICS_HOST:FILESET_METRICS_PORT/metrics (port 0: off).
+http://FILESET_METRICS_HOST:FILESET_METRICS_PORT/metrics, /healthz and /readyz (port 0: off).
 Runs until SIGTERM or SIGINT, then finishes the current batch, commits and exits 0.
 Exit status: 2 on bad usage, 3 when the database or the broker cannot be used.`;
 
@@ -40,14 +41,15 @@ export async function run(
   if (options.signal?.aborted) stop.abort();
   options.signal?.addEventListener('abort', forward, { once: true });
 
-  const metrics = createMetrics();
+  const readiness = new Readiness();
+  const metrics = createMetrics({ kind: 'persist', readiness, dataDir: config.dataDir });
   let server: MetricsServer | undefined;
   const db = await openDatabase(config, logger);
   try {
     await migrate(db, logger);
     if (config.metrics.port !== 0)
-      server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger);
-    await runPersistWorker(config, logger, { signal: stop.signal, metrics, db });
+      server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger, readiness);
+    await runPersistWorker(config, logger, { signal: stop.signal, metrics, db, readiness });
     return 0;
   } finally {
     process.off('SIGTERM', onSignal);

@@ -2,6 +2,7 @@
 // `dryad:download`) has its own concurrency and a rate (request starts per minute), is shared by
 // every request that names it, and is paused as a whole when the platform answers 429, so one
 // dataset's rate-limit trouble slows everything asking that platform instead of failing it.
+// `Budgets` keeps them in this process; src/db/shared-budgets.ts shares them through PostgreSQL.
 import type { BudgetLimits } from '../config.js';
 import { HostLimiter, type Release } from './host-limiter.js';
 import { abortable, sleep } from '../retry.js';
@@ -36,6 +37,43 @@ export function hostBudget(url: URL): string {
   return `host:${url.hostname}`;
 }
 
+/** Host budgets (`host:<name>`) have no limits of their own; only 429 pauses. */
+export function isHostBudget(name: string): boolean {
+  return name.startsWith('host:');
+}
+
+/** The limits a budget name gets: an override, a `*:<kind>` override, a default, or none. */
+export function budgetLimits(name: string, overrides: ReadonlyMap<string, BudgetLimits>): BudgetLimits | undefined {
+  if (isHostBudget(name)) return HOST_PAUSE_ONLY;
+  const kind = name.slice(name.lastIndexOf(':'));
+  return (
+    overrides.get(name) ??
+    overrides.get(`*${kind}`) ??
+    DEFAULT_BUDGETS[name] ??
+    (kind === ':api' ? DEFAULT_API_BUDGET : undefined)
+  );
+}
+
+/** Milliseconds between two request starts under `limits` (0: no rate limit). */
+export function startInterval(limits: BudgetLimits): number {
+  return limits.perMinute ? 60_000 / limits.perMinute : 0;
+}
+
+/** Told how long requests waited for their budget, and of every pause: workers count them. */
+export interface BudgetObserver {
+  /** A request of a platform budget got its slot and start after `ms` (host budgets are not reported). */
+  waited(budget: string, ms: number): void;
+  paused(budget: string, ms: number): void;
+}
+
+/** What the HTTP client asks of request budgets, in process (Budgets) or shared (SharedBudgets). */
+export interface RequestBudgets {
+  /** Waits for a slot and for the budget's rate and pauses; the slot is held until release. */
+  acquire(name: string, signal?: AbortSignal): Promise<Release>;
+  /** The platform asked us to slow down: nothing under this budget starts for `ms`. */
+  pause(name: string, ms: number): void;
+}
+
 interface BudgetState {
   limits: BudgetLimits;
   limiter: HostLimiter;
@@ -43,38 +81,35 @@ interface BudgetState {
   nextStart: number;
 }
 
-export class Budgets {
+/** Request budgets of this process only. */
+export class Budgets implements RequestBudgets {
   readonly #overrides: ReadonlyMap<string, BudgetLimits>;
   readonly #states = new Map<string, BudgetState>();
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly #observer: BudgetObserver | undefined;
 
   constructor(
     overrides: ReadonlyMap<string, BudgetLimits> = new Map(),
     clock: { now?: () => number; sleep?: (ms: number, signal?: AbortSignal) => Promise<void> } = {},
+    observer?: BudgetObserver,
   ) {
     this.#overrides = overrides;
     this.#now = clock.now ?? Date.now;
     this.#sleep = clock.sleep ?? sleep;
+    this.#observer = observer;
   }
 
   /** The limits a budget name gets. */
   limits(name: string): BudgetLimits | undefined {
-    if (name.startsWith('host:')) return HOST_PAUSE_ONLY;
-    const kind = name.slice(name.lastIndexOf(':'));
-    return (
-      this.#overrides.get(name) ??
-      this.#overrides.get(`*${kind}`) ??
-      DEFAULT_BUDGETS[name] ??
-      (kind === ':api' ? DEFAULT_API_BUDGET : undefined)
-    );
+    return budgetLimits(name, this.#overrides);
   }
 
-  /** Waits for a slot and for the budget's rate and pauses; the slot is held until release. */
   async acquire(name: string, signal?: AbortSignal): Promise<Release> {
     // Host budgets exist only while a pause is pending, so a long-lived worker keeps no state per host.
-    const state = name.startsWith('host:') ? this.#pausedHost(name) : this.#state(name);
+    const state = isHostBudget(name) ? this.#pausedHost(name) : this.#state(name);
     if (!state) return () => {};
+    const started = this.#now();
     const release = await state.limiter.acquire(name, signal);
     try {
       // Sleep until the start time; again only if a new pause moved it meanwhile.
@@ -85,8 +120,8 @@ export class Budgets {
         await abortable(this.#sleep(wait, signal), signal);
         waitedFor = target;
       }
-      const interval = state.limits.perMinute ? 60_000 / state.limits.perMinute : 0;
-      state.nextStart = this.#now() + interval;
+      state.nextStart = this.#now() + startInterval(state.limits);
+      if (!isHostBudget(name)) this.#observer?.waited(name, this.#now() - started);
       return release;
     } catch (err) {
       release();
@@ -94,10 +129,11 @@ export class Budgets {
     }
   }
 
-  /** The platform asked us to slow down: nothing under this budget starts for `ms`. */
   pause(name: string, ms: number): void {
     const state = this.#state(name);
-    if (state) state.nextStart = Math.max(state.nextStart, this.#now() + ms);
+    if (!state) return;
+    state.nextStart = Math.max(state.nextStart, this.#now() + ms);
+    this.#observer?.paused(name, ms);
   }
 
   #pausedHost(name: string): BudgetState | undefined {

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { discard, guardBody, readAll } from './body.js';
-import { Budgets, hostBudget } from './budget.js';
+import { Budgets, hostBudget, type RequestBudgets } from './budget.js';
 import { HostLimiter, type Release } from './host-limiter.js';
 import { abortable, backoffDelay, retryAfterDelay, sleep, type Backoff } from '../retry.js';
 import { RETRYABLE_STATUSES, classifyError, errorCode, isRetryableError } from './failures.js';
@@ -22,6 +22,8 @@ export interface HttpClientDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Told of every retry (reason: an HTTP status or an error code) and every 429, for metrics. */
   onRetry?: (reason: string, host: string) => void;
+  /** The request budgets (shared by a fleet: src/db/shared-budgets.ts); default: this process's own. */
+  budgets?: RequestBudgets;
 }
 
 export interface HttpRequestOptions {
@@ -59,7 +61,7 @@ export class HttpClient {
   readonly #backoff: Backoff;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #limiter: HostLimiter;
-  readonly #budgets: Budgets;
+  readonly #budgets: RequestBudgets;
   readonly #transport: Transport;
   readonly #trustedOrigins: ReadonlySet<string>;
   readonly #unreleased = new FinalizationRegistry<Release>((release) => release());
@@ -73,7 +75,7 @@ export class HttpClient {
     this.#sleep = deps.sleep ?? sleep;
     this.#onRetry = deps.onRetry ?? (() => {});
     this.#limiter = new HostLimiter(http.perHostConcurrency);
-    this.#budgets = new Budgets(http.budgets, { sleep: this.#sleep });
+    this.#budgets = deps.budgets ?? new Budgets(http.budgets, { sleep: this.#sleep });
     this.#trustedOrigins = http.allowPrivate ? new Set(['*']) : rewriteTargets(http.rewrite);
     this.#transport = new Transport({
       connectTimeoutMs: http.connectTimeoutMs,

@@ -1,6 +1,6 @@
 // Which HTTP answers and transport failures are worth another try, and which count as the
 // network's fault (NetworkError) rather than ours. How long to wait is src/retry.ts.
-import { IngestError, NetworkError } from '../errors.js';
+import { InfrastructureError, IngestError, NetworkError } from '../errors.js';
 
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
 
@@ -54,6 +54,8 @@ export function errorCode(err: unknown): string | undefined {
 }
 
 export function isRetryableError(err: unknown): boolean {
+  // Our own infrastructure (the shared budgets' database) failing is not a reason to ask the host again.
+  if (err instanceof InfrastructureError) return false;
   const code = errorCode(err);
   return code !== undefined && RETRYABLE_CODES.has(code);
 }
@@ -67,10 +69,12 @@ export function isTransferError(err: unknown): boolean {
 
 /**
  * What a transport failure means for the caller: an IngestError anywhere in the chain (the SSRF
- * guard's, thrown inside undici's connect) surfaces as itself; our own misuse stays as it is;
+ * guard's, thrown inside undici's connect) surfaces as itself; our own misuse and our own
+ * infrastructure's failures (an InfrastructureError, retried by the worker) stay as they are;
  * anything else is the network's fault.
  */
 export function classifyError(err: unknown, host: string): Error {
+  if (err instanceof InfrastructureError) return err;
   for (const e of errorChain(err)) if (e instanceof IngestError) return e;
   const code = errorCode(err);
   if (code !== undefined && OWN_FAULT_CODES.has(code)) return err as Error;

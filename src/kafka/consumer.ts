@@ -77,6 +77,8 @@ export class JsonConsumer {
   #committing: Promise<void> | null = null;
   /** The lag query under way: one at a time, awaited before the admin client disconnects. */
   #lagUpdate: Promise<void> = Promise.resolve();
+  /** Our member id while we are a member of the group (between a join and a rebalance, crash or stop). */
+  #memberId: string | null = null;
 
   constructor(kafka: Kafka, options: ConsumerOptions) {
     this.#kafka = kafka;
@@ -100,8 +102,14 @@ export class JsonConsumer {
     const admin = this.#kafka.admin();
     this.#consumer = consumer;
     this.#admin = admin;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.#assign(payload.memberAssignment));
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.#memberId = payload.memberId;
+      this.#assign(payload.memberAssignment);
+    });
+    for (const left of [consumer.events.REBALANCING, consumer.events.STOP, consumer.events.DISCONNECT])
+      consumer.on(left, () => (this.#memberId = null));
     consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.#memberId = null;
       this.#log.error({ err: payload.error, restart: payload.restart }, 'Kafka consumer crashed');
       // kafkajs restarts itself after retriable crashes; only a final one ends the run.
       if (!payload.restart)
@@ -138,6 +146,19 @@ export class JsonConsumer {
       await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
     }
     if (this.#fatal) throw this.#fatal;
+  }
+
+  /**
+   * A readiness check: resolves when this consumer is a member of its group and the broker, asked
+   * now, says the group is stable with us in it; otherwise throws saying which is not so.
+   */
+  async checkGroup(): Promise<void> {
+    const memberId = this.#memberId;
+    if (!this.#consumer || memberId === null) throw new Error(`not a member of group ${this.#options.groupId}`);
+    const group = await this.#consumer.describeGroup();
+    if (group.state !== 'Stable') throw new Error(`group ${group.groupId} is ${group.state}`);
+    if (!group.members.some((m) => m.memberId === memberId))
+      throw new Error(`group ${group.groupId} does not list member ${memberId}`);
   }
 
   #halt(err?: unknown): void {

@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { openDatabase, type Database } from '../db/database.js';
+import { SharedBudgets } from '../db/shared-budgets.js';
+import { Budgets, type BudgetObserver } from '../http/budget.js';
 import { HttpClient } from '../http/client.js';
 import type { Logger } from '../logger.js';
 import { openItemStore } from '../stores/items/index.js';
@@ -23,6 +25,8 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** Told of every HTTP retry (an HTTP status or an error code) and the host: workers count them. */
   onHttpRetry?: (reason: string, host: string) => void;
+  /** Told of request budget waits and 429 pauses: workers count them. */
+  budgetObserver?: BudgetObserver;
 }
 
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -56,7 +60,19 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     userAgent: config.userAgent,
     logger: logger.child({ module: 'warc' }),
   });
-  const http = new HttpClient({ config, logger, ...(options.onHttpRetry ? { onRetry: options.onHttpRetry } : {}) });
+  // With a PostgreSQL server the request budgets are the fleet's; an embedded database is one process's.
+  const { budgetObserver: observer } = options;
+  const shared =
+    db.kind === 'postgres'
+      ? new SharedBudgets(db, { overrides: config.http.budgets, logger, ...(observer ? { observer } : {}) })
+      : undefined;
+  const budgets = shared ?? new Budgets(config.http.budgets, {}, observer);
+  const http = new HttpClient({
+    config,
+    logger,
+    budgets,
+    ...(options.onHttpRetry ? { onRetry: options.onHttpRetry } : {}),
+  });
   const deps: IngestDeps = {
     config,
     logger,
@@ -77,6 +93,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       await writer.close();
       await items.close();
       await http.close();
+      await shared?.close();
       await db.close();
       await rm(tmpDir, { recursive: true, force: true });
     },

@@ -7,6 +7,7 @@ import { createKafka, createProducer, type Producer } from '../kafka/client.js';
 import { JsonConsumer, type ConsumedMessage, type ConsumerTimings, type MessageContext } from '../kafka/consumer.js';
 import { keyOf, outcomeMessages, sendAcked } from '../kafka/produce.js';
 import { kafkaNames, type KafkaNames } from '../kafka/topics.js';
+import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { ingestFileset, type IngestOutcome } from '../pipeline/ingest.js';
@@ -16,6 +17,10 @@ import { retry, type Backoff } from '../retry.js';
 
 /** Unexpected (non-infrastructure) exceptions of one request are retried this often, then `internal-error`. */
 const UNEXPECTED_RETRIES = 2;
+/** The item the readiness check lists to see that the item store answers (it need not exist). */
+const STORE_PROBE_ITEM = 'fileset-ingest-readiness-probe';
+/** While the item store answers, it is asked at most once a minute (with ias3, each check is a request to archive.org). */
+const STORE_CHECK_PASS_MS = 60_000;
 
 export interface IngestWorkerOptions {
   signal: AbortSignal;
@@ -28,6 +33,8 @@ export interface IngestWorkerOptions {
   infraBackoff?: { initialMs: number; maxMs: number };
   /** How often consumerLag is refreshed. */
   lagIntervalMs?: number;
+  /** Given checks of the database, the item store and the consumer group while the worker runs. */
+  readiness?: Readiness;
 }
 
 /** Runs until `signal` aborts, then drains, commits and disconnects; rejects if Kafka fails for good. */
@@ -39,6 +46,10 @@ export async function runIngestWorker(config: Config, logger: Logger, options: I
       onHttpRetry: (reason, host) => {
         metrics.httpRetries.inc({ reason });
         if (reason === '429') metrics.rateLimited.inc({ host });
+      },
+      budgetObserver: {
+        waited: (budget, ms) => metrics.budgetWaitSeconds.observe({ budget }, ms / 1000),
+        paused: (budget) => metrics.budgetPauses.inc({ budget }),
       },
     }));
   const kafka = createKafka(config, logger, { clientId: 'fileset-ingest-worker' });
@@ -57,10 +68,20 @@ export async function runIngestWorker(config: Config, logger: Logger, options: I
   });
   const { initialMs, maxMs } = options.infraBackoff ?? { initialMs: 1_000, maxMs: 60_000 };
   const worker = new IngestRequests({ runtime, producer, names, log, metrics, backoff: { baseMs: initialMs, maxMs } });
+  const removeChecks = [
+    options.readiness?.add('database', async () => void (await runtime.db.query('SELECT 1'))),
+    options.readiness?.add(
+      'store',
+      async (signal) => void (await runtime.deps.items.listFiles(STORE_PROBE_ITEM, signal)),
+      { passFor: STORE_CHECK_PASS_MS },
+    ),
+    options.readiness?.add('kafka', () => consumer.checkGroup()),
+  ];
   try {
     await producer.connect();
     await consumer.run((message, ctx) => worker.handle(message, ctx), options.signal);
   } finally {
+    for (const remove of removeChecks) remove?.();
     await producer.disconnect().catch((err: unknown) => log.warn({ err }, 'Kafka producer disconnect failed'));
     if (!options.runtime) await runtime.close();
   }

@@ -8,6 +8,7 @@ import { persistResults } from '../db/persist.js';
 import { createKafka } from '../kafka/client.js';
 import { JsonConsumer } from '../kafka/consumer.js';
 import { kafkaNames } from '../kafka/topics.js';
+import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { retry, type Backoff } from '../retry.js';
@@ -21,6 +22,8 @@ export interface PersistWorkerOptions {
   /** Backoff after a failed batch: this delay, doubled per attempt up to maxRetryDelayMs. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
+  /** Given checks of the database and the consumer group while the worker runs. */
+  readiness?: Readiness;
 }
 
 /**
@@ -52,10 +55,15 @@ export async function runPersistWorker(config: Config, logger: Logger, options: 
     lingerMs,
     backoff: { baseMs: options.retryDelayMs ?? 1000, maxMs: options.maxRetryDelayMs ?? 30_000 },
   });
+  const removeChecks = [
+    options.readiness?.add('database', async () => void (await db.query('SELECT 1'))),
+    options.readiness?.add('kafka', () => consumer.checkGroup()),
+  ];
   try {
     log.info({ topic: names.filesetResults, group: names.persistGroup, batchSize }, 'persist worker starting');
     await consumer.run((message) => batcher.add(message.value), options.signal);
   } finally {
+    for (const remove of removeChecks) remove?.();
     await ownDb?.close();
     log.info('persist worker stopped');
   }

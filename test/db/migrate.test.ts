@@ -85,9 +85,15 @@ describe('migrate on PostgreSQL', () => {
       '001_capture_index',
       '002_sandcrawler_tables',
       '003_capture_record_ids',
+      '004_request_budgets',
     ]);
     expect(await migrate(db, silentLogger)).toEqual([]);
-    expect(await versions(db)).toEqual(['001_capture_index', '002_sandcrawler_tables', '003_capture_record_ids']);
+    expect(await versions(db)).toEqual([
+      '001_capture_index',
+      '002_sandcrawler_tables',
+      '003_capture_record_ids',
+      '004_request_budgets',
+    ]);
     const [table] = await db.query<{ n: number }>(
       "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'capture'",
     );
@@ -144,9 +150,15 @@ describe('migrate on PGlite', () => {
         '001_capture_index',
         '002_sandcrawler_tables',
         '003_capture_record_ids',
+        '004_request_budgets',
       ]);
       expect(await migrate(db, silentLogger)).toEqual([]);
-      expect(await versions(db)).toEqual(['001_capture_index', '002_sandcrawler_tables', '003_capture_record_ids']);
+      expect(await versions(db)).toEqual([
+        '001_capture_index',
+        '002_sandcrawler_tables',
+        '003_capture_record_ids',
+        '004_request_budgets',
+      ]);
     } finally {
       await db.close();
     }

@@ -143,17 +143,18 @@ async function tryInsert(table: string, row: Record<string, unknown>): Promise<v
 class RolledBack extends Error {}
 
 describe('002_sandcrawler_tables', () => {
-  it('applies after 001 (003 after it), a second migrate applies nothing, and running the files again changes nothing', async () => {
+  it('applies after 001 (003 and 004 after it), a second migrate applies nothing, and running the files again changes nothing', async () => {
     expect(await migrate(db, silentLogger)).toEqual([
       '001_capture_index',
       '002_sandcrawler_tables',
       '003_capture_record_ids',
+      '004_request_budgets',
     ]);
     expect(await migrate(db, silentLogger)).toEqual([]);
     const before = await db.query(
       "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname",
     );
-    for (const file of ['002_sandcrawler_tables.sql', '003_capture_record_ids.sql']) {
+    for (const file of ['002_sandcrawler_tables.sql', '003_capture_record_ids.sql', '004_request_budgets.sql']) {
       await db.exec(await readFile(join(sqlDirectory(), file), 'utf8'));
     }
     expect(
@@ -188,7 +189,7 @@ describe('002_sandcrawler_tables', () => {
       `SELECT c.conrelid::regclass::text COLLATE "C" AS table, pg_get_constraintdef(c.oid) AS key FROM pg_constraint c
        WHERE c.contype = 'p' AND c.connamespace = 'public'::regnamespace ORDER BY 1`,
     );
-    expect(keys.filter((k) => k.table !== 'schema_migrations')).toEqual([
+    expect(keys.filter((k) => k.table !== 'schema_migrations' && !k.table.startsWith('fileset_budget'))).toEqual([
       { table: 'capture', key: 'PRIMARY KEY (warc_path, warc_offset)' },
       { table: 'cdx', key: 'PRIMARY KEY (url, datetime)' },
       { table: 'file_meta', key: 'PRIMARY KEY (sha1hex)' },

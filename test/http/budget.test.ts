@@ -82,6 +82,24 @@ describe('Budgets', () => {
     expect(clock.sleeps).toEqual([30_000]);
   });
 
+  it('tells its observer how long each platform request waited, and of every pause (not of host waits)', async () => {
+    const { now, sleep } = fakeClock();
+    const events: string[] = [];
+    const budgets = new Budgets(
+      new Map([['p:api', { concurrency: 1, perMinute: 60 }]]),
+      { now, sleep },
+      {
+        waited: (budget, ms) => events.push(`waited ${budget} ${ms}`),
+        paused: (budget, ms) => events.push(`paused ${budget} ${ms}`),
+      },
+    );
+    (await budgets.acquire('p:api'))();
+    (await budgets.acquire('p:api'))();
+    budgets.pause('host:example.org', 5_000);
+    (await budgets.acquire('host:example.org'))();
+    expect(events).toEqual(['waited p:api 0', 'waited p:api 1000', 'paused host:example.org 5000']);
+  });
+
   it('a "*" override applies to every budget of its kind the variable does not name', () => {
     const budgets = new Budgets(parseBudgets('*:api=8,dryad:api=1@10'));
     expect(budgets.limits('zenodo:api')).toEqual({ concurrency: 8 });

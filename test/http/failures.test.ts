@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NetworkError } from '../../src/errors.js';
+import { InfrastructureError, NetworkError } from '../../src/errors.js';
 import { classifyError, isRetryableError } from '../../src/http/failures.js';
 
 describe('classifying transport errors', () => {
@@ -14,5 +14,12 @@ describe('classifying transport errors', () => {
     expect(classifyError(withCode('ENOTFOUND'), 'example.org')).toBeInstanceOf(NetworkError);
     const misuse = withCode('UND_ERR_INVALID_ARG');
     expect(classifyError(misuse, 'example.org')).toBe(misuse);
+  });
+  it('leaves our own infrastructure failures (a refused database connection) as they are, unretried', () => {
+    const down = new InfrastructureError('PostgreSQL at db:5432: connect ECONNREFUSED', {
+      cause: withCode('ECONNREFUSED'),
+    });
+    expect(classifyError(down, 'zenodo.org')).toBe(down);
+    expect(isRetryableError(down)).toBe(false);
   });
 });

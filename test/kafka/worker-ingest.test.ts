@@ -1,13 +1,16 @@
 // `fileset-ingest worker ingest` (src/commands/worker-ingest.ts): stopped by an abort signal in
 // process, and by a real SIGTERM to the built binary, draining the request in flight either way.
-// `fileset-ingest worker persist` likewise finishes the batch it is writing on SIGTERM.
+// `fileset-ingest worker persist` likewise finishes the batch it is writing on SIGTERM. Both serve
+// /healthz, /readyz and their own kind of metrics on the metrics port.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createServer } from 'node:net';
 import { run, usage } from '../../src/commands/worker-ingest.js';
+import { run as runPersist } from '../../src/commands/worker-persist.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -155,6 +158,59 @@ describe.skipIf(!brokers)('worker ingest command with Kafka', () => {
     expect(await committedOffsets(admin, names.ingestGroup, names.requestTopics[0]!)).toEqual({ 0: 1 });
   });
 
+  it('each worker command serves /healthz, /readyz once ready, and only its own kind of metrics', async () => {
+    const env = { ...(await workerEnv()), FILESET_LOG_LEVEL: 'silent', FILESET_METRICS_HOST: '127.0.0.1' };
+    const names = kafkaNames(loadConfig(env));
+    await createTopics(admin, [...names.requestTopics, names.filesetResults, names.fileResults]);
+    const stop = new AbortController();
+    const ports = { ingest: await freePort(), persist: await freePort() };
+    const exits = [
+      run(loadConfig({ ...env, FILESET_METRICS_PORT: String(ports.ingest) }), silentLogger, [], {
+        signal: stop.signal,
+      }),
+      runPersist(loadConfig({ ...env, FILESET_METRICS_PORT: String(ports.persist) }), silentLogger, [], {
+        signal: stop.signal,
+      }),
+    ];
+    try {
+      const get = async (port: number, path: string) => {
+        const response = await fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined);
+        return { status: response?.status ?? 0, body: (await response?.text()) ?? '' };
+      };
+      for (const port of [ports.ingest, ports.persist])
+        await waitFor(async () => (await get(port, '/readyz')).status === 200, {
+          timeoutMs: 60_000,
+          what: () => `the worker on port ${port} to be ready`,
+        });
+      expect(await get(ports.ingest, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
+      expect(JSON.parse((await get(ports.ingest, '/readyz')).body)).toEqual({
+        ready: true,
+        checks: { database: 'ok', store: 'ok', kafka: 'ok' },
+      });
+      expect(JSON.parse((await get(ports.persist, '/readyz')).body)).toEqual({
+        ready: true,
+        checks: { database: 'ok', kafka: 'ok' },
+      });
+      const declared = async (port: number) =>
+        [...(await get(port, '/metrics')).body.matchAll(/^# TYPE (fileset_\w+)/gm)].map((m) => m[1]!);
+      const ingest = await declared(ports.ingest);
+      const persist = await declared(ports.persist);
+      expect(ingest).toEqual(
+        expect.arrayContaining(['fileset_ingest_requests_total', 'fileset_budget_wait_seconds', 'fileset_ready']),
+      );
+      expect(ingest.filter((name) => name.startsWith('fileset_persist_'))).toEqual([]);
+      expect(persist).toEqual(expect.arrayContaining(['fileset_persist_rows_total', 'fileset_ready']));
+      expect(
+        persist.filter((name) =>
+          /^fileset_(http_|budget_|ingest_(requests|bytes|files|duration|in_flight))/.test(name),
+        ),
+      ).toEqual([]);
+    } finally {
+      stop.abort();
+      expect(await Promise.all(exits)).toEqual([0, 0]);
+    }
+  });
+
   it('worker persist finishes the batch it is writing on SIGTERM, commits it and exits 0', async () => {
     const env: Record<string, string> = { ...(await workerEnv()), FILESET_PERSIST_LINGER_MS: '50' };
     const names = kafkaNames(loadConfig(env));
@@ -203,3 +259,12 @@ describe.skipIf(!brokers)('worker ingest command with Kafka', () => {
     expect(await committedOffsets(admin, names.persistGroup, names.filesetResults)).toEqual({ 0: 1 });
   });
 });
+
+/** A TCP port nothing listens on right now (the workers take 0 to mean "no metrics endpoint"). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}

@@ -5,6 +5,8 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { Counter } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InfrastructureError } from '../../src/errors.js';
+import { Readiness } from '../../src/health.js';
+import { JsonConsumer } from '../../src/kafka/consumer.js';
 import { kafkaNames } from '../../src/kafka/topics.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { PLATFORMS } from '../../src/platforms/registry.js';
@@ -410,5 +412,26 @@ describe.skipIf(!brokers)('ingest worker', () => {
     expect(counts[0]! + counts[1]!).toBe(urls.length);
     expect(counts.every((n) => n > 0)).toBe(true);
     await expectAllCommitted(s, topic);
+  });
+
+  it('is ready while it runs (database, item store, a member of its stable group), and not once stopped', async () => {
+    const s = await setup();
+    const outsider = new JsonConsumer(s.kafka, {
+      groupId: s.names.ingestGroup,
+      topics: s.names.requestTopics,
+      concurrency: 1,
+      logger: silentLogger,
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    await expect(outsider.checkGroup()).rejects.toThrow(`not a member of group ${s.names.ingestGroup}`);
+    const readiness = new Readiness();
+    const worker = startWorker(s, { readiness });
+    await waitFor(async () => (await readiness.report()).ready, {
+      timeoutMs: 60_000,
+      what: () => 'the worker to be ready',
+    });
+    expect(await readiness.report()).toEqual({ ready: true, checks: { database: 'ok', store: 'ok', kafka: 'ok' } });
+    await worker.stop();
+    expect(await readiness.report()).toEqual({ ready: false, checks: { worker: 'starting' } });
   });
 });

@@ -11,6 +11,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { kafkaNames } from '../../src/kafka/topics.js';
+import { Readiness } from '../../src/health.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { ingestFileset } from '../../src/pipeline/ingest.js';
 import { FilesetResultSchema, type FilesetResult } from '../../src/schemas/result.js';
@@ -135,12 +136,14 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     s: Setup,
     db: Database = s.db,
     metrics: Metrics = createMetrics({ defaultMetrics: false }),
+    readiness?: Readiness,
   ): Running {
     const controller = new AbortController();
     const done = runPersistWorker(s.config, silentLogger, {
       signal: controller.signal,
       metrics,
       db,
+      ...(readiness ? { readiness } : {}),
       retryDelayMs: 50,
       maxRetryDelayMs: 200,
     });
@@ -261,6 +264,16 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     const lag = (await metrics.consumerLag.get()).values;
     expect(lag.length).toBeGreaterThan(0);
     expect(lag.every((v) => v.value === 0 && v.labels.topic === s.topic)).toBe(true);
+  });
+
+  it('is ready while it runs (database, a member of its stable group), and not once stopped', async () => {
+    const s = await setup();
+    const readiness = new Readiness();
+    const worker = startWorker(s, s.db, createMetrics({ defaultMetrics: false }), readiness);
+    await waitFor(async () => (await readiness.report()).ready, 'the worker to be ready');
+    expect(await readiness.report()).toEqual({ ready: true, checks: { database: 'ok', kafka: 'ok' } });
+    await worker.stop();
+    expect(await readiness.report()).toEqual({ ready: false, checks: { worker: 'starting' } });
   });
 
   it('replaying the whole topic under a new group changes no row', async () => {
