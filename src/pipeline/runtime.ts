@@ -51,6 +51,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     dir: warcDir,
     prefix: config.warc.prefix,
     rolloverSize: config.warc.rolloverSize,
+    gzipLevel: config.warc.gzipLevel,
     software: `fileset-ingest/${config.version}`,
     userAgent: config.userAgent,
     logger: logger.child({ module: 'warc' }),

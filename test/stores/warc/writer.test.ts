@@ -15,6 +15,7 @@ import {
   type RecordLocation,
   type WarcWriterOptions,
 } from '../../../src/stores/warc/writer.js';
+import { csvText } from '../../support/csv-text.js';
 import { expectValidWarc } from '../../support/jwarc.js';
 
 const HOST = 'testhost';
@@ -351,6 +352,36 @@ describe('WarcWriter', () => {
     expect(later.request.offset).toBe(before);
     await writer.close();
     await expectValidWarc(join(dir, later.request.warcPath));
+  });
+
+  it('stores incompressible payloads and deflates compressible ones, each record one valid member', async () => {
+    const writer = await openWriter();
+    const random = randomBytes(3 << 20);
+    const text = csvText(3 << 20);
+    const mixed = Buffer.concat([text.subarray(0, 1 << 20), random.subarray(0, 1 << 20)]);
+    const stored = await writer.writeExchange(await exchange('https://example.org/random.bin', random));
+    const deflated = await writer.writeExchange(await exchange('https://example.org/table.csv', text));
+    const both = await writer.writeExchange(await exchange('https://example.org/mixed', mixed));
+    await writer.close();
+    // Random bytes: stored blocks cost 5 bytes per 64 KiB, plus the WARC header.
+    expect(stored.response.csize).toBeLessThan(random.length + 2048);
+    expect(stored.response.csize).toBeGreaterThan(random.length);
+    expect(deflated.response.csize).toBeLessThan(text.length * 0.4);
+    expect(both.response.csize).toBeLessThan((1 << 20) * 1.4);
+    for (const { response } of [stored, deflated, both]) expectDigests(await readAt(response));
+    expect((await readAt(both.response)).block.subarray(-mixed.length).equals(mixed)).toBe(true);
+    await expectValidWarc(join(dir, stored.response.warcPath));
+  });
+
+  it('honours gzipLevel 0: every record stored, still one valid member each', async () => {
+    const writer = await openWriter({ gzipLevel: 0 });
+    const text = csvText(200_000);
+    const { response } = await writer.writeExchange(await exchange('https://example.org/t.csv', text));
+    await writer.close();
+    expect(response.csize).toBeGreaterThan(text.length);
+    expectDigests(await readAt(response));
+    await expectValidWarc(join(dir, response.warcPath));
+    await expect(openWriter({ gzipLevel: 10 })).rejects.toThrow(RangeError);
   });
 
   it('streams a 50 MB payload without holding it in memory', async () => {
