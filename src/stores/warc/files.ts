@@ -93,3 +93,19 @@ export async function writeAllAt(handle: FileHandle, chunks: Buffer[], position:
   }
   return total;
 }
+
+/** Copies the first `length` bytes of the file at `path` into `handle` at `position`, one buffer reused. */
+export async function copyFileInto(path: string, length: number, handle: FileHandle, position: number): Promise<void> {
+  const source = await openPayload(path, length);
+  try {
+    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(4 * READ_SIZE, length)));
+    for (let done = 0; done < length;) {
+      const { bytesRead } = await source.read(buffer, 0, Math.min(buffer.length, length - done), done);
+      if (bytesRead === 0) throw new InfrastructureError(`${path} shrank to ${done} of ${length} bytes`);
+      await writeAllAt(handle, [buffer.subarray(0, bytesRead)], position + done);
+      done += bytesRead;
+    }
+  } finally {
+    await source.close();
+  }
+}

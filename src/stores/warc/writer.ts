@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { InfrastructureError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { DeflateOptions } from './deflate.js';
+import { DeflatedSpool, type DeflatedPayload } from './deflated-spool.js';
 import { openPayload, safeHostname, sha1OfFile } from './files.js';
 import {
   HTTP_REQUEST_TYPE,
@@ -20,7 +21,7 @@ import {
   warcDate,
   type HeaderFields,
 } from './record.js';
-import { writeRecordMember, type RecordBlock } from './record-member.js';
+import { writeAssembledMember, writeRecordMember, type RecordBlock } from './record-member.js';
 import { recoverStaleFiles } from './recovery.js';
 import { WarcFileRotation, type OpenFile } from './warc-file.js';
 
@@ -74,8 +75,14 @@ export interface ExchangeInput {
    * X-Archive-Orig-Transfer-Encoding (the payload is de-chunked), and then blockSha1 is ignored.
    */
   responseHead: Buffer;
-  /** The payload bytes; absent when revisit or empty body. */
+  /**
+   * The payload bytes, in one of three forms: a file, a buffer (small bodies), or a part already
+   * deflated while it downloaded (createDeflatedSpool; needs blockSha1). Absent when revisit or
+   * empty body.
+   */
   payloadPath?: string;
+  payload?: Buffer;
+  deflatedPayload?: DeflatedPayload;
   payloadLength: number;
   /** Raw SHA-1 of the payload (WARC-Payload-Digest). */
   payloadSha1: Buffer;
@@ -147,6 +154,14 @@ export class WarcWriter {
     return this.files.current()?.name;
   }
 
+  /**
+   * A spool that deflates a payload while it downloads, at this writer's level, for
+   * writeExchange's `deflatedPayload`. The caller removes its file after the write (or discards it).
+   */
+  createDeflatedSpool(path: string): Promise<DeflatedSpool> {
+    return DeflatedSpool.create(path, this.gzip);
+  }
+
   /** Writes a `request` + `response` (or `revisit`) pair linked by WARC-Concurrent-To; returns both locations. */
   writeExchange(input: ExchangeInput): Promise<{ request: RecordLocation; response: RecordLocation }> {
     return this.enqueue(() => this.exchange(input));
@@ -215,15 +230,28 @@ export class WarcWriter {
     const { head, rewritten } = storedResponseHead(input.responseHead);
     const revisit = input.revisitOf !== undefined;
     const withPayload = !revisit && input.payloadLength > 0;
-    if (withPayload && !input.payloadPath) {
-      throw new InfrastructureError('WARC write: payloadLength > 0 without payloadPath');
+    const inMemory = withPayload ? input.payload : undefined;
+    const deflated = withPayload ? input.deflatedPayload : undefined;
+    if (withPayload && !input.payloadPath && !inMemory && !deflated) {
+      throw new InfrastructureError('WARC write: payloadLength > 0 without a payload');
     }
-    const payload = withPayload ? await openPayload(input.payloadPath!, input.payloadLength) : undefined;
+    const length = (inMemory ?? deflated)?.length;
+    if (length !== undefined && length !== input.payloadLength) {
+      throw new InfrastructureError(`WARC write: payload has ${length} bytes, declared ${input.payloadLength}`);
+    }
+    const payload =
+      withPayload && !inMemory && !deflated ? await openPayload(input.payloadPath!, input.payloadLength) : undefined;
     try {
       // The digest goes in the header, before the block: a head we rewrote (or a caller that
-      // gave none) costs one extra read of the payload file.
+      // gave none) costs one extra read of the payload file; a deflated payload cannot be read.
       let blockSha1 = revisit || rewritten ? undefined : input.blockSha1;
-      if (!blockSha1) blockSha1 = payload ? await sha1OfFile([head], payload, input.payloadLength) : sha1Of([head]);
+      if (!blockSha1 && deflated)
+        throw new TypeError('WARC write: a deflated payload needs blockSha1 and a stored head');
+      if (!blockSha1) {
+        blockSha1 = payload
+          ? await sha1OfFile([head], payload, input.payloadLength)
+          : sha1Of([head, ...(inMemory ? [inMemory] : [])]);
+      }
       const blockLength = head.length + (withPayload ? input.payloadLength : 0);
       const requestId = newRecordId();
       const responseId = newRecordId();
@@ -267,7 +295,11 @@ export class WarcWriter {
             ['WARC-Block-Digest', sha1Label(blockSha1)],
             ['WARC-Payload-Digest', sha1Label(input.payloadSha1)],
           ],
-          { parts: [head], ...(payload ? { file: { handle: payload, length: input.payloadLength } } : {}) },
+          {
+            parts: inMemory ? [head, inMemory] : [head],
+            ...(payload ? { file: { handle: payload, length: input.payloadLength } } : {}),
+            ...(deflated ? { deflated } : {}),
+          },
         );
         return { request, response };
       });
@@ -288,7 +320,10 @@ export class WarcWriter {
     block: RecordBlock,
   ): Promise<RecordLocation> {
     const offset = file.size;
-    const csize = await writeRecordMember(file.handle, offset, serializeHeader(fields), block, this.gzip);
+    const header = serializeHeader(fields);
+    const csize = block.deflated
+      ? await writeAssembledMember(file.handle, offset, header, Buffer.concat(block.parts), block.deflated, this.gzip)
+      : await writeRecordMember(file.handle, offset, header, block, this.gzip);
     file.size = offset + csize;
     return { warcPath: file.name, offset, csize, recordId: id, date };
   }
