@@ -8,6 +8,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -36,8 +37,21 @@ function selfTimes(profile: CpuProfile): Map<number, number> {
   return self;
 }
 
+/**
+ * Native functions (a binding such as writev or lstat) and Node's own modules are charged to the
+ * nearest caller in our code or a package, so the module table says who asked for the work.
+ */
 export function summarise(profile: CpuProfile, top: number): string {
   const self = selfTimes(profile);
+  const parent = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node);
+  const asker = (node: ProfileNode): ProfileNode | undefined => {
+    for (let at: ProfileNode | undefined = node; at; at = parent.get(at.id)) {
+      const { url } = at.callFrame;
+      if (url && !url.startsWith('node:')) return at;
+    }
+    return undefined;
+  };
   const byModule = new Map<string, number>();
   const byFunction = new Map<string, number>();
   let total = 0;
@@ -46,9 +60,15 @@ export function summarise(profile: CpuProfile, top: number): string {
     if (ms === 0) continue;
     total += ms;
     const { functionName, url, lineNumber } = node.callFrame;
-    const module = moduleOf(url, functionName);
+    const caller = (url && !url.startsWith('node:')) || functionName.startsWith('(') ? undefined : asker(node);
+    const module = caller ? moduleOf(caller.callFrame.url, '') : moduleOf(url, functionName);
     byModule.set(module, (byModule.get(module) ?? 0) + ms);
-    const fn = `${functionName || '(anonymous)'} ${module}${url ? `:${lineNumber + 1}` : ''}`;
+    const where = caller
+      ? ` ← ${caller.callFrame.functionName || '(anonymous)'} ${module}:${caller.callFrame.lineNumber + 1}`
+      : url
+        ? ` ${module}:${lineNumber + 1}`
+        : '';
+    const fn = `${functionName || '(anonymous)'}${where}`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + ms);
   }
   const idle = (byModule.get('(idle)') ?? 0) + (byModule.get('(program)') ?? 0);

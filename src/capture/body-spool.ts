@@ -2,7 +2,8 @@
 // to a file once it outgrows that), a file when the caller keeps the body, or, for a large body
 // that will be archived, straight into the deflated part of its WARC record.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import type { DeflatedPayload, DeflatedSpool } from '../stores/warc/deflated-spool.js';
 
@@ -71,7 +72,18 @@ export class BodySpool extends Writable {
       callback();
       return;
     }
-    const file = this.file ?? this.openFile();
+    if (this.file) {
+      this.writeToFile(this.file, chunk, callback);
+      return;
+    }
+    // Spilling: the spool directory is created only when a body first needs it.
+    mkdir(dirname(this.path), { recursive: true }).then(
+      () => this.writeToFile(this.openFile(), chunk, callback),
+      callback,
+    );
+  }
+
+  private writeToFile(file: WriteStream, chunk: Buffer, callback: (error?: Error | null) => void): void {
     if (file.write(chunk)) callback();
     else file.once('drain', () => callback());
   }

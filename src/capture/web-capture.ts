@@ -4,7 +4,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
@@ -78,7 +78,8 @@ export async function captureResponse(
   const date = deps.now();
   const datetime = warcDatetime(date);
   const responseHead = httpResponseHead(response);
-  await mkdir(deps.tmpDir, { recursive: true });
+  // Most bodies stay in memory: the spool directory is made only for a body kept as a file here.
+  if (options.keepBody) await mkdir(deps.tmpDir, { recursive: true });
   const spoolPath = join(deps.tmpDir, `spool-${randomUUID()}`);
   const encoding = response.header('content-encoding');
   // An unknown coding is hashed as transferred.
@@ -180,6 +181,7 @@ async function openSpool(
   if (keptAsIs) return BodySpool.toFile(path);
   const declared = Number(response.header('content-length') ?? 0);
   if (deps.writer && declared >= DEFLATE_WHILE_DOWNLOADING_MIN) {
+    await mkdir(dirname(path), { recursive: true });
     return BodySpool.deflating(await deps.writer.createDeflatedSpool(path));
   }
   return BodySpool.inMemory(path);

@@ -32,7 +32,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   await mkdir(tmpDir, { recursive: true });
   await mkdir(workDir, { recursive: true });
   // A misconfigured item store fails here, before anything else is opened.
-  const items = openItemStore(config, logger);
+  const items = await openItemStore(config, logger);
   let db: Database;
   try {
     db = await openDatabase(config, logger);

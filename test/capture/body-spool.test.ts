@@ -33,12 +33,13 @@ describe('BodySpool', () => {
     expect(existsSync(join(dir, 'a'))).toBe(false);
   });
 
-  it('spills a body past the limit to its file, bytes in order', async () => {
+  it('spills a body past the limit to its file (making its directory), bytes in order', async () => {
     const body = randomBytes(50_001);
-    const spool = BodySpool.inMemory(join(dir, 'a'), 50_000);
+    const path = join(dir, 'not-yet', 'a');
+    const spool = BodySpool.inMemory(path, 50_000);
     await pipeline(chunked(body), spool);
-    expect(spool.result()).toEqual({ payloadPath: join(dir, 'a') });
-    expect((await readFile(join(dir, 'a'))).equals(body)).toBe(true);
+    expect(spool.result()).toEqual({ payloadPath: path });
+    expect((await readFile(path)).equals(body)).toBe(true);
   });
 
   it('writes a kept body to its file even when empty', async () => {

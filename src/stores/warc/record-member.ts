@@ -16,6 +16,20 @@ export interface RecordBlock {
   deflated?: DeflatedPayload;
 }
 
+/** The member of a record whose block is all in memory, compressed in memory. */
+export async function recordMemberInMemory(
+  header: Buffer,
+  parts: Buffer[],
+  options: DeflateOptions,
+): Promise<{ chunks: Buffer[]; length: number }> {
+  const chunks: Buffer[] = [];
+  const member = new GzipMemberWriter(async (out) => void chunks.push(...out), options);
+  await member.push(header);
+  for (const part of parts) await member.push(part);
+  await member.push(RECORD_END);
+  return { chunks, length: await member.finish() };
+}
+
 /** Compresses the record into `handle` from `offset` on; resolves with the member's length. */
 export async function writeRecordMember(
   handle: FileHandle,

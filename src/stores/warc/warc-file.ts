@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { InfrastructureError, describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { DeflateOptions } from './deflate.js';
-import { syncDir, warcFileName } from './files.js';
+import { syncDir, warcFileName, writeAllAt } from './files.js';
 import {
   WARC_CONFORMS_TO,
   WARC_FIELDS_TYPE,
@@ -24,9 +24,32 @@ export interface OpenFile {
   /** Final name (without `.open`). */
   name: string;
   handle: FileHandle;
-  /** Bytes of whole records written. */
+  /** Bytes of whole records written, buffered ones included. */
   size: number;
   warcinfoId: string;
+  /** Members compressed in memory, not yet written: they end at `size`. See appendBuffered(). */
+  buffered: Buffer[];
+  bufferedLength: number;
+}
+
+/**
+ * Queues a member compressed in memory, to be written with the ones around it in one call (a
+ * request and its small response, say) when the transaction ends or a streamed record follows.
+ */
+export function appendBuffered(file: OpenFile, member: Buffer[], length: number): void {
+  file.buffered.push(...member);
+  file.bufferedLength += length;
+  file.size += length;
+}
+
+/** Writes what appendBuffered() queued. */
+export async function flushBuffered(file: OpenFile): Promise<void> {
+  if (file.bufferedLength === 0) return;
+  const chunks = file.buffered;
+  const from = file.size - file.bufferedLength;
+  file.buffered = [];
+  file.bufferedLength = 0;
+  await writeAllAt(file.handle, chunks, from);
 }
 
 export interface WarcFileOptions {
@@ -59,8 +82,12 @@ export class WarcFileRotation {
     const file = this.file ?? (await this.openFile());
     const start = file.size;
     try {
-      return await body(file);
+      const result = await body(file);
+      await flushBuffered(file);
+      return result;
     } catch (err) {
+      file.buffered = [];
+      file.bufferedLength = 0;
       try {
         await file.handle.truncate(start);
         file.size = start;
@@ -105,7 +132,7 @@ export class WarcFileRotation {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
         throw new InfrastructureError(`cannot create WARC file in ${dir}`, { cause: err });
       }
-      const file: OpenFile = { name, handle, size: 0, warcinfoId: newRecordId() };
+      const file: OpenFile = { name, handle, size: 0, warcinfoId: newRecordId(), buffered: [], bufferedLength: 0 };
       try {
         file.size = await this.writeWarcinfo(file);
       } catch (err) {

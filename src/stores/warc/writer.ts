@@ -21,9 +21,9 @@ import {
   warcDate,
   type HeaderFields,
 } from './record.js';
-import { writeAssembledMember, writeRecordMember, type RecordBlock } from './record-member.js';
+import { recordMemberInMemory, writeAssembledMember, writeRecordMember, type RecordBlock } from './record-member.js';
 import { recoverStaleFiles } from './recovery.js';
-import { WarcFileRotation, type OpenFile } from './warc-file.js';
+import { WarcFileRotation, appendBuffered, flushBuffered, type OpenFile } from './warc-file.js';
 
 export { sha1Base32 } from './record.js';
 
@@ -321,6 +321,12 @@ export class WarcWriter {
   ): Promise<RecordLocation> {
     const offset = file.size;
     const header = serializeHeader(fields);
+    if (!block.file && !block.deflated) {
+      const member = await recordMemberInMemory(header, block.parts, this.gzip);
+      appendBuffered(file, member.chunks, member.length);
+      return { warcPath: file.name, offset, csize: member.length, recordId: id, date };
+    }
+    await flushBuffered(file);
     const csize = block.deflated
       ? await writeAssembledMember(file.handle, offset, header, Buffer.concat(block.parts), block.deflated, this.gzip)
       : await writeRecordMember(file.handle, offset, header, block, this.gzip);
