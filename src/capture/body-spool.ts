@@ -20,6 +20,9 @@ export class BodySpool extends Writable {
   private length = 0;
   private file: WriteStream | undefined;
   private spooled: SpooledBody | undefined;
+  /** A spill to the file that is waiting for its directory. */
+  private opening: Promise<void> | undefined;
+  private discarded = false;
 
   private constructor(
     readonly path: string,
@@ -52,9 +55,16 @@ export class BodySpool extends Writable {
     return this.spooled;
   }
 
+  /** Removes the spool's file once its body has been written, if it made one (most stay in memory). */
+  async removeFile(): Promise<void> {
+    if (this.file || this.deflated) await rm(this.path, { force: true });
+  }
+
   /** After a failure: stops writing and removes whatever file there is. */
   async discard(): Promise<void> {
+    this.discarded = true;
     this.chunks = [];
+    await this.opening;
     if (this.deflated) await this.deflated.discard();
     const file = this.file;
     if (file && !file.closed) await new Promise<void>((resolve) => file.destroy().once('close', () => resolve()));
@@ -77,9 +87,12 @@ export class BodySpool extends Writable {
       return;
     }
     // Spilling: the spool directory is created only when a body first needs it.
-    mkdir(dirname(this.path), { recursive: true }).then(
-      () => this.writeToFile(this.openFile(), chunk, callback),
-      callback,
+    this.opening = mkdir(dirname(this.path), { recursive: true }).then(
+      () => {
+        if (this.discarded) callback(new Error('BodySpool: discarded'));
+        else this.writeToFile(this.openFile(), chunk, callback);
+      },
+      (err: Error) => callback(err),
     );
   }
 

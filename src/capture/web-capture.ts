@@ -163,7 +163,7 @@ export async function captureResponse(
     if (bodyPath) await rm(bodyPath, { force: true });
     throw err;
   } finally {
-    if (bodyPath !== spoolPath) await rm(spoolPath, { force: true });
+    if (bodyPath !== spoolPath) await spool.removeFile();
   }
 }
 
