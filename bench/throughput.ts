@@ -190,8 +190,9 @@ async function runOurs(
         invalid.push(`fileset-ingest run ${run}: status ${result.status}\n${result.stderr}`);
       for (const problem of await warcValidationProblems(join(dataDir, 'warcs')))
         invalid.push(`run ${run}: jwarc: ${problem}`);
-      const sizes = await responseSizes(databaseUrl!);
-      const sizeOf = (p: string) => sizes.get(`${server.origin}${p}`) ?? NaN;
+      // Captures are recorded under the dataset's own URLs (https://zenodo.org/...), before the rewrite.
+      const sizes = new Map([...(await responseSizes(databaseUrl!))].map(([u, size]) => [new URL(u).pathname, size]));
+      const sizeOf = (p: string) => sizes.get(p) ?? NaN;
       const half = (text: boolean) =>
         paths.filter((p) => p.endsWith('.csv') === text).reduce((sum, p) => sum + sizeOf(p), 0);
       const readBack = await timeReadBack(dataDir, vars);
