@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
@@ -36,6 +37,10 @@ import {
 } from './lib.js';
 
 const BROKERS = process.env.FILESET_KAFKA_BROKERS ?? '127.0.0.1:9092';
+/** Where ingest workers' CPU profiles go with BENCH_CPU_PROF=1: outside the temp dirs the benchmark deletes. */
+const cpuProfileDir = process.env.BENCH_CPU_PROF
+  ? join(process.env.BENCH_TMPDIR ?? tmpdir(), `fileset-bench-profiles-${process.pid}`)
+  : undefined;
 /** Record ids base..base+N-1: far from the fixture's own id and concept id (7078725, 7078724). */
 const BASE_ID = 9_000_000;
 const FILES: Array<[key: string, size: number, kind: 'text' | 'random']> = [
@@ -62,6 +67,7 @@ interface Usage {
 
 export async function kafkaBench(): Promise<BenchReport> {
   const count = Math.max(10, Math.round(200 * benchScale()));
+  if (cpuProfileDir) log(`CPU profiles of the ingest workers go to ${cpuProfileDir} (npx tsx bench/profile.ts <file>)`);
   const invalid: string[] = [];
   const runs: FleetRun[] = [];
   await withBroker(() =>
@@ -221,7 +227,9 @@ class Worker {
     for (const [name, value] of Object.entries({ FILESET_LOG_LEVEL: 'warn', FILESET_DATA_DIR: dataDir, ...vars })) {
       if (value !== undefined) env[name] = value;
     }
-    this.child = spawn(process.execPath, [CLI, 'worker', kind], {
+    // BENCH_CPU_PROF=1: V8 writes a .cpuprofile of each ingest worker when it exits (bench/profile.ts reads it).
+    const profile = kind === 'ingest' && cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
+    this.child = spawn(process.execPath, [...profile, CLI, 'worker', kind], {
       cwd: REPO,
       env,
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -241,6 +241,7 @@ const SETTINGS = z.object({
         .default('FILESET'),
     ),
     rolloverSize: env('FILESET_WARC_ROLLOVER_SIZE', size('1GB')),
+    gzipLevel: env('FILESET_WARC_GZIP_LEVEL', int(5).pipe(z.number().max(9))),
   }),
   items: z.object({
     /** Unset: `fs` under `<dataDir>/items` (filled in below). */

@@ -18,6 +18,7 @@ describe('config', () => {
       bundleMaxTotalSize: 4 * 2 ** 30,
     });
     expect(config.warc.rolloverSize).toBe(1e9);
+    expect(config.warc.gzipLevel).toBe(5);
     expect(config.userAgent).toMatch(/^fileset-ingest\/\d+\.\d+\.\d+ \(\+.+\)$/);
   });
 
@@ -43,6 +44,8 @@ describe('config', () => {
     expect(() => loadConfig({ FILESET_MAX_FILE_COUNT: 'many' })).toThrow(/FILESET_MAX_FILE_COUNT/);
     expect(() => loadConfig({ FILESET_HTTP_REWRITE: 'https://a.org=ftp://b' })).toThrow(/FILESET_HTTP_REWRITE/);
     expect(() => loadConfig({ FILESET_HTTP_ALLOW_PRIVATE: 'maybe' })).toThrow(/FILESET_HTTP_ALLOW_PRIVATE/);
+    expect(() => loadConfig({ FILESET_WARC_GZIP_LEVEL: '10' })).toThrow(/FILESET_WARC_GZIP_LEVEL/);
+    expect(loadConfig({ FILESET_WARC_GZIP_LEVEL: '0' }).warc.gzipLevel).toBe(0);
   });
 
   it('parses sizes and flag names', () => {

@@ -1,14 +1,16 @@
-// Captures one HTTP response into the WARC store: spools the body to disk while hashing it in one
-// pass, writes a response (or a revisit when the payload is already stored), and indexes it.
+// Captures one HTTP response into the WARC store: spools the body (memory, disk, or deflated for
+// its record) while hashing it in one pass, writes a response (or a revisit when the payload is
+// already stored), and indexes it.
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import { BodyTooLargeError, describeError, PlatformDownloadError } from '../errors.js';
 import { contentDecoder } from '../http/body.js';
+import { BodySpool, DEFLATE_WHILE_DOWNLOADING_MIN } from './body-spool.js';
 import type { HttpResponse } from '../http/client.js';
 import { chooseMimetype, mediaType } from '../mimetype.js';
 import type { Cdx, FileMeta, Terminal } from '../schemas/result.js';
@@ -78,7 +80,8 @@ export async function captureResponse(
   const date = deps.now();
   const datetime = warcDatetime(date);
   const responseHead = httpResponseHead(response);
-  await mkdir(deps.tmpDir, { recursive: true });
+  // Most bodies stay in memory: the spool directory is made only for a body kept as a file here.
+  if (options.keepBody) await mkdir(deps.tmpDir, { recursive: true });
   const spoolPath = join(deps.tmpDir, `spool-${randomUUID()}`);
   const encoding = response.header('content-encoding');
   // An unknown coding is hashed as transferred.
@@ -88,13 +91,12 @@ export async function captureResponse(
   const bodyPath = options.keepBody ? (decodedPath ?? spoolPath) : undefined;
 
   const hashes = new BodyHashes(responseHead, encoding, decoder, options.maxBytes, decodedPath);
+  const spool = await openSpool(deps, response, spoolPath, bodyPath === spoolPath);
   try {
-    await pipeline(response.body, hashes, createWriteStream(spoolPath, { highWaterMark: 1 << 20 }), {
-      signal: options.signal,
-    });
+    await pipeline(response.body, hashes, spool, { signal: options.signal });
     await hashes.decoded();
   } catch (err) {
-    await Promise.all([rm(spoolPath, { force: true }), decodedPath ? rm(decodedPath, { force: true }) : null]);
+    await Promise.all([spool.discard(), decodedPath ? rm(decodedPath, { force: true }) : null]);
     throw err;
   }
 
@@ -140,7 +142,7 @@ export async function captureResponse(
       ...(response.remoteAddress ? { ipAddress: response.remoteAddress } : {}),
       requestHead: httpRequestHead(response),
       responseHead,
-      payloadPath: spoolPath,
+      ...spool.result(),
       payloadLength: hashes.rawLength,
       payloadSha1,
       blockSha1: hashes.blockSha1.digest(),
@@ -163,8 +165,28 @@ export async function captureResponse(
     if (bodyPath) await rm(bodyPath, { force: true });
     throw err;
   } finally {
-    if (bodyPath !== spoolPath) await rm(spoolPath, { force: true });
+    if (bodyPath !== spoolPath) await spool.removeFile();
   }
+}
+
+/**
+ * A body kept as the caller's file goes to that file; a large one that will be archived is
+ * deflated as it arrives (declared size, so the choice is made before the first byte); the rest
+ * stay in memory unless they outgrow it.
+ */
+async function openSpool(
+  deps: WebCaptureDeps,
+  response: HttpResponse,
+  path: string,
+  keptAsIs: boolean,
+): Promise<BodySpool> {
+  if (keptAsIs) return BodySpool.toFile(path);
+  const declared = Number(response.header('content-length') ?? 0);
+  if (deps.writer && declared >= DEFLATE_WHILE_DOWNLOADING_MIN) {
+    await mkdir(dirname(path), { recursive: true });
+    return BodySpool.deflating(await deps.writer.createDeflatedSpool(path));
+  }
+  return BodySpool.inMemory(path);
 }
 
 function captureRow(

@@ -37,7 +37,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   await mkdir(tmpDir, { recursive: true });
   await mkdir(workDir, { recursive: true });
   // A misconfigured item store fails here, before anything else is opened.
-  const items = openItemStore(config, logger);
+  const items = await openItemStore(config, logger);
   let db: Database;
   try {
     db = await openDatabase(config, logger);
@@ -56,6 +56,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     dir: warcDir,
     prefix: config.warc.prefix,
     rolloverSize: config.warc.rolloverSize,
+    gzipLevel: config.warc.gzipLevel,
     software: `fileset-ingest/${config.version}`,
     userAgent: config.userAgent,
     logger: logger.child({ module: 'warc' }),

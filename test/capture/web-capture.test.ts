@@ -1,10 +1,10 @@
 // Capturing responses: raw bytes in the WARC, hashes of the decoded file, revisits, size limits.
-import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { BodyTooLargeError } from '../../src/errors.js';
@@ -14,6 +14,7 @@ import { base32Decode } from '../../src/stores/warc/record.js';
 import { captureResponse, type WebCaptureDeps } from '../../src/capture/web-capture.js';
 import { WarcWriter } from '../../src/stores/warc/writer.js';
 import { silentLogger, testConfig, testHttp } from '../support/context.js';
+import { csvText } from '../support/csv-text.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { expectValidWarc } from '../support/jwarc.js';
@@ -21,6 +22,8 @@ import { readWarc } from '../support/warcio.js';
 
 const CSV = Buffer.from('id,name\n'.concat(Array.from({ length: 2000 }, (_, i) => `${i},row ${i}\n`).join('')));
 const GZIPPED = gzipSync(CSV);
+// Declared large enough to be deflated while it downloads: text, then random bytes.
+const LARGE = Buffer.concat([csvText(12 << 20), randomBytes(12 << 20)]);
 const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
 
 let server: FixtureServer;
@@ -34,6 +37,7 @@ beforeAll(async () => {
   server = await FixtureServer.start({
     '/encoded.csv': { body: GZIPPED, headers: { 'Content-Type': 'text/csv', 'Content-Encoding': 'gzip' } },
     '/plain.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
+    '/large.bin': { body: LARGE, headers: { 'Content-Type': 'application/octet-stream' } },
     '/copy.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
     // A lying server: claims gzip, sends something else (large enough to fill the decoder's buffers).
     '/lying.csv': {
@@ -136,6 +140,35 @@ describe('captureResponse', () => {
     const response = await http.request('https://data.example.org/plain.csv');
     await expect(captureResponse(deps, response, { maxBytes: 100 })).rejects.toThrow(BodyTooLargeError);
     expect(await readdir(deps.tmpDir)).toEqual([]);
+  });
+
+  it('deflates a large body into its record while it downloads, and keeps no file of it', async () => {
+    const spools = vi.spyOn(deps.writer, 'createDeflatedSpool');
+    const captured = await captureResponse(deps, await http.request('https://data.example.org/large.bin'));
+    expect(spools).toHaveBeenCalledTimes(1);
+    spools.mockRestore();
+    expect(captured.fileMeta.size_bytes).toBe(LARGE.length);
+    expect(captured.fileMeta.sha256hex).toBe(hex('sha256', LARGE));
+    expect(await readdir(deps.tmpDir)).toEqual([]);
+    const { warc_path, warc_offset, warc_csize } = captured.cdx!;
+    const member = (await readFile(join(dir, 'warcs', `${warc_path}.open`))).subarray(
+      warc_offset,
+      warc_offset + warc_csize,
+    );
+    const record = gunzipSync(member);
+    expect(record.subarray(-LARGE.length - 4, -4).equals(LARGE)).toBe(true);
+    // Text deflated, random bytes stored: about a third of the first half plus the second.
+    expect(warc_csize).toBeLessThan(LARGE.length * 0.7);
+    expect(warc_csize).toBeGreaterThan(LARGE.length / 2);
+  });
+
+  it('drops a large body that fails mid-download: no spool file, nothing written', async () => {
+    const warc = join(dir, 'warcs', `${deps.writer.currentFile()!}.open`);
+    const before = (await stat(warc)).size;
+    const response = await http.request('https://data.example.org/large.bin');
+    await expect(captureResponse(deps, response, { maxBytes: 20 << 20 })).rejects.toThrow(BodyTooLargeError);
+    expect(await readdir(deps.tmpDir)).toEqual([]);
+    expect((await stat(warc)).size).toBe(before);
   });
 
   it('produces WARC files that validate', async () => {

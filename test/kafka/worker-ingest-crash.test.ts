@@ -33,15 +33,19 @@ const brokers = inject('kafkaBrokers');
 const REQUESTS = 16;
 const KILLS = 3;
 
-/** The worker with a short session timeout, so a killed member leaves the group in seconds. */
+/**
+ * The worker with a short session timeout, so a killed member leaves the group in seconds. SIGTERM
+ * is handled from the first line: when the earlier workers have already answered every request,
+ * the last one is stopped while it is still loading its modules (regression: it died of the signal).
+ */
 const WORKER_SCRIPT = `
+  const stop = new AbortController();
+  process.once('SIGTERM', () => stop.abort());
   const { loadConfig } = await import('./src/config.ts');
   const { createLogger } = await import('./src/logger.ts');
   const { createMetrics } = await import('./src/metrics.ts');
   const { runIngestWorker } = await import('./src/workers/ingest-fileset.ts');
   const config = loadConfig();
-  const stop = new AbortController();
-  process.once('SIGTERM', () => stop.abort());
   await runIngestWorker(config, createLogger(config.logLevel), {
     signal: stop.signal,
     metrics: createMetrics(),

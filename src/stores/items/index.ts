@@ -4,17 +4,19 @@ import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import { createFsItemStore } from './fs.js';
 import { createIas3ItemStore } from './ias3.js';
-import { createS3ItemStore } from './s3.js';
 import type { ItemStore } from './types.js';
 
-export function openItemStore(config: Config, logger: Logger): ItemStore {
+export async function openItemStore(config: Config, logger: Logger): Promise<ItemStore> {
   const location = config.items.store;
   const log = logger.child({ module: 'items', store: location.kind });
   switch (location.kind) {
     case 'fs':
       return createFsItemStore({ root: location.root, logger: log });
-    case 's3':
+    case 's3': {
+      // The AWS SDK is a large share of a process's start-up: loaded only when an s3 store is configured.
+      const { createS3ItemStore } = await import('./s3.js');
       return createS3ItemStore({ bucket: location.bucket, prefix: location.prefix, s3: config.s3, logger: log });
+    }
     case 'ias3':
       return createIas3ItemStore({
         ias3: config.ias3,

@@ -4,7 +4,7 @@
 // to the next gzip header, so one bad byte costs one record, not the rest of the file.
 import type { FileHandle } from 'node:fs/promises';
 import { crc32, createInflateRaw } from 'node:zlib';
-import { gzipHeaderLength } from './files.js';
+import { gzipHeaderLength } from './recovery.js';
 
 const WINDOW = 1 << 20;
 /** Input handed to the inflater at a time: bounds what one write can inflate to. */

@@ -1,8 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  GzipMemberWriter,
   recordIdForm,
   serializeHeader,
   sha1Base32,
@@ -110,67 +108,6 @@ describe('storedResponseHead', () => {
     const stored = storedResponseHead(head).head;
     expect(stored.subarray(0, 27)).toEqual(head.subarray(0, 27));
     expect(stored.toString('latin1')).toContain('X-Archive-Orig-Transfer-Encoding: chunked');
-  });
-});
-
-describe('GzipMemberWriter', () => {
-  async function member(parts: Buffer[], blockSize: number, level = 6): Promise<{ out: Buffer; csize: number }> {
-    const written: Buffer[] = [];
-    const writer = new GzipMemberWriter(
-      async (chunk) => {
-        written.push(Buffer.from(chunk));
-      },
-      { level, blockSize, inFlight: 3 },
-    );
-    for (const part of parts) await writer.push(part);
-    const csize = await writer.finish();
-    return { out: Buffer.concat(written), csize };
-  }
-
-  it('writes one gzip member that gunzips to the input, across many parallel blocks', async () => {
-    // Repetitive text across block boundaries checks the dictionary priming; random bytes check
-    // incompressible blocks.
-    const parts = [
-      Buffer.from('WARC/1.1\r\n'),
-      Buffer.from('the same line again and again\n'.repeat(5000)),
-      randomBytes(70_000),
-      Buffer.from('tail'),
-    ];
-    const { out, csize } = await member(parts, 16 * 1024);
-    expect(csize).toBe(out.length);
-    expect(out.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
-    expect(gunzipSync(out).equals(Buffer.concat(parts))).toBe(true);
-    // One member: nothing follows the first member's trailer.
-    const first = gunzipSync(out, { info: true }) as unknown as { engine: { bytesWritten: number } };
-    expect(first.engine.bytesWritten).toBe(out.length);
-  });
-
-  it('primes each block with the previous 32 KiB, so matches across blocks still compress', async () => {
-    // A 16 KiB random unit repeated: one stream compresses it to ~16 KiB; unprimed 32 KiB blocks
-    // would each store one full copy (~16 KiB per block, ~160 KiB in all).
-    const unit = randomBytes(16 * 1024);
-    const data = Buffer.concat(Array.from({ length: 20 }, () => unit));
-    const { out } = await member([data], 32 * 1024);
-    const single = await member([data], 1 << 24);
-    expect(gunzipSync(out).equals(data)).toBe(true);
-    expect(out.length).toBeLessThan(single.out.length * 1.5);
-  });
-
-  it('writes a valid member for an empty input', async () => {
-    const { out } = await member([], 1024);
-    expect(gunzipSync(out).length).toBe(0);
-  });
-
-  it('rejects finish() when a write fails, and settle() then resolves', async () => {
-    const writer = new GzipMemberWriter(
-      async () => {
-        throw new Error('disk full');
-      },
-      { level: 1, blockSize: 1024, inFlight: 2 },
-    );
-    const pushing = writer.push(randomBytes(10_000)).then(() => writer.finish());
-    await expect(pushing).rejects.toThrow('disk full');
-    await expect(writer.settle()).resolves.toBeUndefined();
   });
 });
 

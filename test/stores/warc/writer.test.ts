@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
+import { WARCParser } from 'warcio';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InfrastructureError } from '../../../src/errors.js';
 import {
@@ -15,6 +16,7 @@ import {
   type RecordLocation,
   type WarcWriterOptions,
 } from '../../../src/stores/warc/writer.js';
+import { csvText } from '../../support/csv-text.js';
 import { expectValidWarc } from '../../support/jwarc.js';
 
 const HOST = 'testhost';
@@ -353,6 +355,36 @@ describe('WarcWriter', () => {
     await expectValidWarc(join(dir, later.request.warcPath));
   });
 
+  it('stores incompressible payloads and deflates compressible ones, each record one valid member', async () => {
+    const writer = await openWriter();
+    const random = randomBytes(3 << 20);
+    const text = csvText(3 << 20);
+    const mixed = Buffer.concat([text.subarray(0, 1 << 20), random.subarray(0, 1 << 20)]);
+    const stored = await writer.writeExchange(await exchange('https://example.org/random.bin', random));
+    const deflated = await writer.writeExchange(await exchange('https://example.org/table.csv', text));
+    const both = await writer.writeExchange(await exchange('https://example.org/mixed', mixed));
+    await writer.close();
+    // Random bytes: stored blocks cost 5 bytes per 64 KiB, plus the WARC header.
+    expect(stored.response.csize).toBeLessThan(random.length + 2048);
+    expect(stored.response.csize).toBeGreaterThan(random.length);
+    expect(deflated.response.csize).toBeLessThan(text.length * 0.4);
+    expect(both.response.csize).toBeLessThan((1 << 20) * 1.4);
+    for (const { response } of [stored, deflated, both]) expectDigests(await readAt(response));
+    expect((await readAt(both.response)).block.subarray(-mixed.length).equals(mixed)).toBe(true);
+    await expectValidWarc(join(dir, stored.response.warcPath));
+  });
+
+  it('honours gzipLevel 0: every record stored, still one valid member each', async () => {
+    const writer = await openWriter({ gzipLevel: 0 });
+    const text = csvText(200_000);
+    const { response } = await writer.writeExchange(await exchange('https://example.org/t.csv', text));
+    await writer.close();
+    expect(response.csize).toBeGreaterThan(text.length);
+    expectDigests(await readAt(response));
+    await expectValidWarc(join(dir, response.warcPath));
+    await expect(openWriter({ gzipLevel: 10 })).rejects.toThrow(RangeError);
+  });
+
   it('streams a 50 MB payload without holding it in memory', async () => {
     const payloadPath = join(tmp, 'big.bin');
     const size = 50 * 1024 * 1024;
@@ -430,6 +462,103 @@ describe('WarcWriter', () => {
     expect(headerText).toContain(`WARC-Block-Digest: sha1:${sha1Base32(blockHash.digest())}\r\n`);
     expect(sha1Base32(bodyHash.digest())).toBe(sha1Base32(payloadSha1));
     await expectValidWarc(join(dir, response.warcPath));
+  });
+
+  describe('payloads deflated while they download (createDeflatedSpool) and payloads in memory', () => {
+    /** Pushes `payload` through a spool in uneven chunks, as a download arrives; the exchange to write. */
+    async function deflatedExchange(writer: WarcWriter, url: string, payload: Buffer): Promise<ExchangeInput> {
+      const spool = await writer.createDeflatedSpool(join(tmp, `spool-${randomBytes(6).toString('hex')}`));
+      for (let at = 0; at < payload.length; at += 77_777) await spool.push(payload.subarray(at, at + 77_777));
+      const deflatedPayload = await spool.finish();
+      const { payloadPath: _unused, ...input } = await exchange(url, payload);
+      return { ...input, deflatedPayload };
+    }
+
+    it('assembles one member per record from parts: jwarc validates, warcio.js reads, digests hold', async () => {
+      const writer = await openWriter();
+      const text = csvText(3 << 20, 5);
+      const random = randomBytes((2 << 20) + 3);
+      const mixed = Buffer.concat([text.subarray(0, 1_500_000), random]);
+      const small = Buffer.from('in memory');
+      const { payloadPath: _file, ...smallInput } = await exchange('https://example.org/small', small);
+      const payloads = [text, random, mixed, small];
+      const inputs = [
+        await deflatedExchange(writer, 'https://example.org/text.csv', text),
+        await deflatedExchange(writer, 'https://example.org/random.bin', random),
+        await deflatedExchange(writer, 'https://example.org/mixed', mixed),
+        { ...smallInput, payload: small },
+      ];
+      const written = [];
+      for (const input of inputs) written.push(await writer.writeExchange(input));
+      await writer.close();
+      const name = written[0]!.response.warcPath;
+      await expectValidWarc(join(dir, name));
+      for (const [i, { response }] of written.entries()) {
+        const record = await readAt(response);
+        expectDigests(record);
+        expect(record.block.equals(Buffer.concat([inputs[i]!.responseHead, payloads[i]!]))).toBe(true);
+      }
+      expect(written[0]!.response.csize).toBeLessThan(text.length * 0.4);
+      expect(written[1]!.response.csize).toBeLessThan(random.length + 2048);
+
+      // warcio.js, a second independent reader, walking the whole file member by member (it parses
+      // the HTTP head, so what it reads is the payload).
+      const seen: Array<{ type: string; uri: string | null | undefined; payloadSha1: Buffer }> = [];
+      for await (const record of new WARCParser(createReadStream(join(dir, name)))) {
+        seen.push({
+          type: record.warcType,
+          uri: record.warcTargetURI,
+          payloadSha1: sha1(Buffer.from(await record.readFully(false))),
+        });
+      }
+      expect(seen.map((r) => r.type)).toEqual(['warcinfo', ...inputs.flatMap(() => ['request', 'response'])]);
+      const responses = seen.filter((r) => r.type === 'response');
+      expect(responses.map((r) => r.uri)).toEqual(inputs.map((i) => i.targetUri));
+      expect(responses.map((r) => r.payloadSha1)).toEqual(inputs.map((i) => i.payloadSha1));
+    });
+
+    it('refuses a deflated payload whose length or digest cannot be trusted, and writes nothing', async () => {
+      const writer = await openWriter();
+      const payload = csvText(100_000);
+      const input = await deflatedExchange(writer, 'https://example.org/t.csv', payload);
+      await writer.writeExchange(await exchange('https://example.org/before', Buffer.from('x')));
+      const before = (await stat(join(dir, `${writer.currentFile()!}.open`))).size;
+      await expect(writer.writeExchange({ ...input, payloadLength: payload.length + 1 })).rejects.toThrow(
+        InfrastructureError,
+      );
+      const { blockSha1: _unused, ...withoutDigest } = input;
+      await expect(writer.writeExchange(withoutDigest)).rejects.toThrow(/blockSha1/);
+      expect((await stat(join(dir, `${writer.currentFile()!}.open`))).size).toBe(before);
+      await writer.close();
+    });
+
+    it('recovery keeps the records before a streamed record cut mid-copy (a crash while assembling it)', async () => {
+      const writer = await openWriter();
+      const kept = await writer.writeExchange(await exchange('https://example.org/kept', csvText(50_000)));
+      const big = await writer.writeExchange(
+        await deflatedExchange(
+          writer,
+          'https://example.org/big',
+          Buffer.concat([csvText(2 << 20), randomBytes(2 << 20)]),
+        ),
+      );
+      const name = `${writer.currentFile()!}.open`;
+      const saved = join(tmp, 'saved');
+      await copyFile(join(dir, name), saved);
+      await writer.close();
+      await rm(join(dir, name.replace(/\.open$/, '')));
+      // As a killed process leaves it: the streamed response member half copied.
+      const deadName = name.replace(`-${process.pid}.warc.gz.open`, '-999999.warc.gz.open');
+      const cut = big.response.offset + Math.floor(big.response.csize / 2);
+      await writeFile(join(dir, deadName), (await readFile(saved)).subarray(0, cut));
+      const reopened = await openWriter();
+      const recovered = deadName.replace(/\.open$/, '');
+      // The big pair's request record survives; its response does not.
+      expect((await stat(join(dir, recovered))).size).toBe(big.request.offset + big.request.csize);
+      await expectValidWarc(join(dir, recovered));
+      expectDigests(await readAt({ ...kept.response, warcPath: recovered }));
+      await reopened.close();
+    });
   });
 
   describe('recovery on open', () => {

@@ -1,0 +1,192 @@
+// Adaptive raw deflate for WARC records: input cut into blocks that compress in parallel on the
+// libuv pool, each either deflated or, when a cheap probe says it will not shrink, framed as
+// stored blocks, so incompressible payloads cost a copy rather than a deflate.
+import { constants, crc32, deflateRaw, deflateRawSync, type ZlibOptions } from 'node:zlib';
+
+export interface DeflateOptions {
+  /** zlib level 0-9 for compressible blocks (0: every block stored). */
+  level: number;
+  /** Uncompressed bytes per parallel block. */
+  blockSize: number;
+  /** Blocks compressing or waiting to be written at once. */
+  inFlight: number;
+}
+
+/** What one deflate stream (or part of one) held and became. */
+export interface DeflateSummary {
+  /** CRC-32 of the uncompressed bytes. */
+  crc: number;
+  /** Uncompressed bytes. */
+  length: number;
+  /** Compressed bytes written. */
+  compressedLength: number;
+}
+
+/** Receives compressed output in order, one call at a time; `last` marks the stream's final call. */
+export type DeflateSink = (chunks: Buffer[], last: boolean) => Promise<void>;
+
+const DICTIONARY_SIZE = 32 * 1024;
+/** Blocks this small are deflated on the calling thread: a pool round trip costs more than they do. */
+const SMALL_BLOCK = 16 * 1024;
+/** Bytes of a block that the probe compresses at level 1 to decide. */
+const PROBE_SIZE = 16 * 1024;
+/** A block is deflated only if its probe shrank to at most this fraction (saves at least 5 %). */
+const PROBE_WORTHWHILE = 0.95;
+/** The most a stored deflate block holds (LEN is 16 bits). */
+const STORED_MAX = 0xffff;
+
+function deflateAsync(input: Buffer, options: ZlibOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    deflateRaw(input, options, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+/** Bytes `length` input bytes take as stored blocks. */
+export function storedSize(length: number): number {
+  return length + 5 * Math.max(1, Math.ceil(length / STORED_MAX));
+}
+
+/**
+ * `block` as stored deflate blocks (RFC 1951 §3.2.4), the last one final when `last`. Needs a
+ * byte-aligned start, which the stream has at its beginning and after every block we emit
+ * (a sync flush ends aligned). Returns headers and slices of `block`: nothing is copied.
+ */
+export function storedBlocks(block: Buffer, last: boolean): Buffer[] {
+  const count = Math.max(1, Math.ceil(block.length / STORED_MAX));
+  const headers = Buffer.allocUnsafe(5 * count);
+  const out: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const piece = block.subarray(i * STORED_MAX, (i + 1) * STORED_MAX);
+    const header = headers.subarray(5 * i, 5 * i + 5);
+    header[0] = last && i === count - 1 ? 1 : 0; // BFINAL, BTYPE=00, then padding to the byte
+    header.writeUInt16LE(piece.length, 1);
+    header.writeUInt16LE(~piece.length & 0xffff, 3);
+    out.push(header);
+    if (piece.length > 0) out.push(piece);
+  }
+  return out;
+}
+
+/**
+ * One raw deflate stream written through `sink`. Each block is compressed on its own, primed
+ * with the previous 32 KiB as dictionary and ended by a sync flush so the pieces join
+ * byte-aligned, so several compress at once while the output stays one ordinary stream. A block
+ * whose probe (its first 16 KiB at level 1, with the same dictionary) does not shrink is stored;
+ * a block whose deflated form came out larger than stored is stored too, so the output is never
+ * more than 5 bytes per 64 KiB over the input.
+ */
+export class AdaptiveDeflater {
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  private dictionary: Buffer | undefined;
+  private crcValue = 0;
+  private inputLength = 0;
+  private outputLength = 0;
+  private storedBlockCount = 0;
+  private blockCount = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly inFlight: Promise<void>[] = [];
+
+  constructor(
+    private readonly sink: DeflateSink,
+    private readonly options: DeflateOptions,
+  ) {}
+
+  /** Adds bytes; resolves when there is room for more (back-pressure). Keeps a reference to `chunk`. */
+  async push(chunk: Buffer): Promise<void> {
+    if (chunk.length === 0) return;
+    this.pending.push(chunk);
+    this.pendingLength += chunk.length;
+    // Cut only while more than a block is pending: the last block is compressed by end().
+    while (this.pendingLength > this.options.blockSize) {
+      await this.dispatch(this.take(this.options.blockSize), false);
+    }
+  }
+
+  /**
+   * Compresses the rest and waits for every write. `final`: the stream ends here (BFINAL);
+   * otherwise it ends byte-aligned after a sync flush, ready for another part to follow.
+   */
+  async end(final: boolean): Promise<DeflateSummary> {
+    await this.dispatch(this.take(this.pendingLength), true, final);
+    await this.chain;
+    return this.summary();
+  }
+
+  /** Known for every byte pushed and dispatched so far; complete once end() was called. */
+  summary(): DeflateSummary {
+    return { crc: this.crcValue >>> 0, length: this.inputLength, compressedLength: this.outputLength };
+  }
+
+  /** How many blocks were stored rather than deflated, of how many. */
+  blocks(): { stored: number; total: number } {
+    return { stored: this.storedBlockCount, total: this.blockCount };
+  }
+
+  /** Waits for every write already started, ignoring failures (before cleaning up after an error). */
+  async settle(): Promise<void> {
+    await this.chain.catch(() => undefined);
+  }
+
+  private take(length: number): Buffer {
+    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength);
+    const block = all.subarray(0, length);
+    const rest = all.subarray(length);
+    this.pending = rest.length > 0 ? [rest] : [];
+    this.pendingLength = rest.length;
+    return block;
+  }
+
+  private async dispatch(block: Buffer, last: boolean, final = false): Promise<void> {
+    const dictionary = this.dictionary;
+    this.dictionary =
+      block.length >= DICTIONARY_SIZE
+        ? block.subarray(block.length - DICTIONARY_SIZE)
+        : Buffer.concat([dictionary ?? Buffer.alloc(0), block]).subarray(-DICTIONARY_SIZE);
+    this.crcValue = crc32(block, this.crcValue);
+    this.inputLength += block.length;
+    this.blockCount += 1;
+    const encoded = this.encode(block, dictionary, final);
+    encoded.catch(() => undefined); // surfaced through the chain
+    const step = this.chain.then(async () => {
+      const chunks = await encoded;
+      await this.sink(chunks, last);
+      for (const chunk of chunks) this.outputLength += chunk.length;
+    });
+    step.catch(() => undefined); // surfaced through the chain
+    this.chain = step;
+    this.inFlight.push(step);
+    while (this.inFlight.length >= this.options.inFlight) await this.inFlight.shift();
+  }
+
+  private async encode(block: Buffer, dictionary: Buffer | undefined, final: boolean): Promise<Buffer[]> {
+    const { level } = this.options;
+    if (level === 0) return this.stored(block, final);
+    const options = (compressLevel: number, length: number, finishFlush: number): ZlibOptions => ({
+      level: compressLevel,
+      // One output buffer big enough for the whole input: a single trip to the pool.
+      chunkSize: Math.max(64 * 1024, length + (length >>> 8) + 1024),
+      finishFlush,
+      ...(dictionary ? { dictionary } : {}),
+    });
+    const flush = final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH;
+    let deflated: Buffer;
+    if (block.length <= SMALL_BLOCK) {
+      deflated = deflateRawSync(block, options(level, block.length, flush));
+    } else {
+      if (block.length > 2 * PROBE_SIZE) {
+        const sample = block.subarray(0, PROBE_SIZE);
+        const probe = await deflateAsync(sample, options(1, PROBE_SIZE, constants.Z_SYNC_FLUSH));
+        if (probe.length > sample.length * PROBE_WORTHWHILE) return this.stored(block, final);
+      }
+      deflated = await deflateAsync(block, options(level, block.length, flush));
+    }
+    return deflated.length > storedSize(block.length) ? this.stored(block, final) : [deflated];
+  }
+
+  private stored(block: Buffer, final: boolean): Buffer[] {
+    this.storedBlockCount += 1;
+    // Stored blocks end byte-aligned, so no sync marker is needed before whatever follows.
+    return storedBlocks(block, final);
+  }
+}

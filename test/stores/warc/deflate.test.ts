@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { AdaptiveDeflater, storedBlocks, storedSize } from '../../../src/stores/warc/deflate.js';
+import { csvText } from '../../support/csv-text.js';
+
+async function deflate(
+  parts: Buffer[],
+  options: { level?: number; blockSize?: number; final?: boolean } = {},
+): Promise<{ out: Buffer; crc: number; length: number; compressedLength: number; stored: number; total: number }> {
+  const written: Buffer[] = [];
+  const deflater = new AdaptiveDeflater(
+    async (chunks) => {
+      for (const chunk of chunks) written.push(Buffer.from(chunk));
+    },
+    { level: options.level ?? 5, blockSize: options.blockSize ?? 256 * 1024, inFlight: 3 },
+  );
+  for (const part of parts) await deflater.push(part);
+  const summary = await deflater.end(options.final ?? true);
+  return { out: Buffer.concat(written), ...summary, ...deflater.blocks() };
+}
+
+const text = (bytes: number, seed = 7): Buffer => csvText(bytes, seed);
+
+describe('storedBlocks', () => {
+  it('frames any length as stored blocks that inflate to the input, 5 bytes per 64 KiB', () => {
+    for (const length of [0, 1, 65_535, 65_536, 200_000]) {
+      const input = randomBytes(length);
+      const out = Buffer.concat(storedBlocks(input, true));
+      expect(out.length).toBe(storedSize(length));
+      expect(inflateRawSync(out).equals(input)).toBe(true);
+    }
+  });
+});
+
+describe('AdaptiveDeflater', () => {
+  it('stores blocks of random bytes and deflates blocks of text, per block in one stream', async () => {
+    const random = randomBytes(1 << 20);
+    const csv = text(1 << 20);
+    const { out, stored, total } = await deflate([random, csv, random.subarray(0, 300_000)]);
+    expect(inflateRawSync(out).equals(Buffer.concat([random, csv, random.subarray(0, 300_000)]))).toBe(true);
+    // 4 random blocks + 1 short random tail stored; the 4 text blocks deflated.
+    expect({ stored, total }).toEqual({ stored: 6, total: 10 });
+    // The random part costs its framing only; the text part shrinks to about a third.
+    expect(out.length).toBeLessThan(storedSize(1 << 20) + storedSize(300_000) + 0.4 * csv.length);
+  });
+
+  it('is never more than the stored framing over the input, however the probe decides', async () => {
+    const input = Buffer.concat([randomBytes(100_000), Buffer.alloc(20_000), randomBytes(500_000)]);
+    const { out, compressedLength } = await deflate([input], { blockSize: 64 * 1024 });
+    expect(compressedLength).toBe(out.length);
+    expect(out.length).toBeLessThanOrEqual(storedSize(input.length) + 5 * 10);
+    expect(inflateRawSync(out).equals(input)).toBe(true);
+  });
+
+  it('probes with the previous 32 KiB as dictionary: repeats of random bytes across blocks still compress', async () => {
+    // Each 64 KiB block repeats the same 16 KiB random unit: alone a sample of it looks random,
+    // with the dictionary it is one long match.
+    const unit = randomBytes(16 * 1024);
+    const data = Buffer.concat(Array.from({ length: 32 }, () => unit));
+    const { out, stored } = await deflate([data], { blockSize: 64 * 1024 });
+    expect(inflateRawSync(out).equals(data)).toBe(true);
+    expect(stored).toBe(1); // the first block: its sample has nothing before it to refer to
+    expect(out.length).toBeLessThan(100 * 1024);
+  });
+
+  it('stores everything at level 0 and deflates compressible blocks at the level asked', async () => {
+    const csv = text(600_000);
+    const level0 = await deflate([csv], { level: 0 });
+    expect(level0.out.length).toBe(storedSize(256 * 1024) * 2 + storedSize(600_000 - 512 * 1024));
+    expect(inflateRawSync(level0.out).equals(csv)).toBe(true);
+    const level1 = await deflate([csv], { level: 1 });
+    const level9 = await deflate([csv], { level: 9 });
+    expect(level9.out.length).toBeLessThan(level1.out.length);
+    expect(inflateRawSync(level9.out).equals(csv)).toBe(true);
+  });
+
+  it('ends a non-final part byte-aligned and open, so another stream can follow it', async () => {
+    const first = await deflate([text(300_000, 1)], { final: false });
+    const second = await deflate([randomBytes(300_000)], { final: false });
+    const last = await deflate([Buffer.from('\r\n\r\n')], { final: true });
+    const joined = Buffer.concat([first.out, second.out, last.out]);
+    const inflated = inflateRawSync(joined);
+    expect(inflated.length).toBe(first.length + second.length + last.length);
+    // A non-final part alone is an unfinished stream.
+    expect(() => inflateRawSync(first.out, { finishFlush: 4 /* Z_FINISH */ })).toThrow();
+  });
+
+  it('reports the CRC-32 and length of what it was given, and an empty stream is valid', async () => {
+    const { crc32 } = await import('node:zlib');
+    const input = text(700_000);
+    const summary = await deflate([input.subarray(0, 123), input.subarray(123)]);
+    expect(summary.crc).toBe(crc32(input));
+    expect(summary.length).toBe(input.length);
+    const empty = await deflate([]);
+    expect(inflateRawSync(empty.out).length).toBe(0);
+    expect(empty.crc).toBe(0);
+  });
+
+  it('rejects end() when a write fails, and settle() then resolves', async () => {
+    const deflater = new AdaptiveDeflater(
+      async () => {
+        throw new Error('disk full');
+      },
+      { level: 1, blockSize: 1024, inFlight: 2 },
+    );
+    const pushing = deflater.push(randomBytes(10_000)).then(() => deflater.end(true));
+    await expect(pushing).rejects.toThrow('disk full');
+    await expect(deflater.settle()).resolves.toBeUndefined();
+  });
+});
