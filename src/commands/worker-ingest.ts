@@ -1,5 +1,6 @@
 // `fileset-ingest worker ingest`: the Kafka ingest worker process, with its metrics endpoint.
 import type { Config } from '../config.js';
+import { checkBrokers } from '../kafka/client.js';
 import type { Logger } from '../logger.js';
 import { createMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
 import { DRAIN_GRACE_MS } from '../kafka/consumer.js';
@@ -45,6 +46,7 @@ export async function run(
   if (options.signal?.aborted) stop.abort();
   let server: MetricsServer | null = null;
   try {
+    await checkBrokers(config, logger);
     if (config.metrics.port !== 0)
       server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger);
     await runIngestWorker(config, logger, { signal: stop.signal, metrics });

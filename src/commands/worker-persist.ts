@@ -1,5 +1,6 @@
 // `fileset-ingest worker persist`: the persist worker as a long-running process (systemd, Docker).
 import type { Config } from '../config.js';
+import { checkBrokers } from '../kafka/client.js';
 import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import type { Logger } from '../logger.js';
@@ -42,6 +43,7 @@ export async function run(
 
   const metrics = createMetrics();
   let server: MetricsServer | undefined;
+  await checkBrokers(config, logger);
   const db = await openDatabase(config, logger);
   try {
     await migrate(db, logger);
