@@ -248,7 +248,7 @@ const SETTINGS = z.object({
     'FILESET_LOG_LEVEL',
     z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   ),
-  contact: env('FILESET_CONTACT', z.string().min(1).default('https://www.npmjs.com/package/fileset-ingest')),
+  contact: env('FILESET_CONTACT', z.string().optional()),
   userAgent: env('FILESET_USER_AGENT', z.string().optional()),
   http: z.object({
     rewrite: env('FILESET_HTTP_REWRITE', rewriteMap()),
@@ -357,7 +357,7 @@ export const ConfigSchema = SETTINGS.superRefine(({ items, ias3 }, ctx) => {
 }).transform(({ contact, userAgent, ...settings }) => ({
   version: VERSION,
   ...settings,
-  userAgent: userAgent ?? `fileset-ingest/${VERSION} (+${contact})`,
+  userAgent: userAgent ?? `fileset-ingest/${VERSION}${contact ? ` (+${contact})` : ''}`,
   items: {
     ...settings.items,
     store:

@@ -28,7 +28,10 @@ describe('config', () => {
       bundleMaxTotalSize: 4 * 2 ** 30,
     });
     expect(config.warc.rolloverSize).toBe(1e9);
-    expect(config.userAgent).toMatch(/^fileset-ingest\/\d+\.\d+\.\d+ \(\+.+\)$/);
+    expect(config.userAgent).toMatch(/^fileset-ingest\/\d+\.\d+\.\d+$/);
+    expect(loadConfig({ FILESET_CONTACT: 'mailto:ops@example.org' }).userAgent).toMatch(
+      /^fileset-ingest\/\d+\.\d+\.\d+ \(\+mailto:ops@example\.org\)$/,
+    );
   });
 
   it('parses the rewrite map and lets flags override the environment', () => {
