@@ -7,6 +7,7 @@ import * as topics from './commands/topics.js';
 import { checkInput, inputOf, jsonLines } from './commands/json-lines.js';
 import * as workerIngest from './commands/worker-ingest.js';
 import * as workerPersist from './commands/worker-persist.js';
+import { createProgress, type ProgressDisplay } from './commands/progress.js';
 import * as status from './commands/status.js';
 import {
   ENV_NAMES,
@@ -213,16 +214,19 @@ export async function main(
     say(describeError(err));
     return 2;
   }
-  const logger = createLogger(config.logLevel);
+  // ingest shows its progress on stderr, and log lines go above the live display, never across it.
+  const display =
+    command === 'ingest' && values.quiet !== true
+      ? createProgress(process.stderr, { mode: process.stderr.isTTY ? 'live' : 'lines' })
+      : undefined;
+  const logger =
+    display && process.stderr.isTTY ? createLogger(config.logLevel, display.log) : createLogger(config.logLevel);
   const stopOnInterrupt = !command.startsWith('worker');
   if (stopOnInterrupt) process.once('SIGINT', onInterrupt);
   try {
     switch (command) {
       case 'ingest':
-        return await ingestCommand(config, logger, args, {
-          force: values['force-recrawl'] === true,
-          quiet: values.quiet === true,
-        });
+        return await ingestCommand(config, logger, args, values['force-recrawl'] === true, display);
       case 'requests':
         return await requestsCommand(config, logger, args, values.concurrency as string | undefined);
       case 'inspect':
@@ -265,6 +269,7 @@ export async function main(
     return 3;
   } finally {
     if (stopOnInterrupt) process.off('SIGINT', onInterrupt);
+    display?.stop();
     logger.flush();
   }
 }
@@ -312,12 +317,14 @@ async function ingestCommand(
   config: Config,
   logger: Logger,
   args: string[],
-  { force, quiet }: { force: boolean; quiet: boolean },
+  force: boolean,
+  display: ProgressDisplay | undefined,
 ): Promise<number> {
   const url = oneUrl(args);
   return withRuntime(config, logger, {}, async (runtime) => {
-    const progress = !quiet && process.stderr.isTTY ? progressBar() : undefined;
-    const deps = progress ? { ...runtime.deps, onProgress: progress } : runtime.deps;
+    const deps = display
+      ? { ...runtime.deps, onProgress: (event: ProgressEvent) => display.onProgress(event) }
+      : runtime.deps;
     const outcome = await ingestFileset(
       { base_url: url, ingest_type: 'dataset', ...(force ? { force_recrawl: true } : {}) },
       deps,
@@ -436,25 +443,4 @@ async function dbCommand(config: Config, logger: Logger, args: string[]): Promis
   } finally {
     await db.close();
   }
-}
-
-/** A one-line progress display on stderr (only used when stderr is a terminal). */
-function progressBar(): (event: ProgressEvent) => void {
-  return (event) => {
-    let text: string;
-    if (event.phase === 'files') {
-      const total = event.filesTotal ?? 0;
-      const done = event.filesDone ?? 0;
-      const width = 30;
-      const filled = total ? Math.round((done / total) * width) : 0;
-      const mb = ((event.bytesDone ?? 0) / 1e6).toFixed(1);
-      text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} files, ${mb} MB`;
-    } else if (event.phase === 'done') {
-      process.stderr.write('\n');
-      return;
-    } else {
-      text = event.phase === 'landing' ? 'fetching landing page…' : 'asking the platform…';
-    }
-    process.stderr.write(`\r\x1b[K${text}`);
-  };
 }
