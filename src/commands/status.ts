@@ -13,14 +13,15 @@ export const usage = `Usage: fileset-ingest status [--json] [config flags]
 
 What is archived, from the configured database (FILESET_DATABASE_URL or the embedded one) and
 the WARC directory (<FILESET_DATA_DIR>/warcs): captured files, bytes and WARC files in the
-capture index; datasets, their files, bytes and items, counted by status with the time of the
+capture index (landing pages, files, error pages); datasets, their files, bytes and items, counted by status with the time of the
 last run, from the results persisted to the sandcrawler tables (persist, worker persist); the
 last few runs. A table on stdout, or one JSON object with --json. Writes nothing.`;
 
 export interface StatusReport {
   database: string;
   captures: {
-    files: number;
+    /** Response records (landing pages, files, error pages) and their payload bytes. */
+    responses: number;
     bytes: number;
     warc_files: number;
     revisits: number;
@@ -71,14 +72,14 @@ async function tablesOf(db: Database | null): Promise<Pick<StatusReport, 'captur
     db !== null && (await db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]))[0]?.t != null;
   const [captures] = (await has('capture'))
     ? await db!.query<StatusReport['captures']>(
-        `SELECT count(DISTINCT sha1hex) FILTER (WHERE record_type = 'response')::int8 AS files,
-                coalesce(sum(size_bytes) FILTER (WHERE record_type = 'response' AND sha1hex IS NOT NULL), 0)::int8 AS bytes,
+        `SELECT count(*) FILTER (WHERE record_type = 'response')::int8 AS responses,
+                coalesce(sum(size_bytes) FILTER (WHERE record_type = 'response'), 0)::int8 AS bytes,
                 count(DISTINCT warc_path)::int8 AS warc_files,
                 count(*) FILTER (WHERE record_type = 'revisit')::int8 AS revisits,
                 to_char(max(created) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS last_capture
            FROM capture`,
       )
-    : [{ files: 0, bytes: 0, warc_files: 0, revisits: 0, last_capture: null }];
+    : [{ responses: 0, bytes: 0, warc_files: 0, revisits: 0, last_capture: null }];
   if (!(await has('ingest_fileset_platform'))) {
     return {
       captures: captures!,
@@ -137,7 +138,7 @@ export function formatStatus(report: StatusReport): string {
   const { captures: c, warc_dir: w, datasets: d } = report;
   const rows: Array<[string, string]> = [
     ['database', report.database],
-    ['captured files', `${c.files} (${humanBytes(c.bytes)})${c.revisits ? `, ${c.revisits} revisits` : ''}`],
+    ['captured responses', `${c.responses} (${humanBytes(c.bytes)})${c.revisits ? `, ${c.revisits} revisits` : ''}`],
     ['WARC files (index)', String(c.warc_files)],
     [
       'WARC files (disk)',
