@@ -1,6 +1,7 @@
 // `fileset-ingest worker ingest`: the Kafka ingest worker process, with its metrics endpoint.
 import type { Config } from '../config.js';
 import { checkBrokers } from '../kafka/client.js';
+import { checkItemStore } from '../stores/items/index.js';
 import type { Logger } from '../logger.js';
 import { createMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
 import { DRAIN_GRACE_MS } from '../kafka/consumer.js';
@@ -47,6 +48,7 @@ export async function run(
   let server: MetricsServer | null = null;
   try {
     await checkBrokers(config, logger);
+    await checkItemStore(config, logger);
     if (config.metrics.port !== 0)
       server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger);
     await runIngestWorker(config, logger, { signal: stop.signal, metrics });

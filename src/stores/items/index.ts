@@ -5,7 +5,14 @@ import type { Logger } from '../../logger.js';
 import { createFsItemStore } from './fs.js';
 import { createIas3ItemStore } from './ias3.js';
 import { createS3ItemStore } from './s3.js';
+import { checkBucket } from './s3-client.js';
 import type { ItemStore } from './types.js';
+
+/** A worker's start-up check that its item store answers (S3: the bucket); the others need none. */
+export async function checkItemStore(config: Config, logger: Logger): Promise<void> {
+  const location = config.items.store;
+  if (location.kind === 's3') await checkBucket(config.s3, location.bucket, logger.child({ module: 'items' }));
+}
 
 export function openItemStore(config: Config, logger: Logger): ItemStore {
   const location = config.items.store;
