@@ -38,6 +38,11 @@ export async function run(
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'stopping: draining in-flight requests');
+    if (signal === 'SIGINT') {
+      process.stderr.write(
+        `\nfileset-ingest: Ctrl-C: finishing the requests in flight (up to ${DRAIN_GRACE_MS / 1000} s); Ctrl-C again quits at once\n`,
+      );
+    }
     stop.abort();
   };
   const onAbort = () => stop.abort();

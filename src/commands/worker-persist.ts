@@ -32,6 +32,9 @@ export async function run(
   const stop = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     logger.info({ signal: name }, 'stopping: finishing the current batch');
+    if (name === 'SIGINT') {
+      process.stderr.write('\nfileset-ingest: Ctrl-C: finishing the current batch; Ctrl-C again quits at once\n');
+    }
     stop.abort();
   };
   // once: a second SIGINT/SIGTERM gets Node's default and ends the process at once.
