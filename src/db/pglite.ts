@@ -16,7 +16,8 @@ const INT8_OID = 20;
 /**
  * An empty database cluster prepared by `npm run build` (scripts/pglite-seed.ts): a new database
  * starts as a copy of it instead of running initdb, which takes many seconds and near 1 GB.
- * `stamp` names the PGlite release that made it; another release's seed is not used.
+ * `stamp` names the PGlite release that made it (another release's seed is not used) and lists
+ * every directory of the cluster: npm packs no empty directory, and PostgreSQL needs them all.
  */
 export const PGLITE_SEED = {
   dir: fileURLToPath(new URL('../../dist/pglite-seed', import.meta.url)),
@@ -30,22 +31,32 @@ export function pgliteVersion(): string {
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-function seedUsable(): boolean {
+export interface SeedStamp {
+  pglite: string;
+  /** Every directory of the cluster, relative to it. */
+  directories: string[];
+}
+
+/** The seed's stamp when the seed is there and this PGlite release made it; otherwise null. */
+export function usableSeed(seed = PGLITE_SEED): SeedStamp | null {
   try {
-    const { pglite } = JSON.parse(readFileSync(PGLITE_SEED.stamp, 'utf8')) as { pglite?: string };
-    return pglite === pgliteVersion() && existsSync(join(PGLITE_SEED.dir, 'PG_VERSION'));
+    const stamp = JSON.parse(readFileSync(seed.stamp, 'utf8')) as Partial<SeedStamp>;
+    const usable =
+      stamp.pglite === pgliteVersion() && Array.isArray(stamp.directories) && existsSync(join(seed.dir, 'PG_VERSION'));
+    return usable ? (stamp as SeedStamp) : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
 /**
- * A new database directory starts as a copy of the prepared seed (staged, then renamed, so a crash
+ * A new database directory (`dir`, created empty) starts as a copy of the prepared seed (staged, then renamed, so a crash
  * leaves no half copy); without a usable seed PGlite runs initdb, and we say so first.
  */
-async function createCluster(dir: string, logger: Logger): Promise<void> {
+export async function createCluster(dir: string, logger: Logger, seed = PGLITE_SEED): Promise<void> {
   if (existsSync(join(dir, 'PG_VERSION'))) return;
-  if (!seedUsable() || (await readdir(dir)).length) {
+  const stamp = usableSeed(seed);
+  if (!stamp || (await readdir(dir)).length) {
     logger.warn(
       { dir },
       'creating the embedded database with initdb (no prepared seed: npm run build makes one); this takes a while',
@@ -54,7 +65,8 @@ async function createCluster(dir: string, logger: Logger): Promise<void> {
   }
   const staging = `${dir}.seeding`;
   await rm(staging, { recursive: true, force: true });
-  await cp(PGLITE_SEED.dir, staging, { recursive: true });
+  await cp(seed.dir, staging, { recursive: true });
+  for (const directory of stamp.directories) await mkdir(join(staging, directory), { recursive: true });
   await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
   logger.debug({ dir }, 'created the embedded database from the prepared seed');
