@@ -5,6 +5,8 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
 COPY sql ./sql
+# npm ci builds (prepare): tsc, then the embedded database seed (scripts/pglite-seed.ts).
+COPY scripts/pglite-seed.ts ./scripts/
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
-    testTimeout: 60_000,
+    // Generous: tests wait for events, never for the clock, and a loaded machine must not fail them.
+    testTimeout: 240_000,
     hookTimeout: 180_000,
     pool: 'forks',
     reporters: ['default'],

@@ -7,6 +7,8 @@
 #                                         (S3 server for the s3 item store tests; standalone)
 # <cache> is ${FILESET_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fileset-ingest}.
 #
+# `fetch-jars.sh jwarc` fetches only jwarc (one jar, straight from Maven Central with curl: no
+# Maven needed), as the demo does.
 # Idempotent: when everything is present it runs no Maven and returns at once.
 # Prints KEY=VALUE lines (FILESET_TOOLS_CACHE, FILESET_JWARC_JAR, FILESET_KAFKA_LIBS,
 # FILESET_KAFKA_VERSION, FILESET_S3PROXY_JAR) on stdout; progress goes to stderr.
@@ -42,12 +44,30 @@ have_all() {
     [ "$(readlink "$s3proxy_jar" 2>/dev/null || true)" = "$s3proxy_file" ]
 }
 
+if [ "${1:-all}" = jwarc ]; then
+  if [ ! -f "$jwarc_dir/jwarc-$JWARC_VERSION.jar" ]; then
+    command -v curl >/dev/null 2>&1 || { echo "fetch-jars: curl is needed to fetch jwarc" >&2; exit 1; }
+    echo "fetch-jars: fetching org.netpreserve:jwarc:$JWARC_VERSION" >&2
+    mkdir -p "$jwarc_dir"
+    tmp="$(mktemp "$jwarc_dir/.jwarc.XXXXXX")"
+    curl -fsSL -o "$tmp" \
+      "https://repo1.maven.org/maven2/org/netpreserve/jwarc/$JWARC_VERSION/jwarc-$JWARC_VERSION.jar" ||
+      { rm -f "$tmp"; echo "fetch-jars: cannot download jwarc from Maven Central" >&2; exit 1; }
+    chmod 644 "$tmp"
+    mv "$tmp" "$jwarc_dir/jwarc-$JWARC_VERSION.jar"
+  fi
+  ln -sfn "jwarc-$JWARC_VERSION.jar" "$jwarc_jar"
+  report
+  exit 0
+fi
+
 # Fast path: nothing to do.
 if have_all; then
   report
   exit 0
 fi
 
+command -v mvn >/dev/null 2>&1 || { echo "fetch-jars: Maven (mvn) is needed to fetch Kafka and S3Proxy" >&2; exit 1; }
 mkdir -p "$cache"
 # Serialise concurrent fetches (e.g. two test runs starting at once).
 if command -v flock >/dev/null 2>&1; then

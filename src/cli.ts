@@ -5,16 +5,35 @@ import * as persist from './commands/persist.js';
 import * as produce from './commands/produce.js';
 import * as topics from './commands/topics.js';
 import * as verify from './commands/verify.js';
-import { inputOf, jsonLines } from './commands/json-lines.js';
+import { checkInput, inputOf, jsonLines } from './commands/json-lines.js';
 import * as workerIngest from './commands/worker-ingest.js';
 import * as workerPersist from './commands/worker-persist.js';
-import { ENV_NAMES, flagName, loadConfig, type Config, type EnvName } from './config.js';
+import { createProgress, type ProgressDisplay } from './commands/progress.js';
+import * as status from './commands/status.js';
+import {
+  ENV_NAMES,
+  flagName,
+  loadConfig,
+  readEnvironment,
+  unknownVariables,
+  VERSION,
+  type Config,
+  type EnvName,
+} from './config.js';
+import { closest } from './did-you-mean.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/database.js';
-import { ConfigError, describeError, InfrastructureError, UsageError } from './errors.js';
+import {
+  ConfigError,
+  describeError,
+  InfrastructureError,
+  InputError,
+  ServiceUnavailableError,
+  UsageError,
+} from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { ingestFileset, type IngestOutcome, type ProgressEvent } from './pipeline/ingest.js';
-import { openRuntime, type Runtime } from './pipeline/runtime.js';
+import { openRuntime, type Runtime, type RuntimeOptions } from './pipeline/runtime.js';
 import { retry } from './retry.js';
 import { CaptureIndex } from './stores/warc/capture-index.js';
 
@@ -22,8 +41,11 @@ const HELP: Record<string, string> = {
   persist: persist.usage,
   produce: produce.usage,
   topics: topics.usage,
+  status: status.usage,
   verify: verify.usage,
   worker: `${workerIngest.usage}\n\n${workerPersist.usage}`,
+  'worker ingest': workerIngest.usage,
+  'worker persist': workerPersist.usage,
   main: `fileset-ingest: archive research datasets (Zenodo, ...) into WARC files
 
 Usage: fileset-ingest <command> [options]
@@ -32,6 +54,7 @@ Commands:
   ingest <url>           archive one dataset; prints the result JSON line(s) on stdout
   requests [file|-]      JSON-lines requests in, JSON-lines results out
   inspect <url>          dry run: platform, manifest, strategy; downloads no dataset file
+  status [--json]        what is archived: datasets, files, bytes, WARCs, items, last runs
   cdxj [--output FILE]   export the capture index as CDXJ (pywb) on stdout or to FILE
   db migrate             apply sql/ migrations to the configured database
   persist [file|-]       write fileset result lines to the PostgreSQL tables
@@ -41,13 +64,22 @@ Commands:
   worker ingest          the Kafka ingest-fileset worker (until SIGTERM)
   worker persist         the Kafka persist worker (until SIGTERM)
 
-Every FILESET_* variable is also a flag: FILESET_DATA_DIR=x is --data-dir x.
-Run "fileset-ingest <command> --help" for a command's options.`,
-  ingest: `Usage: fileset-ingest ingest <url> [--force-recrawl] [config flags]
+Options:
+  -h, --help             this help; "fileset-ingest <command> --help" for a command's
+  --version              the version
+
+Every FILESET_* variable is also a flag: FILESET_DATA_DIR=x is --data-dir x. Settings come from
+flags, then the environment, then a .env file in the current directory.
+Exit status: 0 success, 1 the work failed (e.g. a dataset's status), 2 bad usage or
+configuration, 3 a service or the disk failed.`,
+  ingest: `Usage: fileset-ingest ingest <url> [--force-recrawl] [--quiet] [config flags]
 
 Archives one dataset (a DOI, a landing page URL or a file URL) in this process.
 stdout: the dataset-file result line (for a *-file success), then the fileset result line.
-stderr: JSON logs, and a progress bar when stderr is a terminal.
+stderr: on a terminal, a progress display (bytes, rate, ETA, files in flight, each file's result
+as it finishes); otherwise one line per finished file. --quiet: neither. Warnings and errors are
+logged on stderr (FILESET_LOG_LEVEL).
+Ctrl-C stops; running the same command again resumes (files already archived are kept).
 Exit status: 0 when the status starts with "success", 1 otherwise, 2 on bad usage, 3 when our
 own infrastructure (disk, database) failed.`,
   requests: `Usage: fileset-ingest requests [file|-] [--concurrency N] [config flags]
@@ -70,71 +102,153 @@ Writes every capture in the index as CDXJ lines (sorted by SURT and time), for p
 
 Applies the SQL migrations in sql/ to FILESET_DATABASE_URL (or the embedded database).`,
 };
+HELP['db migrate'] = HELP.db!;
+HELP['topics create'] = HELP.topics!;
 
-const CONFIG_OPTIONS: ParseArgsConfig['options'] = Object.fromEntries(
+/** Options each command takes besides --help and the config flags. */
+const COMMAND_OPTIONS: Record<string, NonNullable<ParseArgsConfig['options']>> = {
+  ingest: { 'force-recrawl': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } },
+  requests: { concurrency: { type: 'string' } },
+  cdxj: { output: { type: 'string', short: 'o' } },
+  produce: { topic: { type: 'string' } },
+  status: { json: { type: 'boolean' } },
+  verify: { since: { type: 'string' }, 'metrics-file': { type: 'string' } },
+};
+const COMMANDS = [
+  'ingest',
+  'requests',
+  'inspect',
+  'status',
+  'verify',
+  'cdxj',
+  'db',
+  'persist',
+  'produce',
+  'topics',
+  'worker',
+];
+
+const CONFIG_OPTIONS: NonNullable<ParseArgsConfig['options']> = Object.fromEntries(
   ENV_NAMES.map((name) => [flagName(name), { type: 'string' as const }]),
 );
-
-const COMMAND_OPTIONS: ParseArgsConfig['options'] = {
+const COMMON_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-  'force-recrawl': { type: 'boolean' },
-  concurrency: { type: 'string' },
-  output: { type: 'string' },
-  topic: { type: 'string' },
-  since: { type: 'string' },
-  'metrics-file': { type: 'string' },
+  version: { type: 'boolean', short: 'V' },
 };
 
-export async function main(argv: string[]): Promise<number> {
-  let parsed;
+/** Every option any command takes: parsed leniently first, then checked against the command's own. */
+const ALL_OPTIONS = Object.assign({}, CONFIG_OPTIONS, COMMON_OPTIONS, ...Object.values(COMMAND_OPTIONS)) as NonNullable<
+  ParseArgsConfig['options']
+>;
+
+interface CommandLine {
+  command: string | undefined;
+  args: string[];
+  values: Record<string, string | boolean | undefined>;
+}
+
+/** Parses argv; a mistake (unknown command or option, a missing value) is a UsageError saying what was meant. */
+function parseCommandLine(argv: string[]): CommandLine {
+  const { values, positionals, tokens } = parseArgs({
+    args: argv,
+    options: ALL_OPTIONS,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  const [command, ...args] = positionals;
+  if (command !== undefined && command !== 'help' && !COMMANDS.includes(command)) {
+    const guess = closest(command, COMMANDS);
+    throw new UsageError(`unknown command "${command}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
+  }
+  const allowed = { ...CONFIG_OPTIONS, ...COMMON_OPTIONS, ...(command ? COMMAND_OPTIONS[command] : {}) };
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const option = allowed[token.name];
+    if (!option) {
+      if (ALL_OPTIONS[token.name])
+        throw new UsageError(`${command ?? 'fileset-ingest'} takes no ${token.rawName} option`);
+      const guess = closest(token.name, Object.keys(allowed));
+      throw new UsageError(`unknown option ${token.rawName}${guess ? ` (did you mean --${guess}?)` : ''}`);
+    }
+    if (option.type === 'string' && token.value === undefined) throw new UsageError(`${token.rawName} needs a value`);
+    if (option.type === 'boolean' && token.value !== undefined) throw new UsageError(`${token.rawName} takes no value`);
+  }
+  return { command, args, values };
+}
+
+/** The help text for `fileset-ingest <command> [<sub>] --help`. */
+function helpFor(command: string, args: string[]): string {
+  return HELP[`${command} ${args[0]}`] ?? HELP[command] ?? HELP.main!;
+}
+
+/** Where to point a user after a usage mistake. */
+function seeHelp(command: string | undefined, args: string[]): string {
+  const sub = command && args[0] && HELP[`${command} ${args[0]}`] ? `${command} ${args[0]}` : command;
+  return `run "fileset-ingest ${sub && HELP[sub] ? `${sub} ` : ''}--help" for usage`;
+}
+
+/** Runs one command line; resolves to the exit status. `environment` (default: the process's) wins over `<cwd>/.env`. */
+export async function main(
+  argv: string[],
+  options: { environment?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<number> {
+  const say = (line: string) => process.stderr.write(`fileset-ingest: ${line}\n`);
+  let line: CommandLine;
   try {
-    parsed = parseArgs({
-      args: argv,
-      options: { ...CONFIG_OPTIONS, ...COMMAND_OPTIONS },
-      allowPositionals: true,
-      strict: true,
-    });
+    line = parseCommandLine(argv);
   } catch (err) {
-    process.stderr.write(`fileset-ingest: ${describeError(err)}\n${HELP.main}\n`);
+    say(`${describeError(err)}; ${seeHelp(positionalCommand(argv), [])}`);
     return 2;
   }
-  const { values, positionals } = parsed;
-  const [command, ...args] = positionals;
+  const { command, args, values } = line;
   if (values.version) {
-    process.stdout.write(`${loadConfig({}).version}\n`);
+    process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (!command || command === 'help' || (values.help && !HELP[command])) {
-    process.stdout.write(`${HELP.main}\n`);
+  if (!command || command === 'help') {
+    process.stdout.write(`${command === 'help' && args[0] ? helpFor(args[0], args.slice(1)) : HELP.main}\n`);
     return command || values.help ? 0 : 2;
   }
   if (values.help) {
-    process.stdout.write(`${HELP[command]}\n`);
+    process.stdout.write(`${helpFor(command, args)}\n`);
     return 0;
   }
 
   let config: Config;
   try {
+    const merged = readEnvironment(options.cwd, options.environment);
+    for (const { name, suggestion } of unknownVariables(merged))
+      say(`warning: ${name} is not a setting, ignored${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
     const flags: Partial<Record<EnvName, string>> = {};
     for (const name of ENV_NAMES) {
       const value = values[flagName(name)];
       if (typeof value === 'string') flags[name] = value;
     }
-    config = loadConfig(undefined, flags);
+    config = loadConfig(merged, flags);
   } catch (err) {
-    process.stderr.write(`fileset-ingest: ${err instanceof ConfigError ? err.message : describeError(err)}\n`);
+    say(describeError(err));
     return 2;
   }
-  const logger = createLogger(config.logLevel);
+  // ingest shows its progress on stderr, and log lines go above the live display, never across it.
+  const display =
+    command === 'ingest' && values.quiet !== true
+      ? createProgress(process.stderr, { mode: process.stderr.isTTY ? 'live' : 'lines' })
+      : undefined;
+  const logger =
+    display && process.stderr.isTTY ? createLogger(config.logLevel, display.log) : createLogger(config.logLevel);
+  const stopOnInterrupt = !command.startsWith('worker');
+  if (stopOnInterrupt) process.once('SIGINT', onInterrupt);
   try {
     switch (command) {
       case 'ingest':
-        return await ingestCommand(config, logger, args, values['force-recrawl'] === true);
+        return await ingestCommand(config, logger, args, values['force-recrawl'] === true, display);
       case 'requests':
         return await requestsCommand(config, logger, args, values.concurrency as string | undefined);
       case 'inspect':
         return await inspectCommand(config, logger, args);
+      case 'status':
+        return await status.run(config, logger, args, { json: values.json === true });
       case 'cdxj':
         return await cdxjCommand(config, logger, values.output as string | undefined);
       case 'db':
@@ -152,26 +266,48 @@ export async function main(argv: string[]): Promise<number> {
           ...(typeof values.since === 'string' ? { since: values.since } : {}),
           ...(typeof values['metrics-file'] === 'string' ? { metricsFile: values['metrics-file'] } : {}),
         });
-      case 'worker': {
+      default: {
         const [kind, ...rest] = args;
         const worker = kind === 'ingest' ? workerIngest : kind === 'persist' ? workerPersist : undefined;
-        if (!worker || rest.length) throw new UsageError('expected "worker ingest" or "worker persist"');
+        if (!worker) throw new UsageError('expected "worker ingest" or "worker persist"');
         return await worker.run(config, logger, rest);
       }
-      default:
-        throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
+    // Expected failures are one line for a person; the details (stack, cause) go to the debug log.
     if (err instanceof UsageError) {
-      process.stderr.write(`fileset-ingest: ${err.message}\n${HELP[command] ?? HELP.main}\n`);
+      say(`${err.message}; ${seeHelp(command, args)}`);
       return 2;
     }
-    logger.fatal({ err }, 'command failed');
-    process.stderr.write(`fileset-ingest: ${describeError(err)}\n`);
+    if (err instanceof ConfigError || err instanceof InputError) {
+      logger.debug({ err }, 'command failed');
+      say(err.message);
+      return 2;
+    }
+    if (err instanceof InfrastructureError) logger.debug({ err }, 'command failed');
+    else logger.fatal({ err }, 'command failed');
+    say(err instanceof ServiceUnavailableError ? err.message : describeError(err));
     return 3;
   } finally {
+    if (stopOnInterrupt) process.off('SIGINT', onInterrupt);
+    display?.stop();
     logger.flush();
   }
+}
+
+/** The command word of an argv that did not parse, for the help hint. */
+function positionalCommand(argv: string[]): string | undefined {
+  const word = argv.find((a) => !a.startsWith('-'));
+  return word && COMMANDS.includes(word) ? word : undefined;
+}
+
+/**
+ * Ctrl-C in a one-shot command: say so and stop at once. Nothing archived is lost: WARC files and
+ * the database are crash-safe, and running the same command again resumes. (Workers drain instead.)
+ */
+function onInterrupt(): void {
+  process.stderr.write('\nfileset-ingest: interrupted; what was archived is kept, run the same command to resume\n');
+  process.exit(130);
 }
 
 function oneUrl(args: string[]): string {
@@ -184,8 +320,13 @@ function printOutcome(outcome: IngestOutcome): void {
   process.stdout.write(`${JSON.stringify(outcome.result)}\n`);
 }
 
-async function withRuntime<T>(config: Config, logger: Logger, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime(config, logger);
+async function withRuntime<T>(
+  config: Config,
+  logger: Logger,
+  options: RuntimeOptions,
+  fn: (runtime: Runtime) => Promise<T>,
+): Promise<T> {
+  const runtime = await openRuntime(config, logger, options);
   try {
     return await fn(runtime);
   } finally {
@@ -193,11 +334,18 @@ async function withRuntime<T>(config: Config, logger: Logger, fn: (runtime: Runt
   }
 }
 
-async function ingestCommand(config: Config, logger: Logger, args: string[], force: boolean): Promise<number> {
+async function ingestCommand(
+  config: Config,
+  logger: Logger,
+  args: string[],
+  force: boolean,
+  display: ProgressDisplay | undefined,
+): Promise<number> {
   const url = oneUrl(args);
-  return withRuntime(config, logger, async (runtime) => {
-    const progress = process.stderr.isTTY ? progressBar() : undefined;
-    const deps = progress ? { ...runtime.deps, onProgress: progress } : runtime.deps;
+  return withRuntime(config, logger, {}, async (runtime) => {
+    const deps = display
+      ? { ...runtime.deps, onProgress: (event: ProgressEvent) => display.onProgress(event) }
+      : runtime.deps;
     const outcome = await ingestFileset(
       { base_url: url, ingest_type: 'dataset', ...(force ? { force_recrawl: true } : {}) },
       deps,
@@ -212,7 +360,7 @@ const LIMIT_STATUSES: ReadonlySet<string> = new Set(['too-many-files', 'too-larg
 
 async function inspectCommand(config: Config, logger: Logger, args: string[]): Promise<number> {
   const url = oneUrl(args);
-  return withRuntime(config, logger, async (runtime) => {
+  return withRuntime(config, logger, { dryRun: true }, async (runtime) => {
     const { result, ready } = await ingestFileset({ base_url: url, ingest_type: 'dataset' }, runtime.deps, {
       dryRun: true,
     });
@@ -253,8 +401,9 @@ async function requestsCommand(
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new UsageError('--concurrency must be a positive integer');
   if (args.length > 1) throw new UsageError('expected at most one input file');
+  await checkInput(args[0]);
   const input = inputOf(args[0]);
-  return withRuntime(config, logger, async (runtime) => {
+  return withRuntime(config, logger, {}, async (runtime) => {
     const running = new Set<Promise<void>>();
     let failed: unknown;
     for await (const line of jsonLines(input)) {
@@ -315,25 +464,4 @@ async function dbCommand(config: Config, logger: Logger, args: string[]): Promis
   } finally {
     await db.close();
   }
-}
-
-/** A one-line progress display on stderr (only used when stderr is a terminal). */
-function progressBar(): (event: ProgressEvent) => void {
-  return (event) => {
-    let text: string;
-    if (event.phase === 'files') {
-      const total = event.filesTotal ?? 0;
-      const done = event.filesDone ?? 0;
-      const width = 30;
-      const filled = total ? Math.round((done / total) * width) : 0;
-      const mb = ((event.bytesDone ?? 0) / 1e6).toFixed(1);
-      text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} files, ${mb} MB`;
-    } else if (event.phase === 'done') {
-      process.stderr.write('\n');
-      return;
-    } else {
-      text = event.phase === 'landing' ? 'fetching landing page…' : 'asking the platform…';
-    }
-    process.stderr.write(`\r\x1b[K${text}`);
-  };
 }

@@ -1,11 +1,15 @@
 // The only reader of process.env: one zod schema for every FILESET_* variable, parsed once at
 // start-up, and the type of the configuration is that schema's output. Every variable can also be
 // given as a CLI flag: FILESET_DATA_DIR is --data-dir.
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { closest } from './did-you-mean.js';
 import { ConfigError } from './errors.js';
+import { redactUrl } from './logger.js';
 
-const VERSION = '0.1.0';
+export const VERSION = '0.1.0';
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -45,7 +49,54 @@ const size = (fallback: string) =>
       }
     });
 
-const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+/** A whole number in [min, max], written in decimal digits. */
+const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+      if (Number.isSafeInteger(value) && value >= min && value <= max) return value;
+      const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+      ctx.addIssue({ code: 'custom', message: `expected a whole number, ${range}` });
+      return z.NEVER;
+    });
+
+/** An absolute http(s) URL (endpoints). */
+const httpUrl = () =>
+  z.string().refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), {
+    message: 'expected an http:// or https:// URL',
+  });
+
+/** A PostgreSQL connection URL (`postgres://` or `postgresql://`, or `socket:` for a Unix socket). */
+const postgresUrl = () =>
+  z
+    .string()
+    .refine((text) => URL.canParse(text) && ['postgres:', 'postgresql:', 'socket:'].includes(new URL(text).protocol), {
+      message: 'expected a postgres:// URL, e.g. postgres://user@host:5432/fileset',
+    });
+
+/** Comma-separated `host:port` pairs. */
+const brokers = () =>
+  z
+    .string()
+    .default('127.0.0.1:9092')
+    .transform((text, ctx) => {
+      const list = text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = list.filter((broker) => {
+        const match = /^(\[[0-9a-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/i.exec(broker);
+        return !match || Number(match[2]) < 1 || Number(match[2]) > 65535;
+      });
+      if (list.length && !bad.length) return list;
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected host:port[,host:port...]${bad.length ? `, not "${bad[0]}"` : ''}`,
+      });
+      return z.NEVER;
+    });
 
 const bool = (fallback: boolean) =>
   z
@@ -192,12 +243,12 @@ function env<T extends z.ZodType>(name: EnvName, schema: T): T {
 /** Every setting, grouped as the code reads them, each with its variable and default. README "Configuration" documents each one. */
 const SETTINGS = z.object({
   dataDir: env('FILESET_DATA_DIR', z.string().min(1).default('./data')),
-  databaseUrl: env('FILESET_DATABASE_URL', z.string().optional()),
+  databaseUrl: env('FILESET_DATABASE_URL', postgresUrl().optional()),
   logLevel: env(
     'FILESET_LOG_LEVEL',
     z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   ),
-  contact: env('FILESET_CONTACT', z.string().min(1).default('https://www.npmjs.com/package/fileset-ingest')),
+  contact: env('FILESET_CONTACT', z.string().optional()),
   userAgent: env('FILESET_USER_AGENT', z.string().optional()),
   http: z.object({
     rewrite: env('FILESET_HTTP_REWRITE', rewriteMap()),
@@ -254,7 +305,7 @@ const SETTINGS = z.object({
     maxRatio: env('FILESET_BUNDLE_MAX_RATIO', int(1000, 1)),
   }),
   s3: z.object({
-    endpoint: env('FILESET_S3_ENDPOINT', z.string().url().optional()),
+    endpoint: env('FILESET_S3_ENDPOINT', httpUrl().optional()),
     region: env('FILESET_S3_REGION', z.string().min(1).default('us-east-1')),
     accessKeyId: env('FILESET_S3_ACCESS_KEY_ID', z.string().optional()),
     secretAccessKey: env('FILESET_S3_SECRET_ACCESS_KEY', z.string().optional()),
@@ -262,24 +313,13 @@ const SETTINGS = z.object({
     partSize: env('FILESET_S3_PART_SIZE', size('64MiB')),
   }),
   ias3: z.object({
-    endpoint: env('FILESET_IAS3_ENDPOINT', z.string().url().default('https://s3.us.archive.org')),
-    metadataUrl: env('FILESET_IAS3_METADATA_URL', z.string().url().default('https://archive.org')),
+    endpoint: env('FILESET_IAS3_ENDPOINT', httpUrl().default('https://s3.us.archive.org')),
+    metadataUrl: env('FILESET_IAS3_METADATA_URL', httpUrl().default('https://archive.org')),
     accessKey: env('FILESET_IAS3_ACCESS_KEY', z.string().optional()),
     secretKey: env('FILESET_IAS3_SECRET_KEY', z.string().optional()),
   }),
   kafka: z.object({
-    brokers: env(
-      'FILESET_KAFKA_BROKERS',
-      z
-        .string()
-        .default('127.0.0.1:9092')
-        .transform((v) =>
-          v
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
-        ),
-    ),
+    brokers: env('FILESET_KAFKA_BROKERS', brokers()),
     /** The `{env}` of sandcrawler's topic and group names. */
     env: env(
       'FILESET_KAFKA_ENV',
@@ -302,15 +342,23 @@ const SETTINGS = z.object({
   /** The Prometheus endpoint of a worker; port 0 turns it off. */
   metrics: z.object({
     host: env('FILESET_METRICS_HOST', z.string().min(1).default('0.0.0.0')),
-    port: env('FILESET_METRICS_PORT', int(9464, 0)),
+    port: env('FILESET_METRICS_PORT', int(9464, 0, 65535)),
   }),
 });
 
 /** The settings, with what follows from them: the version, the User-Agent, the default item store. */
-export const ConfigSchema = SETTINGS.transform(({ contact, userAgent, ...settings }) => ({
+export const ConfigSchema = SETTINGS.superRefine(({ items, ias3 }, ctx) => {
+  if (items.store?.kind !== 'ias3') return;
+  for (const [key, value] of [
+    ['accessKey', ias3.accessKey],
+    ['secretKey', ias3.secretKey],
+  ] as const) {
+    if (!value) ctx.addIssue({ code: 'custom', path: ['ias3', key], message: 'needed by FILESET_ITEM_STORE=ias3://' });
+  }
+}).transform(({ contact, userAgent, ...settings }) => ({
   version: VERSION,
   ...settings,
-  userAgent: userAgent ?? `fileset-ingest/${VERSION} (+${contact})`,
+  userAgent: userAgent ?? `fileset-ingest/${VERSION}${contact ? ` (+${contact})` : ''}`,
   items: {
     ...settings.items,
     store:
@@ -349,9 +397,21 @@ export function flagName(env: EnvName): string {
   return env.slice('FILESET_'.length).toLowerCase().replaceAll('_', '-');
 }
 
+/** Variables whose values never appear in a message. */
+const SECRETS: ReadonlySet<EnvName> = new Set(['FILESET_S3_SECRET_ACCESS_KEY', 'FILESET_IAS3_SECRET_KEY']);
+
+/** A value as a message may quote it: on one line, short, secrets and passwords hidden. */
+function shown(name: EnvName, value: unknown): string {
+  if (SECRETS.has(name)) return '(hidden)';
+  const text = String(value);
+  const safe = name === 'FILESET_DATABASE_URL' && URL.canParse(text) ? redactUrl(text) : text;
+  const quoted = JSON.stringify(safe);
+  return quoted.length > 80 ? `${quoted.slice(0, 76)}…"` : quoted;
+}
+
 /**
  * Parses the environment, with CLI flag values (keyed by variable name) taking precedence.
- * Throws ConfigError naming every bad variable.
+ * Throws ConfigError naming every bad variable, its value and what is expected, on one line.
  */
 export function loadConfig(
   environment: Record<string, string | undefined> = process.env,
@@ -359,19 +419,67 @@ export function loadConfig(
 ): Config {
   // Every group is there, set or not, so that an unset one parses to its defaults.
   const input: Record<string, unknown> = {};
+  const given = new Map<string, string>();
   for (const { name, path } of VARIABLES) {
     let group = input;
     for (const key of path.slice(0, -1)) group = (group[key] ??= {}) as Record<string, unknown>;
     const value = flags[name] ?? environment[name];
-    if (value !== undefined && value !== '') group[path.at(-1)!] = value;
+    if (value !== undefined && value !== '') {
+      group[path.at(-1)!] = value;
+      given.set(path.join('.'), value);
+    }
   }
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
     const byPath = new Map(VARIABLES.map((v) => [v.path.join('.'), v.name]));
-    const problems = parsed.error.issues.map(
-      (i) => `${byPath.get(i.path.join('.')) ?? i.path.join('.')}: ${i.message}`,
-    );
+    const problems = parsed.error.issues.map((issue) => {
+      const path = issue.path.join('.');
+      const name = byPath.get(path);
+      if (!name) return `${path}: ${issue.message}`;
+      const value = given.get(path);
+      return `${name}${value === undefined ? ' (unset)' : `=${shown(name, value)}`}: ${issue.message.replaceAll(/\s+/g, ' ')}`;
+    });
     throw new ConfigError(`bad configuration: ${problems.join('; ')}`);
   }
   return parsed.data;
+}
+
+/** Test-harness variables (README "Development"), not settings of the program. */
+const TEST_PREFIX = 'FILESET_TEST_';
+
+/** `FILESET_*` variables set in `environment` that are no setting, each with the closest setting's name. */
+export function unknownVariables(
+  environment: Record<string, string | undefined>,
+): Array<{ name: string; suggestion: EnvName | undefined }> {
+  const known = new Set<string>(ENV_NAMES);
+  return Object.keys(environment)
+    .filter((name) => name.startsWith('FILESET_') && !name.startsWith(TEST_PREFIX) && !known.has(name))
+    .sort()
+    .map((name) => ({ name, suggestion: closest(name, ENV_NAMES) }));
+}
+
+/** The environment the program reads: a `.env` file in `dir`, when there is one, under the process's environment. */
+export function readEnvironment(
+  dir = '.',
+  environment: Record<string, string | undefined> = process.env,
+): Record<string, string | undefined> {
+  return { ...readEnvFile(join(dir, '.env')), ...environment };
+}
+
+/**
+ * The variables of a `.env` file (Node's dotenv syntax), or none when there is no such file. The
+ * caller lets the environment win over them. An unreadable file is a ConfigError.
+ */
+export function readEnvFile(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return {};
+    throw new ConfigError(`cannot read ${path}: ${code ?? (err as Error).message}`);
+  }
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parseEnv(text))) if (value !== undefined) values[name] = value;
+  return values;
 }

@@ -67,6 +67,17 @@ export class InfrastructureError extends Error {
   }
 }
 
+/**
+ * A service we depend on (Kafka, PostgreSQL, an item store) cannot be reached or refused us: the
+ * message names the service, its address and the variable that configures it.
+ */
+export class ServiceUnavailableError extends InfrastructureError {
+  constructor(service: string, address: string, variable: string, reason: string, options?: { cause?: unknown }) {
+    super(`cannot use ${service} at ${address} (${variable}): ${reason}`, options);
+    this.name = 'ServiceUnavailableError';
+  }
+}
+
 /** A failure worth another attempt (overload, 5xx, a dropped connection); `retryAfterMs` when the server said. */
 export class TransientError extends Error {
   readonly retryAfterMs: number | undefined;
@@ -85,6 +96,11 @@ export class ConfigError extends Error {
 /** A command was called wrongly: the CLI prints the message and the command's usage, exit status 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** A file named on the command line cannot be read: one line, exit status 2. */
+export class InputError extends Error {
+  override name = 'InputError';
 }
 
 /** A short description of any thrown value, for logs and `error_message`. */

@@ -22,7 +22,10 @@ export const REDACT_PATHS = [
   '*.secretKey',
 ];
 
-export function createLogger(level: string, destination = pino.destination({ fd: 2, sync: false })): Logger {
+export function createLogger(
+  level: string,
+  destination: pino.DestinationStream = pino.destination({ fd: 2, sync: false }),
+): Logger {
   return pino(
     {
       level,

@@ -1,9 +1,9 @@
 // The built `fileset-ingest` binary, spawned as a user would run it.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines, runCli } from './support/cli.js';
+import { jsonLines, runCli, spawnCli } from './support/cli.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FixtureServer } from './support/fixture-server.js';
 import { expectValidWarc } from './support/jwarc.js';
@@ -114,13 +114,14 @@ describe('fileset-ingest CLI', () => {
   });
 
   it('inspects a URL that is itself a file without downloading it', async () => {
-    let completed: boolean | undefined;
+    // Whether the server finished sending the body, once its response closes (an event, not a timer).
+    let completed!: Promise<boolean>;
     server.route('/big.bin', {
       handler: (_req, res) => {
+        completed = new Promise((resolve) => res.on('close', () => resolve(res.writableFinished)));
         const chunk = Buffer.alloc(1 << 20);
         let sent = 0;
         res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(256 << 20) });
-        res.on('close', () => (completed = res.writableFinished));
         const pump = () => {
           while (sent < 256 && res.write(chunk)) sent += 1;
           if (sent >= 256) res.end();
@@ -139,8 +140,7 @@ describe('fileset-ingest CLI', () => {
       ingest_strategy: 'web-file',
       manifest: [{ path: 'big.bin', size: 256 << 20, mimetype: 'application/octet-stream' }],
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(completed).toBe(false);
+    expect(await completed).toBe(false);
   });
 
   it('ingests a dataset, then a one-file dataset with its dataset-file line first', async () => {
@@ -208,5 +208,168 @@ describe('fileset-ingest CLI', () => {
     } finally {
       await rm(embeddedDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('fileset-ingest as a new user meets it', () => {
+  /** Spawned in a scratch directory (its own ./data and .env), with `env` only. */
+  let cwd: string;
+  beforeAll(async () => {
+    cwd = await mkdtemp(join(tmpdir(), 'fileset-cwd-'));
+  });
+  afterAll(async () => {
+    await rm(cwd, { recursive: true, force: true });
+  });
+  const bare = (args: string[], env: Record<string, string> = {}, input = '') => runCli(args, env, input, cwd);
+  const oneLine = (text: string) => expect(text.trimEnd().split('\n')).toHaveLength(1);
+
+  it('says which command or option was meant, and points at the help', async () => {
+    const command = await bare(['ingets', 'x']);
+    expect([command.code, command.stderr]).toEqual([
+      2,
+      'fileset-ingest: unknown command "ingets" (did you mean "ingest"?); run "fileset-ingest --help" for usage\n',
+    ]);
+    const option = await bare(['ingest', '--forse-recrawl', 'x']);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toBe(
+      'fileset-ingest: unknown option --forse-recrawl (did you mean --force-recrawl?); ' +
+        'run "fileset-ingest ingest --help" for usage\n',
+    );
+    const misplaced = await bare(['inspect', '--force-recrawl', 'x']);
+    expect([misplaced.code, misplaced.stderr]).toEqual([
+      2,
+      expect.stringContaining('inspect takes no --force-recrawl'),
+    ]);
+    const noValue = await bare(['cdxj', '--output']);
+    expect([noValue.code, noValue.stderr]).toEqual([2, expect.stringContaining('--output needs a value')]);
+  });
+
+  it('has --version, and help per command and per worker', async () => {
+    const help = await bare(['--help']);
+    expect(help.stdout).toMatch(/--version/);
+    expect(help.stdout).toMatch(/status \[--json\]/);
+    expect((await bare(['--version'])).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    const worker = await bare(['worker', 'ingest', '--help']);
+    expect(worker.code).toBe(0);
+    expect(worker.stdout).toMatch(/^Usage: fileset-ingest worker ingest/);
+    expect(worker.stdout).not.toMatch(/worker persist/);
+    expect((await bare(['help', 'worker', 'persist'])).stdout).toMatch(/^Usage: fileset-ingest worker persist/);
+    expect((await bare(['worker', '--help'])).stdout).toMatch(/worker ingest[\s\S]*worker persist/);
+  });
+
+  it.each([
+    ['FILESET_ITEM_STORE', 'bogus://'],
+    ['FILESET_DATABASE_URL', 'mysql://x/y'],
+    ['FILESET_DATABASE_URL', 'notaurl'],
+    ['FILESET_KAFKA_BROKERS', 'notaport'],
+    ['FILESET_S3_ENDPOINT', 'example.org'],
+    ['FILESET_MAX_TOTAL_SIZE', 'huge'],
+    ['FILESET_HTTP_ALLOW_PRIVATE', 'maybe'],
+    ['FILESET_METRICS_PORT', '70000'],
+    ['FILESET_LOG_LEVEL', 'verbose'],
+  ])('a bad %s=%s is one line naming it, exit 2, before anything runs', async (name, value) => {
+    for (const args of [['ingest', 'https://zenodo.org/records/1'], ['worker', 'ingest'], ['status']]) {
+      const { code, stderr, stdout } = await bare(args, { [name]: value });
+      expect(code).toBe(2);
+      oneLine(stderr);
+      expect(stderr).toMatch(new RegExp(`^fileset-ingest: bad configuration: ${name}=`));
+      expect(stdout).toBe('');
+    }
+    expect(await readdir(cwd)).toEqual([]);
+  });
+
+  it('names an unreachable PostgreSQL or Kafka, its address and its variable in one line, exit 3', async () => {
+    const postgres = await bare(['status'], { FILESET_DATABASE_URL: 'postgres://u:pw@127.0.0.1:1/x' });
+    expect(postgres.code).toBe(3);
+    oneLine(postgres.stderr);
+    expect(postgres.stderr).toMatch(
+      /^fileset-ingest: cannot use PostgreSQL at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/x \(FILESET_DATABASE_URL\): .*ECONNREFUSED/,
+    );
+    for (const args of [
+      ['worker', 'ingest'],
+      ['worker', 'persist'],
+      ['topics', 'create'],
+      ['produce', '--topic', 't'],
+    ]) {
+      const kafka = await bare(args, {
+        FILESET_KAFKA_BROKERS: '127.0.0.1:1',
+        FILESET_DATABASE_URL: database.url,
+        FILESET_DATA_DIR: join(cwd, 'data'),
+        FILESET_METRICS_PORT: '0',
+      });
+      expect(kafka.code, args.join(' ')).toBe(3);
+      oneLine(kafka.stderr);
+      expect(kafka.stderr).toMatch(/^fileset-ingest: cannot use Kafka at 127\.0\.0\.1:1 \(FILESET_KAFKA_BROKERS\): /);
+      expect(kafka.stderr).not.toMatch(/\n\s+at /);
+    }
+    await rm(join(cwd, 'data'), { recursive: true, force: true });
+  });
+
+  it('a missing input file is one line, exit 2', async () => {
+    for (const command of ['requests', 'persist']) {
+      const { code, stderr } = await bare([command, '/no/such/file']);
+      expect([code, stderr]).toEqual([2, 'fileset-ingest: cannot read /no/such/file: no such file\n']);
+    }
+  });
+
+  it('reads .env in the current directory (the environment and flags win), and warns of unknown variables', async () => {
+    await writeFile(join(cwd, '.env'), 'FILESET_MAX_FILE_COUNT=2\nFILESET_LOG_LEVEL=silent\nFILESET_DATADIR=/tmp/x\n');
+    try {
+      const url = `https://zenodo.org/records/${RECORD}`;
+      const env = { FILESET_HTTP_REWRITE: `https://zenodo.org=${server.origin}`, FILESET_DATABASE_URL: database.url };
+      const fromFile = await bare(['inspect', url], env);
+      expect(JSON.parse(fromFile.stdout)).toMatchObject({ status: 'too-many-files', limits: { max_file_count: 2 } });
+      expect(fromFile.stderr).toBe(
+        'fileset-ingest: warning: FILESET_DATADIR is not a setting, ignored (did you mean FILESET_DATA_DIR?)\n',
+      );
+      const fromEnv = await bare(['inspect', url], { ...env, FILESET_MAX_FILE_COUNT: '3' });
+      expect(JSON.parse(fromEnv.stdout)).toMatchObject({ limit_hit: null, limits: { max_file_count: 3 } });
+      const fromFlag = await bare(['inspect', url, '--max-file-count', '4'], { ...env, FILESET_MAX_FILE_COUNT: '3' });
+      expect(JSON.parse(fromFlag.stdout)).toMatchObject({ limits: { max_file_count: 4 } });
+    } finally {
+      await rm(join(cwd, '.env'));
+    }
+  });
+
+  it('inspect on the embedded database writes nothing: no ./data', async () => {
+    const { code, stdout } = await bare(['inspect', `https://zenodo.org/records/${RECORD}`], {
+      FILESET_HTTP_REWRITE: `https://zenodo.org=${server.origin}`,
+    });
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ status: 'ready', file_count: 3 });
+    expect(await readdir(cwd)).toEqual([]);
+  });
+
+  it('says so on Ctrl-C, exit 130, and the same command then finishes the job', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const downloading = new Promise<void>((resolve) => (started = resolve));
+    server.route('/slow/data.bin', {
+      handler: (_req, res) => {
+        started();
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': '8' });
+        res.write('1234');
+        void released.then(() => res.end('5678'));
+      },
+    });
+    const env = {
+      FILESET_HTTP_REWRITE: `https://files.example.org=${server.origin}`,
+      FILESET_DATA_DIR: join(cwd, 'data'),
+      FILESET_LOG_LEVEL: 'warn',
+    };
+    const cli = spawnCli(['ingest', 'https://files.example.org/slow/data.bin'], env, cwd);
+    await downloading;
+    cli.child.kill('SIGINT');
+    const interrupted = await cli.exited;
+    release();
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr).toMatch(
+      /\nfileset-ingest: interrupted; what was archived is kept, run the same command to resume\n$/,
+    );
+    const again = await bare(['ingest', 'https://files.example.org/slow/data.bin'], env);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/^✓ \[1\/1\] data\.bin {2}8 B {2}success$/m);
+    await rm(join(cwd, 'data'), { recursive: true, force: true });
   });
 });

@@ -1,6 +1,5 @@
 // `fileset-ingest persist [file|-]`: JSON-lines fileset results (as `ingest` and `requests` print
 // them) into the sandcrawler tables of the configured database, in batches, like the persist worker.
-import { access } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
@@ -11,9 +10,9 @@ import {
   type PersistTable,
   type RejectedRow,
 } from '../db/persist.js';
-import { describeError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { inputOf, jsonLines } from './json-lines.js';
+import { checkInput, inputOf, jsonLines } from './json-lines.js';
 
 export const usage = `Usage: fileset-ingest persist [file|-] [config flags]
 
@@ -45,11 +44,7 @@ interface Summary {
 export async function run(config: Config, logger: Logger, args: string[], options: RunOptions = {}): Promise<number> {
   if (args.length > 1) throw new UsageError('expected at most one input file');
   const path = args[0] && args[0] !== '-' ? args[0] : undefined;
-  if (path) {
-    await access(path).catch((err: unknown) => {
-      throw new UsageError(`cannot read ${path}: ${describeError(err)}`);
-    });
-  }
+  await checkInput(path);
   const input = inputOf(path, options.input);
   const output = options.output ?? process.stdout;
 

@@ -1,10 +1,10 @@
 // `fileset-ingest produce --topic T [file|-]`: JSON-lines ingest requests to a Kafka topic, checked first.
 import type { Config } from '../config.js';
-import { createKafka, createProducer, type Message } from '../kafka/client.js';
+import { checkBrokers, createKafka, createProducer, type Message } from '../kafka/client.js';
 import { keyOf, sendAcked } from '../kafka/produce.js';
 import type { Logger } from '../logger.js';
 import { parseRequest } from '../schemas/request.js';
-import { inputOf, jsonLines } from './json-lines.js';
+import { checkInput, inputOf, jsonLines } from './json-lines.js';
 import { UsageError } from '../errors.js';
 
 export const usage = `Usage: fileset-ingest produce --topic TOPIC [file|-] [config flags]
@@ -39,10 +39,12 @@ export async function run(
   const topic = options.topic;
   if (!topic) throw new UsageError('--topic is required');
   if (args.length > 1) throw new UsageError('expected at most one input file');
+  if (!options.input) await checkInput(args[0]);
   const input = options.input ?? inputOf(args[0]);
   const output = options.output ?? process.stdout;
   const errors = options.errors ?? process.stderr;
 
+  await checkBrokers(config, logger);
   const producer = createProducer(createKafka(config, logger, { clientId: 'fileset-ingest-produce' }));
   await producer.connect();
   let produced = 0;

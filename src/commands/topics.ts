@@ -1,6 +1,6 @@
 // `fileset-ingest topics create`: the request and result topics, with the configured partitions.
 import type { Config } from '../config.js';
-import { createKafka } from '../kafka/client.js';
+import { checkBrokers, createKafka } from '../kafka/client.js';
 import { kafkaNames } from '../kafka/topics.js';
 import type { Logger } from '../logger.js';
 import { UsageError } from '../errors.js';
@@ -22,6 +22,7 @@ export async function run(
   if (args.length !== 1 || args[0] !== 'create') throw new UsageError('expected "topics create"');
   const names = kafkaNames(config);
   const wanted = [...new Set([...names.requestTopics, names.filesetResults, names.fileResults])];
+  await checkBrokers(config, logger);
   const admin = createKafka(config, logger, { clientId: 'fileset-ingest-topics' }).admin();
   await admin.connect();
   try {

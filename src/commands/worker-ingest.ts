@@ -1,6 +1,8 @@
 // `fileset-ingest worker ingest`: the Kafka ingest worker process, with its metrics endpoint.
 import type { Config } from '../config.js';
 import { Readiness } from '../health.js';
+import { checkBrokers } from '../kafka/client.js';
+import { checkItemStore } from '../stores/items/index.js';
 import type { Logger } from '../logger.js';
 import { createMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
 import { DRAIN_GRACE_MS } from '../kafka/consumer.js';
@@ -38,6 +40,11 @@ export async function run(
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'stopping: draining in-flight requests');
+    if (signal === 'SIGINT') {
+      process.stderr.write(
+        `\nfileset-ingest: Ctrl-C: finishing the requests in flight (up to ${DRAIN_GRACE_MS / 1000} s); Ctrl-C again quits at once\n`,
+      );
+    }
     stop.abort();
   };
   const onAbort = () => stop.abort();
@@ -47,6 +54,8 @@ export async function run(
   if (options.signal?.aborted) stop.abort();
   let server: MetricsServer | null = null;
   try {
+    await checkBrokers(config, logger);
+    await checkItemStore(config, logger);
     if (config.metrics.port !== 0)
       server = await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger, readiness);
     await runIngestWorker(config, logger, { signal: stop.signal, metrics, readiness });

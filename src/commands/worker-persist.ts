@@ -1,5 +1,6 @@
 // `fileset-ingest worker persist`: the persist worker as a long-running process (systemd, Docker).
 import type { Config } from '../config.js';
+import { checkBrokers } from '../kafka/client.js';
 import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { Readiness } from '../health.js';
@@ -32,6 +33,9 @@ export async function run(
   const stop = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     logger.info({ signal: name }, 'stopping: finishing the current batch');
+    if (name === 'SIGINT') {
+      process.stderr.write('\nfileset-ingest: Ctrl-C: finishing the current batch; Ctrl-C again quits at once\n');
+    }
     stop.abort();
   };
   // once: a second SIGINT/SIGTERM gets Node's default and ends the process at once.
@@ -44,6 +48,7 @@ export async function run(
   const readiness = new Readiness();
   const metrics = createMetrics({ kind: 'persist', readiness, dataDir: config.dataDir });
   let server: MetricsServer | undefined;
+  await checkBrokers(config, logger);
   const db = await openDatabase(config, logger);
   try {
     await migrate(db, logger);

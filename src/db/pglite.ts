@@ -2,13 +2,75 @@
 // backend that must never run twice on one directory: handles in this process share one instance
 // (closed with the last handle), and a lock file next to the directory keeps other processes out.
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { describeError, InfrastructureError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { guardFinished, parseInt8, withSavepoint, type Database } from './handle.js';
 
 const INT8_OID = 20;
+
+/**
+ * An empty database cluster prepared by `npm run build` (scripts/pglite-seed.ts): a new database
+ * starts as a copy of it instead of running initdb, which takes many seconds and near 1 GB.
+ * `stamp` names the PGlite release that made it (another release's seed is not used) and lists
+ * every directory of the cluster: npm packs no empty directory, and PostgreSQL needs them all.
+ */
+export const PGLITE_SEED = {
+  dir: fileURLToPath(new URL('../../dist/pglite-seed', import.meta.url)),
+  stamp: fileURLToPath(new URL('../../dist/pglite-seed.json', import.meta.url)),
+};
+
+/** The installed PGlite's version (its package.json is not exported, so it is read from disk). */
+export function pgliteVersion(): string {
+  let dir = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+export interface SeedStamp {
+  pglite: string;
+  /** Every directory of the cluster, relative to it. */
+  directories: string[];
+}
+
+/** The seed's stamp when the seed is there and this PGlite release made it; otherwise null. */
+export function usableSeed(seed = PGLITE_SEED): SeedStamp | null {
+  try {
+    const stamp = JSON.parse(readFileSync(seed.stamp, 'utf8')) as Partial<SeedStamp>;
+    const usable =
+      stamp.pglite === pgliteVersion() && Array.isArray(stamp.directories) && existsSync(join(seed.dir, 'PG_VERSION'));
+    return usable ? (stamp as SeedStamp) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A new database directory (`dir`, created empty) starts as a copy of the prepared seed (staged, then renamed, so a crash
+ * leaves no half copy); without a usable seed PGlite runs initdb, and we say so first.
+ */
+export async function createCluster(dir: string, logger: Logger, seed = PGLITE_SEED): Promise<void> {
+  if (existsSync(join(dir, 'PG_VERSION'))) return;
+  const stamp = usableSeed(seed);
+  if (!stamp || (await readdir(dir)).length) {
+    logger.warn(
+      { dir },
+      'creating the embedded database with initdb (no prepared seed: npm run build makes one); this takes a while',
+    );
+    return;
+  }
+  const staging = `${dir}.seeding`;
+  await rm(staging, { recursive: true, force: true });
+  await cp(seed.dir, staging, { recursive: true });
+  for (const directory of stamp.directories) await mkdir(join(staging, directory), { recursive: true });
+  await rm(dir, { recursive: true, force: true });
+  await rename(staging, dir);
+  logger.debug({ dir }, 'created the embedded database from the prepared seed');
+}
 
 interface Shared {
   instance: Promise<PGlite>;
@@ -99,6 +161,7 @@ async function start(dir: string, logger: Logger): Promise<PGlite> {
   await acquireLock(lockPath, dir);
   const started = Date.now();
   try {
+    await createCluster(dir, logger);
     const pglite = await PGlite.create(dir, { parsers: { [INT8_OID]: parseInt8 } });
     logger.info({ dir, ms: Date.now() - started }, 'opened embedded PGlite database');
     return pglite;

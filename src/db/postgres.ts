@@ -1,7 +1,7 @@
 // PostgreSQL backend: one pg.Pool per Database. Types are overridden on this pool only (int8 →
 // number), never on pg's global parser table, and lost connections become InfrastructureError.
 import pg from 'pg';
-import { ConfigError, InfrastructureError } from '../errors.js';
+import { ConfigError, InfrastructureError, ServiceUnavailableError } from '../errors.js';
 import { redactUrl, type Logger } from '../logger.js';
 import { guardFinished, parseInt8, withSavepoint, type Database } from './handle.js';
 
@@ -52,13 +52,13 @@ export async function openPostgres(url: string, logger: Logger, options: Postgre
     await pool.query('SELECT 1');
   } catch (err) {
     await pool.end().catch(() => undefined);
-    const failure = wrap(err);
-    throw failure instanceof InfrastructureError
-      ? failure
-      : new InfrastructureError(
-          `cannot use PostgreSQL at ${where}: ${scrub(messageOf(err), secret)}`,
-          causeOf(err, secret),
-        );
+    throw new ServiceUnavailableError(
+      'PostgreSQL',
+      where,
+      'FILESET_DATABASE_URL',
+      scrub(messageOf(err), secret),
+      causeOf(err, secret),
+    );
   }
   logger.debug({ database: where }, 'connected to PostgreSQL');
 

@@ -34,6 +34,20 @@ export function guardBody(
   if (body.closed) release();
 }
 
+/**
+ * Tells `onBytes` of every chunk as it arrives from the network (before any reader takes it), for
+ * progress displays. Counts the bytes on the wire (encoded), and changes nothing in the stream.
+ */
+export function countBody(body: Readable, onBytes: (bytes: number) => void): void {
+  // What arrived with the headers is already buffered.
+  if (body.readableLength > 0) onBytes(body.readableLength);
+  const push = body.push.bind(body);
+  body.push = (chunk: unknown, encoding?: BufferEncoding) => {
+    if (chunk && typeof (chunk as { length?: unknown }).length === 'number') onBytes((chunk as Buffer).length);
+    return push(chunk, encoding);
+  };
+}
+
 /** Throws a body away, reading a little of it so the connection can be reused, else destroying it. */
 export async function discard(body: Readable, maxBytes = 64 * 1024): Promise<void> {
   let seen = 0;

@@ -5,7 +5,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { discard, guardBody, readAll } from './body.js';
+import { countBody, discard, guardBody, readAll } from './body.js';
 import { Budgets, hostBudget, type RequestBudgets } from './budget.js';
 import { HostLimiter, type Release } from './host-limiter.js';
 import { abortable, backoffDelay, retryAfterDelay, sleep, type Backoff } from '../retry.js';
@@ -36,6 +36,8 @@ export interface HttpRequestOptions {
    * shared by every request naming it, paused as a whole when the platform answers 429.
    */
   budget?: string;
+  /** Told of the response body's bytes as they arrive (see countBody): download progress. */
+  onBytes?: (bytes: number) => void;
 }
 
 export interface HttpResponse {
@@ -118,6 +120,7 @@ export class HttpClient {
       }
       const status = response.statusCode;
       if (status === 429 ? rateLimited >= maxRateLimited : retries >= maxRetries || !RETRYABLE_STATUSES.has(status)) {
+        if (options.onBytes) countBody(response.body, options.onBytes);
         return response;
       }
       const retryAfter = retryAfterDelay(response.header('retry-after'));

@@ -11,6 +11,8 @@ export interface FollowOptions {
   headers?: Record<string, string>;
   /** The request budget every hop counts against (see HttpRequestOptions.budget). */
   budget?: string;
+  /** Told of every hop's body bytes as they arrive (HttpRequestOptions.onBytes). */
+  onBytes?: (bytes: number) => void;
   /** Called for every redirect response; it must consume the body (e.g. to capture it). */
   onHop?: (response: HttpResponse) => Promise<void>;
 }
@@ -37,6 +39,7 @@ export async function followRedirects(
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.headers ? { headers: options.headers } : {}),
       ...(options.budget ? { budget: options.budget } : {}),
+      ...(options.onBytes ? { onBytes: options.onBytes } : {}),
     });
     hops.push(response.url);
     const location = response.header('location');

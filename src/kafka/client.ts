@@ -5,6 +5,7 @@ import { Kafka, logLevel, Partitioners, type Admin, type LogEntry, type Producer
 
 export type { Message, Producer } from 'kafkajs';
 import type { Config } from '../config.js';
+import { ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export interface KafkaClientOptions {
@@ -71,6 +72,51 @@ function kafkaLogLevel(level: string): logLevel {
   }
 }
 
+/** How long the start-up check waits for a broker to answer. */
+export const BROKER_CHECK_MS = 10_000;
+
+/**
+ * Start-up check of a command that needs Kafka: a broker answers a metadata request within
+ * BROKER_CHECK_MS, or one ServiceUnavailableError names Kafka, the brokers and the variable. Once
+ * running, the workers ride out broker outages with their own retries; a broker that is not there
+ * at start is far more often a wrong address than an outage.
+ */
+export async function checkBrokers(config: Config, logger: Logger): Promise<void> {
+  const log = logger.child({ module: 'kafkajs', check: true });
+  const admin = new Kafka({
+    clientId: 'fileset-ingest-check',
+    brokers: config.kafka.brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: 5_000,
+    retry: { initialRetryTime: 300, maxRetryTime: 2_000, retries: 3 },
+    // Every failed attempt would be an error line: the one line that matters is ours.
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      admin.connect().then(() => admin.describeCluster()),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${BROKER_CHECK_MS / 1000} s`)), BROKER_CHECK_MS);
+      }),
+    ]);
+  } catch (err) {
+    log.debug({ err }, 'Kafka start-up check failed');
+    throw new ServiceUnavailableError(
+      'Kafka',
+      config.kafka.brokers.join(','),
+      'FILESET_KAFKA_BROKERS',
+      messageOf(err),
+      {
+        cause: err,
+      },
+    );
+  } finally {
+    clearTimeout(timer);
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 /**
  * A producer whose sends are acknowledged by every in-sync replica, idempotent (a retried send is
  * not written twice), keyed with the Java client's murmur2 partitioner so a base_url lands in the
@@ -108,4 +154,8 @@ export async function consumerLag(
     }
   }
   return lags;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -32,12 +32,15 @@ import {
 } from './result.js';
 import { checkBlocklist, cleanUrl } from './url.js';
 
-export interface ProgressEvent {
-  phase: 'landing' | 'platform' | 'files' | 'done';
-  filesTotal?: number;
-  filesDone?: number;
-  bytesDone?: number;
-}
+/** What an ingest is doing, for a progress display (`IngestDeps.onProgress`). */
+export type ProgressEvent =
+  | { phase: 'landing' | 'platform' | 'done' }
+  /** The strategy starts on the manifest: `bytesTotal` is the sum of the declared sizes (null: some unknown). */
+  | { phase: 'files'; strategy: string; filesTotal: number; bytesTotal: number | null }
+  /** A file's download begins (again, with `start`: `bytes` is what a resumed part already holds) or `bytes` more arrived. */
+  | { phase: 'file-bytes'; path: string; bytes: number; start: boolean }
+  /** A file is finished, whatever its status (`size`: its declared or archived size). */
+  | { phase: 'file-done'; path: string; status: string; size: number };
 
 export interface IngestDeps {
   config: Config;
@@ -183,12 +186,21 @@ class IngestRun {
     const strategy = (this.deps.strategies ?? STRATEGIES)[this.strategy];
     if (!strategy) throw new NoStrategyHelperError(`strategy ${this.strategy} is not implemented yet`);
 
-    const strategyCtx = this.strategyContext(capture, item);
+    const strategyCtx = this.strategyContext(capture);
     const existing = this.request.force_recrawl ? null : await strategy.checkExisting(item, strategyCtx);
     if (this.dryRun) {
       if (existing) return this.finish(existing.status, existing);
       this.ready = true;
       return this.partial;
+    }
+    if (!existing) {
+      const sizes = item.manifest.map((f) => f.size);
+      this.deps.onProgress?.({
+        phase: 'files',
+        strategy: this.strategy,
+        filesTotal: item.manifest.length,
+        bytesTotal: sizes.every((s) => typeof s === 'number') ? sizes.reduce<number>((a, s) => a + (s ?? 0), 0) : null,
+      });
     }
     const outcome = existing ?? (await strategy.process(item, strategyCtx));
     await this.noteItem(item, outcome);
@@ -212,10 +224,8 @@ class IngestRun {
     return withStatus({ ...this.partial, ...strategyFields(outcome) }, status, outcome.errorMessage);
   }
 
-  private strategyContext(capture: WebCaptureDeps, item: PlatformItem): StrategyContext {
-    let filesDone = 0;
-    let bytesDone = 0;
-    const filesTotal = item.manifest.length;
+  private strategyContext(capture: WebCaptureDeps): StrategyContext {
+    const onProgress = this.deps.onProgress;
     return {
       config: this.deps.config,
       logger: this.log,
@@ -228,11 +238,19 @@ class IngestRun {
       now: this.deps.now,
       request: this.request,
       signal: this.signal,
-      onFileDone: (_entry: ManifestEntry, bytes: number) => {
-        filesDone += 1;
-        bytesDone += bytes;
-        this.deps.onProgress?.({ phase: 'files', filesTotal, filesDone, bytesDone });
-      },
+      ...(onProgress
+        ? {
+            onFileBytes: (path: string, bytes: number, start = false) =>
+              onProgress({ phase: 'file-bytes', path, bytes, start }),
+            onFileDone: (entry: ManifestEntry, bytes: number) =>
+              onProgress({
+                phase: 'file-done',
+                path: entry.path,
+                status: entry.status ?? 'not-processed',
+                size: bytes,
+              }),
+          }
+        : {}),
     };
   }
 }

@@ -1,9 +1,10 @@
 // Builds the pipeline's dependencies from configuration, and closes them in order.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { migrate } from '../db/migrate.js';
-import { openDatabase, type Database } from '../db/database.js';
+import { embeddedDatabaseExists, openDatabase, type Database } from '../db/database.js';
 import { SharedBudgets } from '../db/shared-budgets.js';
 import { Budgets, type BudgetObserver } from '../http/budget.js';
 import { HttpClient } from '../http/client.js';
@@ -23,6 +24,11 @@ export interface Runtime {
 }
 
 export interface RuntimeOptions {
+  /**
+   * For inspect: write nothing under the data directory. Scratch files (and the embedded database,
+   * when there is none yet) live in a temporary directory removed on close.
+   */
+  dryRun?: boolean;
   /** Told of every HTTP retry (an HTTP status or an error code) and the host: workers count them. */
   onHttpRetry?: (reason: string, host: string) => void;
   /** Told of request budget waits and 429 pauses: workers count them. */
@@ -30,17 +36,33 @@ export interface RuntimeOptions {
 }
 
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
+  const scratch = options.dryRun ? await mkdtemp(join(tmpdir(), 'fileset-inspect-')) : undefined;
+  try {
+    return await open(config, logger, options, scratch);
+  } catch (err) {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function open(
+  config: Config,
+  logger: Logger,
+  options: RuntimeOptions,
+  scratch: string | undefined,
+): Promise<Runtime> {
   const dataDir = resolve(config.dataDir);
-  const warcDir = join(dataDir, LOCAL_WARC_PREFIX);
-  const tmpDir = join(dataDir, 'tmp', String(process.pid));
-  const workDir = join(dataDir, 'work');
+  const warcDir = join(scratch ?? dataDir, LOCAL_WARC_PREFIX);
+  const tmpDir = join(scratch ?? dataDir, 'tmp', String(process.pid));
+  const workDir = join(scratch ?? dataDir, 'work');
   await mkdir(tmpDir, { recursive: true });
   await mkdir(workDir, { recursive: true });
   // A misconfigured item store fails here, before anything else is opened.
   const items = await openItemStore(config, logger);
   let db: Database;
   try {
-    db = await openDatabase(config, logger);
+    const nothingYet = scratch && !config.databaseUrl && !embeddedDatabaseExists(config.dataDir);
+    db = await openDatabase(nothingYet ? { dataDir: scratch } : config, logger);
   } catch (err) {
     await items.close();
     throw err;
@@ -96,7 +118,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       await http.close();
       await shared?.close();
       await db.close();
-      await rm(tmpDir, { recursive: true, force: true });
+      await rm(scratch ?? tmpDir, { recursive: true, force: true });
     },
   };
 }

@@ -27,6 +27,11 @@ export interface StrategyContext {
   workBudget: WorkBudget;
   now: () => Date;
   signal?: AbortSignal;
+  /**
+   * Download progress: `bytes` more of `path` arrived; with `start`, a download (or a new attempt)
+   * begins and `bytes` is what is already there (a resumed part), replacing the count so far.
+   */
+  onFileBytes?: (path: string, bytes: number, start?: boolean) => void;
   onFileDone?: (entry: ManifestEntry, bytes: number) => void;
 }
 

@@ -74,9 +74,12 @@ async function download(file: PlatformFile, ctx: StrategyContext, budget: string
     if (file.prefetched) {
       captured = file.prefetched;
     } else {
+      const onFileBytes = ctx.onFileBytes;
+      onFileBytes?.(file.path, 0, true);
       const { final } = await followRedirects(ctx.http, file.platform_url, {
         maxRedirects: ctx.config.http.maxRedirects,
         budget,
+        ...(onFileBytes ? { onBytes: (bytes: number) => onFileBytes(file.path, bytes) } : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         onHop: async (hop) => void (await captureResponse(ctx.capture, hop, { signal: ctx.signal })),
       });

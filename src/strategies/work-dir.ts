@@ -102,10 +102,14 @@ async function download(
   while (attemptsLeft-- > 0) {
     if (part.size > limit) await part.reset();
     let response: HttpResponse;
+    const onFileBytes = ctx.onFileBytes;
+    // A resumed download starts with what its part file holds.
+    onFileBytes?.(file.path, part.size, true);
     try {
       ({ final: response } = await followRedirects(ctx.http, file.platform_url, {
         maxRedirects: ctx.config.http.maxRedirects,
         budget,
+        ...(onFileBytes ? { onBytes: (bytes: number) => onFileBytes(file.path, bytes) } : {}),
         signal: ctx.signal,
         ...(part.size > 0 ? { headers: { Range: `bytes=${part.size}-` } } : {}),
       }));

@@ -151,10 +151,7 @@ describe('captureResponse', () => {
     expect(captured.fileMeta.sha256hex).toBe(hex('sha256', LARGE));
     expect(await readdir(deps.tmpDir)).toEqual([]);
     const { warc_path, warc_offset, warc_csize } = captured.cdx!;
-    const member = (await readFile(join(dir, `${warc_path}.open`))).subarray(
-      warc_offset,
-      warc_offset + warc_csize,
-    );
+    const member = (await readFile(join(dir, `${warc_path}.open`))).subarray(warc_offset, warc_offset + warc_csize);
     const record = gunzipSync(member);
     expect(record.subarray(-LARGE.length - 4, -4).equals(LARGE)).toBe(true);
     // Text deflated, random bytes stored: about a third of the first half plus the second.

@@ -34,6 +34,25 @@ describe('HttpClient.request', () => {
     expect(response.remoteAddress).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
   });
 
+  it('tells onBytes of every body byte as it arrives, before the reader takes it, and of the final response only', async () => {
+    const chunks = [Buffer.alloc(70_000, 1), Buffer.alloc(50_000, 2), Buffer.from('end')];
+    let served = 0;
+    server = await startServer((_req, res) => {
+      if (served++ === 0) return res.writeHead(503).end('busy'); // retried: its body is not counted
+      res.writeHead(200, { 'Content-Length': 120_003 });
+      for (const chunk of chunks) res.write(chunk);
+      res.end();
+    });
+    ({ client } = testClient({ retries: 1 }, { retryBaseDelayMs: 1 }));
+    const seen: number[] = [];
+    const response = await client.request(`${server.origin}/`, { onBytes: (n) => seen.push(n) });
+    expect(response.statusCode).toBe(200);
+    const body = await readBody(response.body);
+    expect(body).toEqual(Buffer.concat(chunks));
+    expect(seen.reduce((a, n) => a + n, 0)).toBe(120_003);
+    expect(seen.every((n) => n > 0)).toBe(true);
+  });
+
   it('keeps response headers in received order, one pair per value, with the server reason phrase', async () => {
     server = await startServer((_req, res) => {
       res.statusMessage = 'Fine Thanks';

@@ -11,18 +11,27 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the CLI with only PATH and `env` in its environment. */
-export function runCli(args: string[], env: Record<string, string>, input = ''): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
+/** Runs the CLI with only PATH and `env` in its environment (in `cwd`, default this process's). */
+export function runCli(args: string[], env: Record<string, string>, input = '', cwd?: string): Promise<CliRun> {
+  const cli = spawnCli(args, env, cwd);
+  cli.child.stdin.end(input);
+  return cli.exited;
+}
+
+/** The CLI as a running child (to signal it): its output so far, and its run once it exits. */
+export function spawnCli(args: string[], env: Record<string, string>, cwd?: string) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    ...(cwd ? { cwd } : {}),
   });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (output.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output.stderr += d.toString()));
+  const exited = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? -1 : -1), ...output }));
+  });
+  return { child, output, exited };
 }
 
 /** stdout's JSON lines. */

@@ -581,7 +581,7 @@ async function baseUrls(db: Database, table: string): Promise<string[]> {
  * Polls until check() holds, at most 30 s (a bound, not a timing assertion). A check that throws
  * counts as "not yet": a freshly started broker answers offset fetches with "coordinator loading".
  */
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {

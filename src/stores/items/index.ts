@@ -6,6 +6,15 @@ import { createFsItemStore } from './fs.js';
 import { createIas3ItemStore } from './ias3.js';
 import type { ItemStore } from './types.js';
 
+/** A worker's start-up check that its item store answers (S3: the bucket); the others need none. */
+export async function checkItemStore(config: Config, logger: Logger): Promise<void> {
+  const location = config.items.store;
+  if (location.kind !== 's3') return;
+  // Loaded only for an s3 store, as openItemStore loads the AWS SDK.
+  const { checkBucket } = await import('./s3-client.js');
+  await checkBucket(config.s3, location.bucket, logger.child({ module: 'items' }));
+}
+
 export async function openItemStore(config: Config, logger: Logger): Promise<ItemStore> {
   const location = config.items.store;
   const log = logger.child({ module: 'items', store: location.kind });

@@ -1,9 +1,9 @@
 // The S3 client the s3 item store uses, and what its failures mean: a store that cannot be
 // reached is an InfrastructureError (retry later), a refused write an ItemUploadError.
-import { S3Client } from '@aws-sdk/client-s3';
+import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../../config.js';
-import { InfrastructureError, IngestError, ItemUploadError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
+import { InfrastructureError, IngestError, ItemUploadError, ServiceUnavailableError } from '../../errors.js';
+import { redactUrl, type Logger } from '../../logger.js';
 
 /** Error codes that mean "try again later", whatever their HTTP status. */
 const TRANSIENT_CODES = new Set([
@@ -35,6 +35,39 @@ export function s3Client(s3: Config['s3'], log: Logger): S3Client {
     // The SDK's own request logging would carry inputs; only its warnings are kept (as text).
     logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: sdkWarning, error: sdkWarning },
   });
+}
+
+/** How long the start-up check waits for the store's answer. */
+export const STORE_CHECK_MS = 10_000;
+
+/**
+ * Start-up check of a worker whose item store is S3: the bucket answers (HEAD) within
+ * STORE_CHECK_MS, or one ServiceUnavailableError names the store, its endpoint and bucket, and the
+ * variable. A bucket that does not exist or refuses our keys says so the same way.
+ */
+export async function checkBucket(s3: Config['s3'], bucket: string, log: Logger): Promise<void> {
+  const client = s3Client(s3, log);
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.timeout(STORE_CHECK_MS) });
+  } catch (err) {
+    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+    const status = e.$metadata?.httpStatusCode;
+    const reason =
+      status === 404
+        ? 'no such bucket'
+        : status === 403
+          ? 'access denied (FILESET_S3_ACCESS_KEY_ID, FILESET_S3_SECRET_ACCESS_KEY)'
+          : e.name === 'TimeoutError' || e.name === 'AbortError'
+            ? `no answer within ${STORE_CHECK_MS / 1000} s`
+            : status
+              ? `HTTP ${status}`
+              : describeS3Error(err);
+    const where = `${s3.endpoint ? redactUrl(s3.endpoint) : 'AWS'} bucket ${bucket}`;
+    const variable = s3.endpoint ? 'FILESET_S3_ENDPOINT, FILESET_ITEM_STORE' : 'FILESET_ITEM_STORE';
+    throw new ServiceUnavailableError('the S3 item store', where, variable, reason, { cause: err });
+  } finally {
+    client.destroy();
+  }
 }
 
 export type Failure = 'missing' | 'taken' | 'refused' | 'transient' | 'other';

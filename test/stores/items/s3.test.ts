@@ -19,8 +19,15 @@ import {
 } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { describeError, InfrastructureError, IngestError, ItemUploadError } from '../../../src/errors.js';
+import {
+  describeError,
+  InfrastructureError,
+  IngestError,
+  ItemUploadError,
+  ServiceUnavailableError,
+} from '../../../src/errors.js';
 import { createS3ItemStore, type S3ItemStoreOptions } from '../../../src/stores/items/s3.js';
+import { checkBucket } from '../../../src/stores/items/s3-client.js';
 import { type ItemStore, type PutFile } from '../../../src/stores/items/types.js';
 import { silentLogger } from '../../support/context.js';
 import { startS3Proxy, type S3Proxy } from '../../support/s3proxy.js';
@@ -445,5 +452,28 @@ describe('s3 item store', () => {
       expect(describeError(refused)).not.toContain(secret);
       expect(describeError(unreachable)).not.toContain(secret);
     }
+  });
+});
+
+describe('checkBucket (a worker start-up check)', () => {
+  it('passes when the bucket answers', async () => {
+    await expect(checkBucket(proxy.config({}), proxy.bucket, silentLogger)).resolves.toBeUndefined();
+  });
+
+  it('names the store, its endpoint, the bucket and the variables when it does not answer', async () => {
+    const missing = await checkBucket(proxy.config({}), 'no-such-bucket-here', silentLogger).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(ServiceUnavailableError);
+    expect((missing as Error).message).toMatch(
+      /^cannot use the S3 item store at http:\/\/\S+ bucket no-such-bucket-here \(FILESET_S3_ENDPOINT, FILESET_ITEM_STORE\): no such bucket$/,
+    );
+    const unreachable = await checkBucket(
+      { ...proxy.config({}), endpoint: 'http://127.0.0.1:1' },
+      proxy.bucket,
+      silentLogger,
+    ).catch((e: unknown) => e);
+    expect(unreachable).toBeInstanceOf(ServiceUnavailableError);
+    expect((unreachable as Error).message).toMatch(
+      /^cannot use the S3 item store at http:\/\/127\.0\.0\.1:1\/? bucket \S+ \(FILESET_S3_ENDPOINT, FILESET_ITEM_STORE\): .+/,
+    );
   });
 });
