@@ -39,10 +39,11 @@ export interface PersistOutcome {
 
 /**
  * `dataset-file`: a dataset-file result (the file-ingest topic's shape; not ours to store here);
+ * `skip-ingest-type`: the answer to a request of another ingest_type, which another worker stores;
  * `no-base-url`: a result (bad-request) whose request has no base_url, so no keyed row;
  * `no-link-source`: a request without link_source/link_source_id (after sandcrawler's defaults).
  */
-export type SkippedReason = 'dataset-file' | SkipReason;
+export type SkippedReason = 'dataset-file' | 'skip-ingest-type' | SkipReason;
 
 export interface PersistOptions {
   logger: Logger;
@@ -82,6 +83,11 @@ export async function persistResults(
       logger.warn(rejected, 'not a fileset result, not persisted');
       metrics?.persistRejected.inc({ table: 'result' });
       outcome.rejected.push(rejected);
+      continue;
+    }
+    if (parsed.data.status === 'skip-ingest-type') {
+      // A request for another worker: its rows (keyed by that ingest_type) are that worker's to write.
+      count(outcome.skipped, 'skip-ingest-type');
       continue;
     }
     outcome.results += 1;

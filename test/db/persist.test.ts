@@ -311,7 +311,7 @@ describe('persistResults, rows of hand-built results', () => {
     ]);
   });
 
-  it('skips dataset-file results and keyless bad-request results, and rejects what is not a fileset result', async () => {
+  it('skips dataset-file, skip-ingest-type and keyless bad-request results, and rejects what is not a fileset result', async () => {
     const fileResult = {
       hit: true,
       status: 'success',
@@ -328,7 +328,18 @@ describe('persistResults, rows of hand-built results', () => {
       ...dataset('https://doi.org/10.1/w'),
       cdx: { ...cdx('https://example.org/w', 'x'), datetime: '2024010100000' },
     };
-    const outcome = await persistResults(db, [fileResult, badRequest, wrong, 'not an object'], opts);
+    const otherType = {
+      hit: false,
+      status: 'skip-ingest-type',
+      request: {
+        base_url: 'https://example.org/paper.pdf',
+        ingest_type: 'pdf',
+        link_source: 'doi',
+        link_source_id: 'p',
+      },
+      error_message: 'ingest_type "pdf" is not a fileset type (dataset)',
+    };
+    const outcome = await persistResults(db, [fileResult, badRequest, wrong, 'not an object', otherType], opts);
     expect(outcome).toEqual({
       results: 1,
       rows: NOTHING,
@@ -344,7 +355,7 @@ describe('persistResults, rows of hand-built results', () => {
           error: 'result: Invalid input: expected object, received string',
         },
       ],
-      skipped: { 'dataset-file': 1, 'no-base-url': 1 },
+      skipped: { 'dataset-file': 1, 'no-base-url': 1, 'skip-ingest-type': 1 },
     });
   });
 });
