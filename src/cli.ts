@@ -11,7 +11,7 @@ import { ENV_NAMES, flagName, loadConfig, type Config, type EnvName } from './co
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/database.js';
 import { ConfigError, describeError, InfrastructureError, UsageError } from './errors.js';
-import { createLogger, type Logger } from './logger.js';
+import { configSecrets, createLogger, type Logger } from './logger.js';
 import { ingestFileset, type IngestOutcome, type ProgressEvent } from './pipeline/ingest.js';
 import { openRuntime, type Runtime } from './pipeline/runtime.js';
 import { retry } from './retry.js';
@@ -121,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`fileset-ingest: ${err instanceof ConfigError ? err.message : describeError(err)}\n`);
     return 2;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, { secrets: configSecrets(config) });
   try {
     switch (command) {
       case 'ingest':
