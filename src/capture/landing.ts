@@ -46,7 +46,8 @@ export async function fetchLanding(url: string, deps: LandingDeps): Promise<Land
       ...signal,
       onHop: async (hop) => {
         hops.push(hop.url);
-        await captureResponse(deps.capture, hop, signal);
+        // A redirect's body is no page we read, but it is stored: bounded like one.
+        await captureResponse(deps.capture, hop, { ...signal, maxBytes: deps.config.landingMaxSize });
       },
     });
     hops.push(final.url);

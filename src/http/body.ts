@@ -1,8 +1,9 @@
 // Response bodies: releasing the host slot however a body ends, typed errors for a body that
 // fails mid-transfer, and the two ways the client itself consumes one (discard, read whole).
-import type { Readable, Transform } from 'node:stream';
+import * as stream from 'node:stream';
+import { type Duplex, type Readable, type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { BodyTooLargeError } from '../errors.js';
 import type { Release } from './host-limiter.js';
 import { classifyError, isTransferError } from './failures.js';
@@ -47,25 +48,37 @@ export async function discard(body: Readable, maxBytes = 64 * 1024): Promise<voi
   }
 }
 
-/** A decoder for the Content-Encodings Node can undo (gzip, deflate, br); undefined for identity or others. */
-export function contentDecoder(encoding: string | undefined): Transform | undefined {
-  switch (encoding?.trim().toLowerCase()) {
-    case 'gzip':
-    case 'x-gzip':
-      return createGunzip();
-    case 'deflate':
-      return createInflate();
-    case 'br':
-      return createBrotliDecompress();
-    default:
-      return undefined;
-  }
+/**
+ * A decoder for a Content-Encoding: one coding (gzip, deflate, br, and zstd where Node has it) or
+ * several applied in turn (`gzip, br`: br outermost, undone first). Undefined for identity, or
+ * when any coding is one we cannot undo: the body is then kept and hashed as transferred.
+ */
+export function contentDecoder(encoding: string | undefined): Duplex | undefined {
+  const codings = (encoding ?? '')
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding && coding !== 'identity');
+  if (!codings.length || codings.some((coding) => !DECODERS[coding])) return undefined;
+  const decoders = codings.reverse().map((coding) => DECODERS[coding]!());
+  return decoders.length === 1 ? decoders[0] : compose(...decoders);
 }
+
+// stream.compose (Node >= 16.9) is missing from @types/node 20.
+const compose = (stream as unknown as { compose: (...streams: Duplex[]) => Duplex }).compose;
+const zstd = (zlib as { createZstdDecompress?: () => Transform }).createZstdDecompress;
+
+const DECODERS: Record<string, (() => Transform) | undefined> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+  ...(zstd ? { zstd: () => zstd() } : {}),
+};
 
 /**
  * Reads a whole body into memory, decoding Content-Encoding (servers may compress despite
- * `Accept-Encoding: identity`). The limit applies to the decoded bytes, so a compression bomb
- * stops at the limit too.
+ * `Accept-Encoding: identity`). The limit applies to the decoded bytes as they are decoded, so a
+ * compression bomb stops at the limit too, having decoded little more than it.
  */
 export async function readAll(
   body: Readable,
@@ -80,15 +93,17 @@ export async function readAll(
   }
   const chunks: Buffer[] = [];
   let length = 0;
-  const collect = async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) {
+  // A Writable, not an async function: pipeline then rejects with the sink's own error rather
+  // than with the AbortError it destroys the other streams with.
+  const collect = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
       length += chunk.length;
-      if (length > limit) throw tooLarge();
+      if (length > limit) return callback(tooLarge());
       chunks.push(chunk);
-    }
-  };
+      callback();
+    },
+  });
   const decoder = contentDecoder(headers.contentEncoding);
-  if (decoder) await pipeline(body, decoder, collect);
-  else await pipeline(body, collect);
+  await (decoder ? pipeline(body, decoder, collect) : pipeline(body, collect));
   return Buffer.concat(chunks, length);
 }

@@ -17,6 +17,7 @@ import { silentLogger, testConfig, testHttp } from '../support/context.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { expectValidWarc } from '../support/jwarc.js';
+import { compressionBomb } from '../support/bombs.js';
 
 const CSV = Buffer.from('id,name\n'.concat(Array.from({ length: 2000 }, (_, i) => `${i},row ${i}\n`).join('')));
 const GZIPPED = gzipSync(CSV);
@@ -30,7 +31,13 @@ let http: HttpClient;
 let deps: WebCaptureDeps & { writer: WarcWriter; index: CaptureIndex };
 
 beforeAll(async () => {
+  const bomb = await compressionBomb(32 << 20, ['gzip']);
   server = await FixtureServer.start({
+    '/bomb.html': { body: bomb, headers: { 'Content-Type': 'text/html', 'Content-Encoding': 'gzip' } },
+    '/nested.csv': {
+      body: gzipSync(gzipSync(CSV)),
+      headers: { 'Content-Type': 'text/csv', 'Content-Encoding': 'gzip, gzip' },
+    },
     '/encoded.csv': { body: GZIPPED, headers: { 'Content-Type': 'text/csv', 'Content-Encoding': 'gzip' } },
     '/plain.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
     '/copy.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
@@ -108,6 +115,24 @@ describe('captureResponse', () => {
     const response = await http.request('https://data.example.org/plain.csv');
     await expect(captureResponse(deps, response, { maxBytes: 100 })).rejects.toThrow(BodyTooLargeError);
     expect(await readdir(deps.tmpDir)).toEqual([]);
+  });
+
+  it('stops a compression bomb at the limit of decoded bytes, keeping no spool or body file', async () => {
+    for (const keepBody of [false, true]) {
+      const response = await http.request('https://data.example.org/bomb.html', {
+        headers: { 'Accept-Encoding': 'gzip' },
+      });
+      await expect(captureResponse(deps, response, { maxBytes: 1 << 20, keepBody })).rejects.toThrow(
+        /decoded body exceeds the limit of 1048576 bytes/,
+      );
+      expect(await readdir(deps.tmpDir)).toEqual([]);
+    }
+  });
+
+  it('hashes the decoded file of a nested Content-Encoding', async () => {
+    const response = await http.request('https://data.example.org/nested.csv');
+    const captured = await captureResponse(deps, response);
+    expect(captured.fileMeta).toMatchObject({ size_bytes: CSV.length, sha1hex: hex('sha1', CSV) });
   });
 
   it('produces WARC files that validate', async () => {

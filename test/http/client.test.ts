@@ -2,6 +2,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BodyTooLargeError, InvalidUrlError, NetworkError } from '../../src/errors.js';
 import type { HttpClient } from '../../src/http/client.js';
+import { compressionBomb, type Coding } from '../support/bombs.js';
 import { readBody, startServer, testClient, type TestServer } from './helpers.js';
 
 let server: TestServer | undefined;
@@ -254,5 +255,38 @@ describe('abort', () => {
     const reason = new Error('too late');
     await expect(client.request(`${server.origin}/`, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('decoded-size bound', () => {
+  it('stops a compression bomb at the limit, whatever the coding or nesting, without decoding it all', async () => {
+    const limit = 1 << 20;
+    const cases: Array<[string, Coding[]]> = [
+      ['gzip', ['gzip']],
+      ['deflate', ['deflate']],
+      ['br', ['br']],
+      ['gzip, gzip', ['gzip', 'gzip']],
+      ['deflate, br', ['deflate', 'br']],
+      ['X-Gzip', ['gzip']],
+    ];
+    const bodies = await Promise.all(cases.map(([, codings]) => compressionBomb(64 << 20, codings)));
+    server = await startServer((req, res) => {
+      const i = Number(req.url!.slice(1));
+      res.writeHead(200, { 'Content-Encoding': cases[i]![0], 'Content-Type': 'application/json' }).end(bodies[i]);
+    });
+    ({ client } = testClient({ perHostConcurrency: 1 }));
+    for (let i = 0; i < cases.length; i++) {
+      const err = await client.getJson(`${server.origin}/${i}`, { limit }).catch((e: unknown) => e);
+      expect(err, cases[i]![0]).toBeInstanceOf(BodyTooLargeError);
+      expect((err as Error).message).toContain(`exceeds ${limit} bytes`);
+    }
+  });
+
+  it('decodes a nested Content-Encoding in full within the limit', async () => {
+    const json = Buffer.from(JSON.stringify({ hits: ['a'.repeat(5000)] }));
+    const body = await compressionBomb(0, ['gzip']).then(() => gzipSync(gzipSync(json)));
+    server = await startServer((_req, res) => res.writeHead(200, { 'Content-Encoding': 'gzip, gzip' }).end(body));
+    ({ client } = testClient());
+    expect((await client.getJson(`${server.origin}/`)).json).toEqual({ hits: ['a'.repeat(5000)] });
   });
 });
