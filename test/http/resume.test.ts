@@ -108,6 +108,7 @@ class FaultyServer {
 }
 
 let server: FaultyServer;
+let recordAnswer: { body: Buffer; type: string };
 let origin: string;
 const runtimes: TestRuntime[] = [];
 
@@ -121,7 +122,8 @@ beforeAll(async () => {
     files: Array<{ size: number; checksum: string; links: { self: string } }>;
   };
   record.files = [{ ...record.files[0]!, size: FILE.length, checksum: `md5:${md5(FILE)}` }];
-  server.routes.set('/api/records/7078768', { body: Buffer.from(JSON.stringify(record)), type: 'application/json' });
+  recordAnswer = { body: Buffer.from(JSON.stringify(record)), type: 'application/json' };
+  server.routes.set('/api/records/7078768', recordAnswer);
   server.routes.set(new URL(record.files[0]!.links.self).pathname, { body: FILE, type: 'text/csv' });
 });
 
@@ -217,6 +219,29 @@ describe('a download whose connection drops', () => {
         expect(payloads.map((p) => [p.length, sha1(p)])).toEqual([[FILE.length, sha1(FILE)]]);
       }
     }
+  });
+
+  it('of a platform API answer: asked for again, the same outcome every run', async () => {
+    for (const [fault, offset] of [
+      ['mid-body', 100],
+      ['short-body', 200],
+      ['after-headers', 0],
+    ] as Array<[Fault, number]>) {
+      server.routes.set('/api/records/7078768', { body: FILE, type: 'application/json' });
+      // The API answer itself faults this time: FILE stands in for it (not JSON: platform-error once read whole).
+      const { result, requests } = await run(
+        { fault, offset, ranges: true, failures: 1 },
+        2,
+        'https://zenodo.org/records/7078768',
+      );
+      expect([fault, result.status, result.error_message]).toEqual([
+        fault,
+        'platform-error',
+        expect.stringMatching(/not JSON/),
+      ]);
+      expect(requests).toHaveLength(2);
+    }
+    server.routes.set('/api/records/7078768', recordAnswer);
   });
 
   it('gives error-platform-download... or network-error, every run, once the retries are spent', async () => {
