@@ -4,7 +4,7 @@ import * as stream from 'node:stream';
 import { type Duplex, type Readable, type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import { BodyTooLargeError } from '../errors.js';
+import { BodyTooLargeError, describeError, IngestError, PlatformDownloadError } from '../errors.js';
 import type { Release } from './host-limiter.js';
 import { classifyError, isTransferError } from './failures.js';
 
@@ -27,11 +27,13 @@ export function guardBody(
   // undici turns a plain destroy() into an 'error' event; without a listener that event would
   // crash the process. Consumers (pipeline, for await) still see every error through their own.
   body.on('error', () => {});
-  // A body that dies mid-transfer (idle timeout, reset) reaches the caller as a NetworkError, the
-  // same as it would have before the headers arrived, so it becomes a result rather than a crash.
-  const destroy = body._destroy.bind(body);
-  body._destroy = (err, callback) =>
-    destroy(err, (error) => callback(error && isTransferError(error) ? classifyError(error, host) : error));
+  // A body that dies mid-transfer (idle timeout, reset, short of its Content-Length) reaches the
+  // caller as a NetworkError, the same as it would have before the headers arrived, so it becomes
+  // a result rather than a crash. It is converted on the way into destroy(): the stream records
+  // the error it is destroyed with before _destroy runs, and async iteration and pipeline read
+  // that record, so converting any later lets the raw undici error through, depending on timing.
+  const destroy = body.destroy.bind(body);
+  body.destroy = (error?: Error) => destroy(error && isTransferError(error) ? classifyError(error, host) : error);
   if (body.closed) release();
 }
 
@@ -104,6 +106,18 @@ export async function readAll(
     },
   });
   const decoder = contentDecoder(headers.contentEncoding);
-  await (decoder ? pipeline(body, decoder, collect) : pipeline(body, collect));
+  if (!decoder) await pipeline(body, collect);
+  else {
+    try {
+      await pipeline(body, decoder, collect);
+    } catch (err) {
+      // Our own refusal and the transfer's failures are themselves; anything else is the decoder
+      // refusing a body that is not in its declared Content-Encoding.
+      if (err instanceof IngestError || isTransferError(err)) throw err;
+      throw new PlatformDownloadError(
+        `body from ${what} could not be decoded as ${headers.contentEncoding}: ${describeError(err)}`,
+      );
+    }
+  }
   return Buffer.concat(chunks, length);
 }

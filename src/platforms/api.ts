@@ -1,7 +1,13 @@
 // Fetching and validating a platform's API responses: one place turns HTTP trouble and changed
 // JSON shapes into platform statuses.
 import type { z } from 'zod';
-import { BodyTooLargeError, PlatformError, PlatformHttpError, PlatformNotFoundError } from '../errors.js';
+import {
+  BodyTooLargeError,
+  PlatformDownloadError,
+  PlatformError,
+  PlatformHttpError,
+  PlatformNotFoundError,
+} from '../errors.js';
 import { readAll } from '../http/body.js';
 import { followRedirects } from '../http/redirects.js';
 import { retryTransfer, RetryBudget } from '../http/resume.js';
@@ -45,6 +51,8 @@ export async function getApi(ctx: PlatformContext, url: string, options: ApiOpti
       } catch (err) {
         if (err instanceof BodyTooLargeError)
           throw new PlatformError(`API response from ${url} exceeds ${API_BODY_LIMIT} bytes`);
+        // An answer we cannot read (not in its declared Content-Encoding) is the platform's error.
+        if (err instanceof PlatformDownloadError) throw new PlatformError(`API response: ${err.message}`);
         throw err;
       }
     },

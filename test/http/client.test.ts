@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BodyTooLargeError, InvalidUrlError, NetworkError } from '../../src/errors.js';
+import { BodyTooLargeError, InvalidUrlError, NetworkError, PlatformDownloadError } from '../../src/errors.js';
 import type { HttpClient } from '../../src/http/client.js';
 import { compressionBomb, type Coding } from '../support/bombs.js';
 import { readBody, startServer, testClient, type TestServer } from './helpers.js';
@@ -288,5 +288,32 @@ describe('decoded-size bound', () => {
     server = await startServer((_req, res) => res.writeHead(200, { 'Content-Encoding': 'gzip, gzip' }).end(body));
     ({ client } = testClient());
     expect((await client.getJson(`${server.origin}/`)).json).toEqual({ hits: ['a'.repeat(5000)] });
+  });
+});
+
+describe('bodies that are not what their headers say', () => {
+  it('gives PlatformDownloadError for a body not in its declared Content-Encoding, for every coding', async () => {
+    server = await startServer((req, res) => {
+      res
+        .writeHead(200, { 'Content-Encoding': req.url!.slice(1).replace('%20', ' ') })
+        .end(Buffer.from('not compressed at all'));
+    });
+    ({ client } = testClient());
+    for (const coding of ['gzip', 'deflate', 'br', 'gzip,%20br']) {
+      const err = await client.getJson(`${server.origin}/${coding}`).catch((e: unknown) => e);
+      expect(err, coding).toBeInstanceOf(PlatformDownloadError);
+      expect((err as Error).message).toMatch(/could not be decoded as/);
+    }
+  });
+
+  it('gives NetworkError, every time, for a body shorter than its Content-Length', async () => {
+    server = await startServer((_req, res) => {
+      res.socket!.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"short":');
+    });
+    ({ client } = testClient());
+    for (let i = 0; i < 10; i++) {
+      const err = await client.getJson(`${server.origin}/`, { retry: false }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NetworkError);
+    }
   });
 });
