@@ -1,4 +1,4 @@
-// The unexpected-error budget: generated hostile answers (recorded platform responses mutated,
+// The unexpected-error budget: generated hostile answers (recorded Zenodo and Figshare API answers mutated,
 // truncated or replaced by random bytes, under random headers; file downloads likewise) go through
 // the whole pipeline against a local server. Any internal-error, or a stack trace in a result, is
 // a defect. CI runs a fixed seed and a few dozen inputs; a long run by hand:
@@ -18,10 +18,41 @@ import { FIXTURES } from '../support/zenodo-site.js';
 const RUNS = Number(process.env.FILESET_FUZZ_RUNS ?? 100);
 const SEED = Number(process.env.FILESET_FUZZ_SEED ?? 12);
 
-/** Recorded Zenodo record answers (each served under its own id). */
-const RECORDS = readdirSync(join(FIXTURES, 'zenodo'))
-  .filter((name) => /^zenodo_record_\d+.*\.json$/.test(name) && !name.includes('404'))
-  .map((name) => JSON.parse(readFileSync(join(FIXTURES, 'zenodo', name), 'utf8')) as Record<string, unknown>);
+/** A recorded platform answer: where the API serves it, the request that leads there, its files' links. */
+interface Target {
+  baseUrl: string;
+  apiPath: string;
+  json: Record<string, unknown>;
+  fileLinks: (json: unknown) => string[];
+}
+
+const fixture = (dir: string, name: string) =>
+  JSON.parse(readFileSync(join(FIXTURES, dir, name), 'utf8')) as Record<string, unknown>;
+const links = (json: unknown, field: (file: Record<string, unknown>) => unknown): string[] =>
+  ((json as { files?: unknown }).files instanceof Array ? ((json as { files: unknown[] }).files as unknown[]) : [])
+    .map((file) => (typeof file === 'object' && file !== null ? field(file as Record<string, unknown>) : undefined))
+    .filter((link): link is string => typeof link === 'string');
+
+/** Every recorded Zenodo record answer (each under its own id), and the recorded Figshare article. */
+const TARGETS: Target[] = [
+  ...readdirSync(join(FIXTURES, 'zenodo'))
+    .filter((name) => /^zenodo_record_\d+.*\.json$/.test(name) && !name.includes('404'))
+    .map((name) => {
+      const json = fixture('zenodo', name);
+      return {
+        baseUrl: `https://zenodo.org/records/${String(json.id)}`,
+        apiPath: `/api/records/${String(json.id)}`,
+        json,
+        fileLinks: (j: unknown) => links(j, (f) => (f.links as { self?: unknown } | undefined)?.self),
+      };
+    }),
+  {
+    baseUrl: 'https://api.figshare.com/v2/articles/10042703/versions/5',
+    apiPath: '/v2/articles/10042703/versions/5',
+    json: fixture('figshare', 'figshare_article_10042703_smithsonian_v5.json'),
+    fileLinks: (j: unknown) => links(j, (f) => f.download_url),
+  },
+];
 
 /** How one answer is spoiled. */
 interface Spoil {
@@ -155,6 +186,8 @@ beforeAll(async () => {
   const origin = await server.start();
   rt = await testRuntime(origin, { FILESET_HTTP_RETRIES: '1', FILESET_HTTP_BODY_TIMEOUT_MS: '1500' }, [
     'https://zenodo.org',
+    'https://api.figshare.com',
+    'https://ndownloader.figshare.com',
     'https://files.example.org',
   ]);
 });
@@ -170,29 +203,22 @@ describe('generated hostile answers', () => {
   it(`never end in internal-error or show a stack (${RUNS} runs, seed ${SEED})`, async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.nat({ max: RECORDS.length - 1 }),
+        fc.nat({ max: TARGETS.length - 1 }),
         fc.array(mutationArb, { maxLength: 4 }),
         spoilArb,
         fc.array(spoilArb, { minLength: 1, maxLength: 3 }),
         fc.boolean(),
         async (which, mutations, apiSpoil, fileSpoils, asFile) => {
-          const record = RECORDS[which]!;
-          const id = String(record.id);
-          const mutated = mutations.reduce<unknown>((r, m) => mutate(r, m), record);
-          server.plan = new Map([
-            [`/api/records/${id}`, { body: Buffer.from(JSON.stringify(mutated)), spoil: apiSpoil }],
-          ]);
-          const files = (record.files as Array<{ links?: { self?: string } }> | undefined) ?? [];
-          files.forEach((file, i) => {
-            const link = file.links?.self;
-            if (link)
-              server.plan.set(new URL(link).pathname, {
-                body: Buffer.from(`file ${i}\n`.repeat(50)),
-                spoil: fileSpoils[i % fileSpoils.length]!,
-              });
+          const target = TARGETS[which]!;
+          const mutated = mutations.reduce<unknown>((r, m) => mutate(r, m), target.json);
+          server.plan = new Map([[target.apiPath, { body: Buffer.from(JSON.stringify(mutated)), spoil: apiSpoil }]]);
+          // The recorded links (a mutation may have spoiled the served ones: those are then 404s).
+          target.fileLinks(target.json).forEach((link, i) => {
+            const body = Buffer.from(`file ${i}\n`.repeat(50));
+            server.plan.set(new URL(link).pathname, { body, spoil: fileSpoils[i % fileSpoils.length]! });
           });
           server.plan.set('/data.bin', { body: Buffer.from('a,b\n1,2\n'), spoil: fileSpoils[0]! });
-          const base_url = asFile ? 'https://files.example.org/data.bin' : `https://zenodo.org/records/${id}`;
+          const base_url = asFile ? 'https://files.example.org/data.bin' : target.baseUrl;
           const { result } = await ingestFileset({ base_url, force_recrawl: true }, rt.deps);
           statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
           FilesetResultSchema.parse(result);
