@@ -4,7 +4,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Duplex, Transform, type TransformCallback, Writable } from 'node:stream';
+import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import { BodyTooLargeError, describeError, PlatformDownloadError } from '../errors.js';
@@ -245,7 +245,7 @@ class BodyHashes extends Transform {
   constructor(
     responseHead: Buffer,
     encoding: string | undefined,
-    private readonly decoder: Duplex | null,
+    private readonly decoder: Transform | null,
     private readonly maxBytes: number | undefined,
     decodedPath: string | undefined,
   ) {

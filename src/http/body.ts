@@ -1,7 +1,6 @@
 // Response bodies: releasing the host slot however a body ends, typed errors for a body that
 // fails mid-transfer, and the two ways the client itself consumes one (discard, read whole).
-import * as stream from 'node:stream';
-import { type Duplex, type Readable, type Transform, Writable } from 'node:stream';
+import { type Readable, type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { BodyTooLargeError, describeError, IngestError, PlatformDownloadError } from '../errors.js';
@@ -51,22 +50,30 @@ export async function discard(body: Readable, maxBytes = 64 * 1024): Promise<voi
 }
 
 /**
- * A decoder for a Content-Encoding: one coding (gzip, deflate, br, and zstd where Node has it) or
- * several applied in turn (`gzip, br`: br outermost, undone first). Undefined for identity, or
- * when any coding is one we cannot undo: the body is then kept and hashed as transferred.
+ * The decoders for a Content-Encoding, in the order they apply to the body: one coding (gzip,
+ * deflate, br, and zstd where Node has it) or several applied in turn (`gzip, br`: br outermost,
+ * undone first). Undefined for identity, or when any coding is one we cannot undo.
  */
-export function contentDecoder(encoding: string | undefined): Duplex | undefined {
+export function contentDecoders(encoding: string | undefined): Transform[] | undefined {
   const codings = (encoding ?? '')
     .split(',')
     .map((coding) => coding.trim().toLowerCase())
     .filter((coding) => coding && coding !== 'identity');
   if (!codings.length || codings.some((coding) => !DECODERS[coding])) return undefined;
-  const decoders = codings.reverse().map((coding) => DECODERS[coding]!());
-  return decoders.length === 1 ? decoders[0] : compose(...decoders);
+  return codings.reverse().map((coding) => DECODERS[coding]!());
 }
 
-// stream.compose (Node >= 16.9) is missing from @types/node 20.
-const compose = (stream as unknown as { compose: (...streams: Duplex[]) => Duplex }).compose;
+/**
+ * The decoder of a single-coding Content-Encoding; undefined for identity, for several codings
+ * and for codings we cannot undo: the body is then kept and hashed as transferred.
+ */
+export function contentDecoder(encoding: string | undefined): Transform | undefined {
+  const decoders = contentDecoders(encoding);
+  if (decoders?.length === 1) return decoders[0];
+  for (const decoder of decoders ?? []) decoder.destroy();
+  return undefined;
+}
+
 const zstd = (zlib as { createZstdDecompress?: () => Transform }).createZstdDecompress;
 
 const DECODERS: Record<string, (() => Transform) | undefined> = {
@@ -105,11 +112,11 @@ export async function readAll(
       callback();
     },
   });
-  const decoder = contentDecoder(headers.contentEncoding);
-  if (!decoder) await pipeline(body, collect);
+  const decoders = contentDecoders(headers.contentEncoding);
+  if (!decoders) await pipeline(body, collect);
   else {
     try {
-      await pipeline(body, decoder, collect);
+      await pipeline([body, ...decoders, collect]);
     } catch (err) {
       // Our own refusal and the transfer's failures are themselves; anything else is the decoder
       // refusing a body that is not in its declared Content-Encoding.

