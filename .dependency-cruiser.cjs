@@ -3,7 +3,7 @@
 /** Bottom first. A layer is a folder of src/ or a few top-level modules. */
 const LAYERS = [
   ['schemas', '^src/schemas/'],
-  ['errors', '^src/errors\\.ts$'],
+  ['errors', '^src/(errors|redact)\\.ts$'],
   ['leaves', '^src/(logger|map-limit|retry|mimetype|archiveorg-rules|did-you-mean)\\.ts$'],
   ['config', '^src/config\\.ts$'],
   ['metrics', '^src/(health|metrics)\\.ts$'],

@@ -31,7 +31,7 @@ import {
   ServiceUnavailableError,
   UsageError,
 } from './errors.js';
-import { createLogger, type Logger } from './logger.js';
+import { configSecrets, createLogger, type Logger } from './logger.js';
 import { ingestFileset, type IngestOutcome, type ProgressEvent } from './pipeline/ingest.js';
 import { openRuntime, type Runtime, type RuntimeOptions } from './pipeline/runtime.js';
 import { retry } from './retry.js';
@@ -235,8 +235,11 @@ export async function main(
     command === 'ingest' && values.quiet !== true
       ? createProgress(process.stderr, { mode: process.stderr.isTTY ? 'live' : 'lines' })
       : undefined;
+  const secrets = configSecrets(config);
   const logger =
-    display && process.stderr.isTTY ? createLogger(config.logLevel, display.log) : createLogger(config.logLevel);
+    display && process.stderr.isTTY
+      ? createLogger(config.logLevel, display.log, { secrets })
+      : createLogger(config.logLevel, undefined, { secrets });
   const stopOnInterrupt = !command.startsWith('worker');
   if (stopOnInterrupt) process.once('SIGINT', onInterrupt);
   try {

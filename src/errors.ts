@@ -2,6 +2,7 @@
 // the pipeline turns them into results in exactly one place (src/pipeline/result.ts). The others
 // are never a dataset's status: InfrastructureError is retried, TransientError is a failure worth
 // another attempt inside a retry loop, ConfigError and UsageError stop the command.
+import { scrubSecrets } from './redact.js';
 import type { Status } from './schemas/statuses.js';
 
 export abstract class IngestError extends Error {
@@ -103,11 +104,11 @@ export class InputError extends Error {
   override name = 'InputError';
 }
 
-/** A short description of any thrown value, for logs and `error_message`. */
+/** A short description of any thrown value, for logs and `error_message`, with secrets (src/redact.ts) taken out. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    return `${err.message}${cause}`;
+    return scrubSecrets(`${err.message}${cause}`);
   }
-  return String(err);
+  return scrubSecrets(String(err));
 }

@@ -158,7 +158,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     persistRejected: new Counter({
       name: 'fileset_persist_rejected_rows_total',
-      help: 'Rows the database refused, by table',
+      help: 'Results refused whole (none of their rows written), by the table whose row broke a rule',
       labelNames: ['table'],
       registers: persist,
     }),

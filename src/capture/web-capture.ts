@@ -29,7 +29,7 @@ export interface WebCaptureDeps {
 }
 
 export interface CaptureOptions {
-  /** Abort with BodyTooLargeError when the transferred body exceeds this many bytes. */
+  /** Abort with BodyTooLargeError when the body exceeds this many bytes, as transferred or as decoded. */
   maxBytes?: number;
   /** Keep the decoded body on disk and return its path; the caller deletes it. */
   keepBody?: boolean;
@@ -298,6 +298,11 @@ class BodyHashes extends Transform {
     if (this.decoder) {
       const sink = new Writable({
         write: (chunk: Buffer, _enc, cb) => {
+          // Decoded bytes are bounded as they come: a compression bomb stops here, not at the end.
+          if (this.maxBytes !== undefined && this.decodedLength + chunk.length > this.maxBytes) {
+            cb(new BodyTooLargeError(`decoded body exceeds the limit of ${this.maxBytes} bytes`));
+            return;
+          }
           this.onDecoded(chunk);
           cb();
         },
@@ -306,7 +311,10 @@ class BodyHashes extends Transform {
       this.decoderDone = pipeline(decoder, decodedPath ? tee(sink, decodedPath) : sink).catch((err: unknown) => {
         // A body that is not what its Content-Encoding says: stop the transfer (a stalled decoder
         // would never drain) and say why.
-        const failure = new PlatformDownloadError(`body could not be decoded as ${encoding}: ${describeError(err)}`);
+        const failure =
+          err instanceof BodyTooLargeError
+            ? err
+            : new PlatformDownloadError(`body could not be decoded as ${encoding}: ${describeError(err)}`);
         this.destroy(failure);
         throw failure;
       });
@@ -374,9 +382,12 @@ function tee(sink: Writable, path: string): Writable {
   const file = createWriteStream(path);
   const both = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      sink.write(chunk);
-      if (!file.write(chunk)) file.once('drain', () => cb());
-      else cb();
+      // The sink refuses what is past the limit: that ends the tee too.
+      sink.write(chunk, (err) => {
+        if (err) cb(err);
+        else if (!file.write(chunk)) file.once('drain', () => cb());
+        else cb();
+      });
     },
     final(cb) {
       sink.end();
@@ -384,5 +395,6 @@ function tee(sink: Writable, path: string): Writable {
     },
   });
   file.once('error', (err) => both.destroy(err));
+  sink.once('error', (err) => both.destroy(err));
   return both;
 }

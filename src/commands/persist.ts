@@ -22,10 +22,12 @@ FILESET_DATABASE_URL (or the embedded database), applying the migrations first. 
 batches of FILESET_PERSIST_BATCH_SIZE, one transaction each; persisting the same lines again
 changes nothing. Dataset-file result lines are skipped (counted); a line that is not JSON is
 reported on stderr ("line N: ...") and skipped.
+Each result is written whole or not at all: one with a value a table refuses (a malformed hash
+or date, a NUL, a key too long for an index) is checked out before any of its rows is written.
 stdout: one summary line {"results", "rows" (inserted or changed, by table), "rejected" (each
-refused row or result with its key and the error), "skipped" (counts by reason)}.
+refused result with its key, the table and the reason), "skipped" (counts by reason)}.
 Exit status: 0 when every line was persisted or skipped on purpose, 1 when a line was not JSON or
-a row or result was rejected, 2 on bad usage, 3 when the database failed (batches already
+a result was rejected, 2 on bad usage, 3 when the database failed (batches already
 committed stay; run the command again).`;
 
 interface RunOptions {

@@ -17,9 +17,23 @@ export type Row = Record<string, string | number | boolean | null>;
 
 type ColumnType = 'text' | 'bigint' | 'integer' | 'boolean' | 'jsonb';
 
+/**
+ * The rule a column's CHECK constraint (002_sandcrawler_tables.sql) states, checked before any row
+ * of a result is written: `text` non-empty, `dt14` 14 digits, `hexN` N lowercase hex digits,
+ * `count` >= 0, `positive` > 0, `array`/`object` the JSON type. `required`: NOT NULL.
+ */
+type ColumnCheck = 'text' | 'dt14' | 'hex32' | 'hex40' | 'hex64' | 'count' | 'positive' | 'array' | 'object' | 'any';
+
+type Column = readonly [
+  name: string,
+  type: ColumnType,
+  check?: ColumnCheck,
+  flags?: 'required' | 'indexed' | 'required indexed',
+];
+
 export interface TableSpec {
   name: PersistTable;
-  columns: ReadonlyArray<readonly [name: string, type: ColumnType]>;
+  columns: readonly Column[];
   key: readonly string[];
   /**
    * `update`: a row with the same key takes the new values when any differs (the latest result
@@ -34,13 +48,13 @@ export const TABLES: Record<PersistTable, TableSpec> = {
   ingest_request: {
     name: 'ingest_request',
     columns: [
-      ['link_source', 'text'],
-      ['link_source_id', 'text'],
-      ['ingest_type', 'text'],
-      ['base_url', 'text'],
-      ['ingest_request_source', 'text'],
-      ['release_stage', 'text'],
-      ['request', 'jsonb'],
+      ['link_source', 'text', 'text', 'required indexed'],
+      ['link_source_id', 'text', 'text', 'required indexed'],
+      ['ingest_type', 'text', 'text', 'required indexed'],
+      ['base_url', 'text', 'text', 'required indexed'],
+      ['ingest_request_source', 'text', 'text'],
+      ['release_stage', 'text', 'text'],
+      ['request', 'jsonb', 'object'],
     ],
     key: ['link_source', 'link_source_id', 'ingest_type', 'base_url'],
     onConflict: 'update',
@@ -48,14 +62,14 @@ export const TABLES: Record<PersistTable, TableSpec> = {
   ingest_file_result: {
     name: 'ingest_file_result',
     columns: [
-      ['ingest_type', 'text'],
-      ['base_url', 'text'],
-      ['hit', 'boolean'],
-      ['status', 'text'],
-      ['terminal_url', 'text'],
-      ['terminal_dt', 'text'],
-      ['terminal_status_code', 'integer'],
-      ['terminal_sha1hex', 'text'],
+      ['ingest_type', 'text', 'text', 'required indexed'],
+      ['base_url', 'text', 'text', 'required indexed'],
+      ['hit', 'boolean', 'any', 'required'],
+      ['status', 'text', 'text'],
+      ['terminal_url', 'text', 'text', 'indexed'],
+      ['terminal_dt', 'text', 'dt14'],
+      ['terminal_status_code', 'integer', 'any'],
+      ['terminal_sha1hex', 'text', 'hex40'],
     ],
     key: ['ingest_type', 'base_url'],
     onConflict: 'update',
@@ -64,21 +78,21 @@ export const TABLES: Record<PersistTable, TableSpec> = {
   ingest_fileset_platform: {
     name: 'ingest_fileset_platform',
     columns: [
-      ['ingest_type', 'text'],
-      ['base_url', 'text'],
-      ['hit', 'boolean'],
-      ['status', 'text'],
-      ['platform_name', 'text'],
-      ['platform_domain', 'text'],
-      ['platform_id', 'text'],
-      ['ingest_strategy', 'text'],
-      ['total_size', 'bigint'],
-      ['file_count', 'bigint'],
-      ['archiveorg_item_name', 'text'],
-      ['archiveorg_item_bundle_path', 'text'],
-      ['web_bundle_url', 'text'],
-      ['web_bundle_dt', 'text'],
-      ['manifest', 'jsonb'],
+      ['ingest_type', 'text', 'text', 'required indexed'],
+      ['base_url', 'text', 'text', 'required indexed'],
+      ['hit', 'boolean', 'any', 'required'],
+      ['status', 'text', 'text'],
+      ['platform_name', 'text', 'text', 'required indexed'],
+      ['platform_domain', 'text', 'text', 'required indexed'],
+      ['platform_id', 'text', 'text', 'required indexed'],
+      ['ingest_strategy', 'text', 'text'],
+      ['total_size', 'bigint', 'count'],
+      ['file_count', 'bigint', 'count'],
+      ['archiveorg_item_name', 'text', 'text'],
+      ['archiveorg_item_bundle_path', 'text', 'text'],
+      ['web_bundle_url', 'text', 'text'],
+      ['web_bundle_dt', 'text', 'dt14'],
+      ['manifest', 'jsonb', 'array'],
     ],
     key: ['ingest_type', 'base_url'],
     onConflict: 'update',
@@ -87,13 +101,13 @@ export const TABLES: Record<PersistTable, TableSpec> = {
   cdx: {
     name: 'cdx',
     columns: [
-      ['url', 'text'],
-      ['datetime', 'text'],
-      ['sha1hex', 'text'],
-      ['mimetype', 'text'],
-      ['warc_path', 'text'],
-      ['warc_csize', 'bigint'],
-      ['warc_offset', 'bigint'],
+      ['url', 'text', 'text', 'required indexed'],
+      ['datetime', 'text', 'dt14', 'required indexed'],
+      ['sha1hex', 'text', 'hex40', 'required indexed'],
+      ['mimetype', 'text', 'text'],
+      ['warc_path', 'text', 'text'],
+      ['warc_csize', 'bigint', 'positive'],
+      ['warc_offset', 'bigint', 'count'],
     ],
     key: ['url', 'datetime'],
     onConflict: 'nothing',
@@ -101,11 +115,11 @@ export const TABLES: Record<PersistTable, TableSpec> = {
   file_meta: {
     name: 'file_meta',
     columns: [
-      ['sha1hex', 'text'],
-      ['sha256hex', 'text'],
-      ['md5hex', 'text'],
-      ['size_bytes', 'bigint'],
-      ['mimetype', 'text'],
+      ['sha1hex', 'text', 'hex40', 'required indexed'],
+      ['sha256hex', 'text', 'hex64', 'indexed'],
+      ['md5hex', 'text', 'hex32', 'indexed'],
+      ['size_bytes', 'bigint', 'count'],
+      ['mimetype', 'text', 'text'],
     ],
     key: ['sha1hex'],
     onConflict: 'nothing',
@@ -157,11 +171,100 @@ export function rowsOfResult(result: FilesetResult): ResultRows {
   return { rows, skipped: requestRow ? [] : ['no-link-source'] };
 }
 
-/** The primary key of a row, for logs and rejection reports. */
-export function keyOf(table: PersistTable, row: Row): Record<string, string | null> {
-  return Object.fromEntries(
-    TABLES[table].key.map((column) => [column, row[column] == null ? null : String(row[column])]),
-  );
+/**
+ * Most bytes the indexed text columns of one row may hold together. A btree index entry holds at
+ * most about 2700 bytes (a third of a page); beyond it PostgreSQL refuses the row (SQLSTATE 54000).
+ */
+export const MAX_INDEXED_BYTES = 2600;
+
+const HEX = { hex32: 32, hex40: 40, hex64: 64 } as const;
+const INT32 = 2 ** 31;
+
+/**
+ * Why the database would refuse one of these rows, or null: the column checks of the schema, NUL
+ * characters (which text and jsonb refuse), JSON that jsonb cannot hold, integers out of range and
+ * index entries too large. Checked for all of a result's rows before any is written.
+ */
+export function rowsProblem(rows: ResultRows['rows']): { table: PersistTable; error: string } | null {
+  for (const table of PERSIST_TABLES) {
+    for (const row of rows[table] ?? []) {
+      const error = rowProblem(TABLES[table], row);
+      if (error) return { table, error };
+    }
+  }
+  return null;
+}
+
+function rowProblem(spec: TableSpec, row: Row): string | null {
+  let indexedBytes = 0;
+  for (const [name, type, check = 'any', flags = ''] of spec.columns) {
+    const value = row[name] ?? null;
+    if (value === null) {
+      if (flags.startsWith('required')) return `${name}: missing`;
+      continue;
+    }
+    const problem = valueProblem(type, check, value);
+    if (problem) return `${name}: ${problem}`;
+    if (flags.endsWith('indexed') && typeof value === 'string') indexedBytes += Buffer.byteLength(value);
+  }
+  if (indexedBytes > MAX_INDEXED_BYTES)
+    return `indexed columns hold ${indexedBytes} bytes, more than an index entry can (${MAX_INDEXED_BYTES})`;
+  return null;
+}
+
+function valueProblem(type: ColumnType, check: ColumnCheck, value: string | number | boolean): string | null {
+  switch (type) {
+    case 'boolean':
+      return typeof value === 'boolean' ? null : 'not a boolean';
+    case 'integer':
+    case 'bigint': {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value))
+        return `${JSON.stringify(value)} is not an integer`;
+      if (type === 'integer' && (value < -INT32 || value >= INT32)) return `${value} is out of range`;
+      if (check === 'count' && value < 0) return `${value} is negative`;
+      if (check === 'positive' && value <= 0) return `${value} is not positive`;
+      return null;
+    }
+    case 'text': {
+      if (typeof value !== 'string') return 'not a string';
+      if (value.includes('\0')) return 'contains a NUL character';
+      if (check === 'text' && value === '') return 'empty';
+      if (check === 'dt14' && !/^\d{14}$/.test(value)) return `${shortened(value)} is not a 14-digit date`;
+      const digits = check in HEX ? HEX[check as keyof typeof HEX] : 0;
+      if (digits && !(value.length === digits && /^[0-9a-f]*$/.test(value)))
+        return `${shortened(value)} is not ${digits} lowercase hex digits`;
+      return null;
+    }
+    case 'jsonb':
+      return typeof value === 'string' ? jsonbProblem(value, check) : 'not JSON text';
+  }
+}
+
+/** JSON text that jsonb refuses (a \u0000 escape, a lone surrogate), or of the wrong JSON type. */
+function jsonbProblem(json: string, check: ColumnCheck): string | null {
+  for (let i = json.indexOf('\\'); i >= 0; i = json.indexOf('\\', i)) {
+    if (json[i + 1] !== 'u') {
+      i += 2;
+      continue;
+    }
+    const code = parseInt(json.slice(i + 2, i + 6), 16);
+    i += 6;
+    if (code === 0) return 'contains a NUL character';
+    if (code >= 0xdc00 && code <= 0xdfff) return 'contains a lone surrogate';
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const next = json.startsWith('\\u', i) ? parseInt(json.slice(i + 2, i + 6), 16) : NaN;
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return 'contains a lone surrogate';
+      i += 6;
+    }
+  }
+  const first = json.trimStart()[0];
+  if (check === 'array' && first !== '[') return 'not a JSON array';
+  if (check === 'object' && first !== '{') return 'not a JSON object';
+  return null;
+}
+
+function shortened(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
 }
 
 function platformRow(result: FilesetResult, keys: { ingest_type: string; base_url: string }): Row {

@@ -1,6 +1,6 @@
 // persistResults: a batch of fileset results into the sandcrawler tables, in one transaction with
-// one multi-row upsert per table. Idempotent (a replayed batch changes no row); a row the database
-// refuses is reported with its key and the batch's other rows are kept.
+// one multi-row upsert per table. Idempotent (a replayed batch changes no row); each result is
+// written whole or not at all, and a refused one is reported with its key while the rest lands.
 import { describeError, InfrastructureError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -8,21 +8,26 @@ import { FilesetResultSchema } from '../schemas/result.js';
 import type { Database } from './database.js';
 import {
   emptyTableRows,
-  keyOf,
   PERSIST_TABLES,
   rowsOfResult,
+  rowsProblem,
   TABLES,
   type PersistTable,
   type Row,
   type SkipReason,
+  type TableRows,
   type TableSpec,
 } from './persist-rows.js';
 
 export { PERSIST_TABLES, type PersistTable } from './persist-rows.js';
 
 export interface RejectedRow {
-  /** `result`: the result itself was not a valid fileset result; no row of it was written. */
+  /**
+   * The table whose row broke a rule (none of the result's rows is written), or `result`: the
+   * result itself was not a valid fileset result.
+   */
   table: PersistTable | 'result';
+  /** The result's key: its request's ingest_type and base_url. */
   key: Record<string, string | null>;
   error: string;
 }
@@ -39,23 +44,35 @@ export interface PersistOutcome {
 
 /**
  * `dataset-file`: a dataset-file result (the file-ingest topic's shape; not ours to store here);
+ * `skip-ingest-type`: the answer to a request of another ingest_type, which another worker stores;
  * `no-base-url`: a result (bad-request) whose request has no base_url, so no keyed row;
  * `no-link-source`: a request without link_source/link_source_id (after sandcrawler's defaults).
  */
-export type SkippedReason = 'dataset-file' | SkipReason;
+export type SkippedReason = 'dataset-file' | 'skip-ingest-type' | SkipReason;
 
 export interface PersistOptions {
   logger: Logger;
   metrics?: Metrics;
 }
 
+/** One result's rows, written all together or not at all. */
+interface ResultBatch {
+  key: Record<string, string | null>;
+  rows: TableRows;
+}
+
+/** Longest value of a reported key. */
+const MAX_KEY_CHARS = 1024;
+
 // Errors that belong to one row's values, not to the statement or the database: data exceptions
 // (22xxx), integrity violations (23xxx), and an index entry too large (54000, a huge URL).
 const ROW_ERROR = /^(22|23)|^54000$/;
 
 /**
- * Writes the batch. Throws (writing nothing) when the database itself fails: InfrastructureError
- * for a lost connection, which the caller retries with the same batch.
+ * Writes the batch, each result all or nothing: a result is checked whole before any of its rows
+ * is written, and one the database still refuses is rolled back whole (its own savepoint) while
+ * the rest of the batch lands. Throws (writing nothing) when the database itself fails:
+ * InfrastructureError for a lost connection, which the caller retries with the same batch.
  */
 export async function persistResults(
   db: Database,
@@ -65,7 +82,13 @@ export async function persistResults(
   const { logger, metrics } = options;
   const started = process.hrtime.bigint();
   const outcome: PersistOutcome = { results: 0, rows: zeroCounts(), rejected: [], skipped: {} };
-  const tables = emptyTableRows();
+  const reject = (entry: RejectedRow) => {
+    // Expected trouble with the data, not with us: one line with the key and the reason, no stack.
+    logger.warn(entry, 'result not persisted');
+    metrics?.persistRejected.inc({ table: entry.table });
+    outcome.rejected.push(entry);
+  };
+  const accepted: ResultBatch[] = [];
   for (const raw of results) {
     if (isDatasetFileResult(raw)) {
       count(outcome.skipped, 'dataset-file');
@@ -74,72 +97,90 @@ export async function persistResults(
     const parsed = FilesetResultSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      const rejected: RejectedRow = {
-        table: 'result',
-        key: resultKey(raw),
-        error: `${issue.path.join('.') || 'result'}: ${issue.message}`,
-      };
-      logger.warn(rejected, 'not a fileset result, not persisted');
-      metrics?.persistRejected.inc({ table: 'result' });
-      outcome.rejected.push(rejected);
+      reject({ table: 'result', key: resultKey(raw), error: `${issue.path.join('.') || 'result'}: ${issue.message}` });
+      continue;
+    }
+    if (parsed.data.status === 'skip-ingest-type') {
+      // A request for another worker: its rows (keyed by that ingest_type) are that worker's to write.
+      count(outcome.skipped, 'skip-ingest-type');
       continue;
     }
     outcome.results += 1;
     const { rows, skipped } = rowsOfResult(parsed.data);
+    const problem = rowsProblem(rows);
+    if (problem) {
+      reject({ table: problem.table, key: resultKey(raw), error: problem.error });
+      continue;
+    }
     for (const reason of skipped) count(outcome.skipped, reason);
-    for (const table of PERSIST_TABLES) tables[table].push(...(rows[table] ?? []));
+    accepted.push({ key: resultKey(raw), rows: { ...emptyTableRows(), ...rows } });
   }
 
   await db.transaction(async (tx) => {
-    const rejected: RejectedRow[] = [];
-    for (const table of PERSIST_TABLES) {
-      const rows = uniqueInKeyOrder(TABLES[table], tables[table]);
-      if (rows.length) outcome.rows[table] = await upsertKeepingGoodRows(tx, TABLES[table], rows, rejected, logger);
-    }
-    outcome.rejected.push(...rejected);
+    const { written, refused } = await writeKeepingGoodResults(tx, accepted);
+    outcome.rows = written;
+    for (const { result, table, error } of refused) reject({ table, key: result.key, error });
   });
 
   for (const table of PERSIST_TABLES) if (outcome.rows[table]) metrics?.persistRows.inc({ table }, outcome.rows[table]);
-  for (const { table } of outcome.rejected) if (table !== 'result') metrics?.persistRejected.inc({ table });
   metrics?.persistBatchSize.observe(results.length);
   metrics?.persistSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   return outcome;
 }
 
 /**
- * One statement for all rows, inside a savepoint; if the database refuses it because of a row's
- * values, each row again in its own savepoint, so the bad rows are found and the good ones kept.
+ * One statement per table for the whole batch, inside a savepoint. Should the database refuse a
+ * row anyway (a rule not checked up front), each result again in its own savepoint: a result it
+ * refuses leaves no row in any table, the others are kept.
  */
-async function upsertKeepingGoodRows(
+async function writeKeepingGoodResults(
   tx: Database,
-  spec: TableSpec,
-  rows: Row[],
-  rejected: RejectedRow[],
-  logger: Logger,
-): Promise<number> {
+  results: ResultBatch[],
+): Promise<{
+  written: Record<PersistTable, number>;
+  refused: Array<{ result: ResultBatch; table: PersistTable; error: string }>;
+}> {
+  const refused: Array<{ result: ResultBatch; table: PersistTable; error: string }> = [];
+  const progress: WriteProgress = { table: PERSIST_TABLES[0] };
   try {
-    return await tx.transaction((sp) => upsert(sp, spec, rows));
+    return { written: await tx.transaction((sp) => writeRows(sp, results, progress)), refused };
   } catch (err) {
-    if (!isRowError(err) || rows.length === 1) return rejectOrThrow(err, spec, rows[0]!, rejected, logger);
-    logger.warn({ table: spec.name, rows: rows.length, err }, 'batch upsert refused, retrying its rows one by one');
+    if (!isRowError(err)) throw err;
   }
-  let written = 0;
-  for (const row of rows) {
+  const written = zeroCounts();
+  for (const result of results) {
     try {
-      written += await tx.transaction((sp) => upsert(sp, spec, [row]));
+      const wrote = await tx.transaction((sp) => writeRows(sp, [result], progress));
+      for (const table of PERSIST_TABLES) written[table] += wrote[table];
     } catch (err) {
-      rejectOrThrow(err, spec, row, rejected, logger);
+      if (!isRowError(err)) throw err;
+      refused.push({ result, table: progress.table, error: describeRowError(err) });
     }
   }
-  return written;
+  return { written, refused };
 }
 
-function rejectOrThrow(err: unknown, spec: TableSpec, row: Row, rejected: RejectedRow[], logger: Logger): 0 {
-  if (!isRowError(err)) throw err;
-  const entry: RejectedRow = { table: spec.name, key: keyOf(spec.name, row), error: describeRowError(err) };
-  logger.warn({ ...entry, err }, 'row rejected by the database');
-  rejected.push(entry);
-  return 0;
+/** The table being written when a statement failed. */
+interface WriteProgress {
+  table: PersistTable;
+}
+
+/** Rows written by table: one upsert per table for all the results given. */
+async function writeRows(
+  db: Database,
+  results: ResultBatch[],
+  progress: WriteProgress,
+): Promise<Record<PersistTable, number>> {
+  const written = zeroCounts();
+  for (const table of PERSIST_TABLES) {
+    progress.table = table;
+    const rows = uniqueInKeyOrder(
+      TABLES[table],
+      results.flatMap((r) => r.rows[table]),
+    );
+    if (rows.length) written[table] = await upsert(db, TABLES[table], rows);
+  }
+  return written;
 }
 
 /** Rows inserted or changed. Arrays (one per column) keep the statement's text and parameter count fixed. */
@@ -220,7 +261,8 @@ function isDatasetFileResult(raw: unknown): boolean {
 /** What identifies a result that could not be read as one: its request's type and URL, when present. */
 function resultKey(raw: unknown): Record<string, string | null> {
   const request = (raw as { request?: unknown } | null)?.request as Record<string, unknown> | undefined;
-  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  // A hostile base_url may be megabytes long: the key names it, it need not repeat it.
+  const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, MAX_KEY_CHARS) : null);
   return { ingest_type: text(request?.ingest_type), base_url: text(request?.base_url) };
 }
 

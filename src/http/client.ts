@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import { countBody, discard, guardBody, readAll } from './body.js';
 import { Budgets, hostBudget, type RequestBudgets } from './budget.js';
 import { HostLimiter, type Release } from './host-limiter.js';
-import { abortable, backoffDelay, retryAfterDelay, sleep, type Backoff } from '../retry.js';
+import { abortable, backoffDelay, retryAfterDelay, sleep, type Backoff, type RetryPolicy } from '../retry.js';
 import { RETRYABLE_STATUSES, classifyError, errorCode, isRetryableError } from './failures.js';
 import { rewriteTargets, rewriteUrl } from './rewrite.js';
 import { assertPublicIpLiteral } from './ssrf.js';
@@ -154,6 +154,11 @@ export class HttpClient {
       contentEncoding: response.header('content-encoding'),
     });
     return { statusCode: response.statusCode, json: parseJson(bytes), response };
+  }
+
+  /** The client's backoff and sleep, for retry loops around whole transfers (src/http/resume.ts). */
+  get retryTiming(): Required<Pick<RetryPolicy, 'backoff' | 'sleep'>> {
+    return { backoff: this.#backoff, sleep: this.#sleep };
   }
 
   /** Waits for requests in flight to finish, then closes every connection. */

@@ -5,7 +5,13 @@ import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../logger.js';
 import { findPlatform, PLATFORMS } from '../platforms/registry.js';
 import type { PlatformHelper, PlatformItem } from '../platforms/types.js';
-import { parseRequest, type IngestRequest } from '../schemas/request.js';
+import {
+  boundedEcho,
+  FILESET_INGEST_TYPES,
+  isFilesetIngestType,
+  parseRequest,
+  type IngestRequest,
+} from '../schemas/request.js';
 import type { DatasetFileResult, FilesetResult, ManifestEntry } from '../schemas/index.js';
 import type { ItemStore } from '../stores/items/types.js';
 import type { CaptureIndex } from '../stores/warc/capture-index.js';
@@ -84,10 +90,15 @@ export async function ingestFileset(
   options: IngestOptions = {},
 ): Promise<IngestOutcome> {
   const parsed = parseRequest(rawRequest);
-  const echo = isObject(rawRequest) ? rawRequest : { value: rawRequest };
-  if ('problem' in parsed)
+  if ('problem' in parsed) {
+    const echo = boundedEcho(isObject(rawRequest) ? rawRequest : { value: rawRequest });
     return { result: newResult(echo, 'bad-request', parsed.problem), fileResult: null, ready: false };
+  }
   const { request } = parsed;
+  if (!isFilesetIngestType(request.ingest_type)) {
+    const message = `ingest_type ${JSON.stringify(request.ingest_type)} is not a fileset type (${FILESET_INGEST_TYPES.join(', ')})`;
+    return { result: newResult(request, 'skip-ingest-type', message), fileResult: null, ready: false };
+  }
   const deadline = AbortSignal.timeout(deps.config.ingestDeadlineMs);
   const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
   const log = deps.logger.child({ base_url: request.base_url });

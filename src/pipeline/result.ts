@@ -1,5 +1,6 @@
 // Building results, and the one place where an error becomes a status.
 import { describeError, InfrastructureError, IngestError } from '../errors.js';
+import { scrubSecrets } from '../redact.js';
 import type { LandingPage } from '../capture/landing.js';
 import type { PlatformItem } from '../platforms/types.js';
 import type { DatasetFileResult, FilesetResult } from '../schemas/result.js';
@@ -8,8 +9,10 @@ import type { StrategyResult } from '../strategies/types.js';
 
 const MAX_ERROR_MESSAGE = 1600;
 
+/** An `error_message`: at most 1600 characters, no credentials (a refused URL's `user:pass@`). */
 export function truncateMessage(message: string): string {
-  return message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE - 1)}…` : message;
+  const clean = scrubSecrets(message);
+  return clean.length > MAX_ERROR_MESSAGE ? `${clean.slice(0, MAX_ERROR_MESSAGE - 1)}…` : clean;
 }
 
 /**

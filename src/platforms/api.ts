@@ -1,9 +1,16 @@
 // Fetching and validating a platform's API responses: one place turns HTTP trouble and changed
 // JSON shapes into platform statuses.
 import type { z } from 'zod';
-import { BodyTooLargeError, PlatformError, PlatformHttpError, PlatformNotFoundError } from '../errors.js';
+import {
+  BodyTooLargeError,
+  PlatformDownloadError,
+  PlatformError,
+  PlatformHttpError,
+  PlatformNotFoundError,
+} from '../errors.js';
 import { readAll } from '../http/body.js';
 import { followRedirects } from '../http/redirects.js';
+import { retryTransfer, RetryBudget } from '../http/resume.js';
 import type { PlatformContext } from './types.js';
 
 const API_BODY_LIMIT = 64 * 1024 * 1024;
@@ -24,31 +31,40 @@ export interface ApiOptions {
  * against the helper's API budget, so a platform's rate limit is shared by everything asking it.
  */
 export async function getApi(ctx: PlatformContext, url: string, options: ApiOptions = {}): Promise<ApiResponse> {
-  const { final } = await followRedirects(ctx.http, url, {
-    maxRedirects: ctx.config.http.maxRedirects,
-    headers: { Accept: 'application/json', ...options.headers },
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-    ...(ctx.budget ? { budget: `${ctx.budget}:api` } : {}),
-  });
-  let text: string;
-  try {
-    const body = await readAll(final.body, API_BODY_LIMIT, url, {
-      contentLength: final.header('content-length'),
-      contentEncoding: final.header('content-encoding'),
-    });
-    text = body.toString('utf8');
-  } catch (err) {
-    if (err instanceof BodyTooLargeError)
-      throw new PlatformError(`API response from ${url} exceeds ${API_BODY_LIMIT} bytes`);
-    throw err;
-  }
+  // A body that drops mid-transfer is asked for again (an API answer is small: no Range).
+  const answer = await retryTransfer(
+    ctx.http,
+    new RetryBudget(ctx.config.http.retries),
+    async () => {
+      const { final } = await followRedirects(ctx.http, url, {
+        maxRedirects: ctx.config.http.maxRedirects,
+        headers: { Accept: 'application/json', ...options.headers },
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        ...(ctx.budget ? { budget: `${ctx.budget}:api` } : {}),
+      });
+      try {
+        const body = await readAll(final.body, API_BODY_LIMIT, url, {
+          contentLength: final.header('content-length'),
+          contentEncoding: final.header('content-encoding'),
+        });
+        return { statusCode: final.statusCode, url: final.url, text: body.toString('utf8') };
+      } catch (err) {
+        if (err instanceof BodyTooLargeError)
+          throw new PlatformError(`API response from ${url} exceeds ${API_BODY_LIMIT} bytes`);
+        // An answer we cannot read (not in its declared Content-Encoding) is the platform's error.
+        if (err instanceof PlatformDownloadError) throw new PlatformError(`API response: ${err.message}`);
+        throw err;
+      }
+    },
+    ctx.signal,
+  );
   let json: unknown;
   try {
-    json = text ? JSON.parse(text) : undefined;
+    json = answer.text ? JSON.parse(answer.text) : undefined;
   } catch {
     json = undefined;
   }
-  return { statusCode: final.statusCode, url: final.url, json };
+  return { statusCode: answer.statusCode, url: answer.url, json };
 }
 
 /** Maps a non-2xx API answer to its status; `notFound` statuses mean the record does not exist. */

@@ -48,6 +48,7 @@ export const STATUSES = [
   'internal-error',
   // request shape (before any fetch)
   'bad-request',
+  'skip-ingest-type',
 ] as const;
 
 export type Status = (typeof STATUSES)[number];

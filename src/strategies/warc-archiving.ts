@@ -2,6 +2,7 @@
 // existence check, streamed capture of every hop, verification, per-file statuses.
 import { BodyTooLargeError, IngestError, InfrastructureError } from '../errors.js';
 import { followRedirects } from '../http/redirects.js';
+import { resumable, retryTransfer, RetryBudget } from '../http/resume.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import type { CaptureResult } from '../schemas/index.js';
 import type { FileStatus } from '../schemas/statuses.js';
@@ -74,18 +75,32 @@ async function download(file: PlatformFile, ctx: StrategyContext, budget: string
     if (file.prefetched) {
       captured = file.prefetched;
     } else {
+      const url = file.platform_url;
+      const signal = ctx.signal ? { signal: ctx.signal } : {};
       const onFileBytes = ctx.onFileBytes;
-      onFileBytes?.(file.path, 0, true);
-      const { final } = await followRedirects(ctx.http, file.platform_url, {
-        maxRedirects: ctx.config.http.maxRedirects,
-        budget,
-        ...(onFileBytes ? { onBytes: (bytes: number) => onFileBytes(file.path, bytes) } : {}),
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-        onHop: async (hop) => void (await captureResponse(ctx.capture, hop, { signal: ctx.signal })),
-      });
-      // A server that sends more than the platform declared is cut off: it cannot fill our disk.
-      const maxBytes = file.size ?? ctx.config.limits.maxTotalSize;
-      captured = await captureResponse(ctx.capture, final, { maxBytes, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      const onBytes = onFileBytes ? { onBytes: (bytes: number) => onFileBytes(file.path, bytes) } : {};
+      // A dropped connection is resumed (Range) or the download started over, within the retries.
+      const retries = new RetryBudget(ctx.config.http.retries);
+      captured = await retryTransfer(
+        ctx.http,
+        retries,
+        async () => {
+          // Every attempt starts the file's progress over (a resumed transfer counts on).
+          onFileBytes?.(file.path, 0, true);
+          const { final } = await followRedirects(ctx.http, url, {
+            maxRedirects: ctx.config.http.maxRedirects,
+            budget,
+            ...onBytes,
+            ...signal,
+            onHop: async (hop) => void (await captureResponse(ctx.capture, hop, signal)),
+          });
+          // A server that sends more than the platform declared is cut off: it cannot fill our disk.
+          const maxBytes = file.size ?? ctx.config.limits.maxTotalSize;
+          const body = resumable(ctx.http, final, { retries, budget, ...onBytes, ...signal });
+          return captureResponse(ctx.capture, body, { maxBytes, ...signal });
+        },
+        ctx.signal,
+      );
     }
   } catch (err) {
     if (ctx.signal?.aborted || err instanceof InfrastructureError) throw err;

@@ -10,7 +10,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable, Transform } from 'node:stream';
+import { type Readable, type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BodyTooLargeError, describeError, InfrastructureError, IngestError } from '../errors.js';
 import { contentDecoder, discard } from '../http/body.js';
@@ -261,13 +261,20 @@ class PartFile {
   async append(body: Readable, decoder: Transform | undefined, limit: number, signal: AbortSignal): Promise<void> {
     await workFs(mkdir(dirname(this.path), { recursive: true }));
     const handle = await workFs(open(this.path, 'a'));
-    const sink = async (source: AsyncIterable<Buffer>) => {
-      for await (const chunk of source) {
-        if (this.size + chunk.length > limit) throw new BodyTooLargeError(`body exceeds the limit of ${limit} bytes`);
-        await workFs(handle.write(chunk));
-        this.#update(chunk);
-      }
-    };
+    // A Writable, not an async function: pipeline then rejects with the sink's own error (too
+    // large, a disk failure) rather than with the AbortError it destroys a decoder with.
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (this.size + chunk.length > limit) {
+          callback(new BodyTooLargeError(`body exceeds the limit of ${limit} bytes`));
+          return;
+        }
+        workFs(handle.write(chunk)).then(() => {
+          this.#update(chunk);
+          callback();
+        }, callback);
+      },
+    });
     try {
       await (decoder ? pipeline(body, decoder, sink, { signal }) : pipeline(body, sink, { signal }));
     } finally {

@@ -102,9 +102,8 @@ class IngestRequests {
 
   async handle(message: ConsumedMessage, ctx: MessageContext): Promise<void> {
     const { metrics } = this.deps;
-    const type = isObject(message.value) ? message.value.ingest_type : undefined;
-    // File requests share the topic: they belong to the file worker.
-    if (typeof type === 'string' && type !== 'dataset') return void metrics.skipped.inc({ reason: 'not-dataset' });
+    // A request of another ingest_type (a file request sharing the topic) is answered by the
+    // pipeline like anywhere else: `skip-ingest-type`, nothing fetched.
     const started = performance.now();
     metrics.inFlight.inc();
     try {

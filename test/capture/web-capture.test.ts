@@ -19,6 +19,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { expectValidWarc } from '../support/jwarc.js';
 import { readWarc } from '../support/warcio.js';
+import { compressionBomb } from '../support/bombs.js';
 
 const CSV = Buffer.from('id,name\n'.concat(Array.from({ length: 2000 }, (_, i) => `${i},row ${i}\n`).join('')));
 const GZIPPED = gzipSync(CSV);
@@ -34,7 +35,13 @@ let http: HttpClient;
 let deps: WebCaptureDeps & { writer: WarcWriter; index: CaptureIndex };
 
 beforeAll(async () => {
+  const bomb = await compressionBomb(32 << 20, ['gzip']);
   server = await FixtureServer.start({
+    '/bomb.html': { body: bomb, headers: { 'Content-Type': 'text/html', 'Content-Encoding': 'gzip' } },
+    '/nested.csv': {
+      body: gzipSync(gzipSync(CSV)),
+      headers: { 'Content-Type': 'text/csv', 'Content-Encoding': 'gzip, gzip' },
+    },
     '/encoded.csv': { body: GZIPPED, headers: { 'Content-Type': 'text/csv', 'Content-Encoding': 'gzip' } },
     '/plain.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
     '/large.bin': { body: LARGE, headers: { 'Content-Type': 'application/octet-stream' } },
@@ -166,6 +173,25 @@ describe('captureResponse', () => {
     await expect(captureResponse(deps, response, { maxBytes: 20 << 20 })).rejects.toThrow(BodyTooLargeError);
     expect(await readdir(deps.tmpDir)).toEqual([]);
     expect((await stat(warc)).size).toBe(before);
+  });
+
+  it('stops a compression bomb at the limit of decoded bytes, keeping no spool or body file', async () => {
+    for (const keepBody of [false, true]) {
+      const response = await http.request('https://data.example.org/bomb.html', {
+        headers: { 'Accept-Encoding': 'gzip' },
+      });
+      await expect(captureResponse(deps, response, { maxBytes: 1 << 20, keepBody })).rejects.toThrow(
+        /decoded body exceeds the limit of 1048576 bytes/,
+      );
+      expect(await readdir(deps.tmpDir)).toEqual([]);
+    }
+  });
+
+  it('hashes a nested Content-Encoding as transferred', async () => {
+    const response = await http.request('https://data.example.org/nested.csv');
+    const captured = await captureResponse(deps, response);
+    const raw = gzipSync(gzipSync(CSV));
+    expect(captured.fileMeta).toMatchObject({ size_bytes: raw.length, sha1hex: hex('sha1', raw) });
   });
 
   it('produces WARC files that validate', async () => {

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run as persistCommand } from '../../src/commands/persist.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
@@ -12,6 +12,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { PERSIST_TABLES, persistResults, type PersistTable } from '../../src/db/persist.js';
 import { TABLES } from '../../src/db/persist-rows.js';
 import { InfrastructureError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import { ingestFileset } from '../../src/pipeline/ingest.js';
 import type { Cdx, FilesetResult } from '../../src/schemas/result.js';
@@ -321,7 +322,7 @@ describe('persistResults, rows of hand-built results', () => {
     ]);
   });
 
-  it('skips dataset-file results and keyless bad-request results, and rejects what is not a fileset result', async () => {
+  it('skips dataset-file, skip-ingest-type and keyless bad-request results, and rejects what is not a fileset result', async () => {
     const fileResult = {
       hit: true,
       status: 'success',
@@ -338,7 +339,18 @@ describe('persistResults, rows of hand-built results', () => {
       ...dataset('https://doi.org/10.1/w'),
       cdx: { ...cdx('https://example.org/w', 'x'), datetime: '2024010100000' },
     };
-    const outcome = await persistResults(db, [fileResult, badRequest, wrong, 'not an object'], opts);
+    const otherType = {
+      hit: false,
+      status: 'skip-ingest-type',
+      request: {
+        base_url: 'https://example.org/paper.pdf',
+        ingest_type: 'pdf',
+        link_source: 'doi',
+        link_source_id: 'p',
+      },
+      error_message: 'ingest_type "pdf" is not a fileset type (dataset)',
+    };
+    const outcome = await persistResults(db, [fileResult, badRequest, wrong, 'not an object', otherType], opts);
     expect(outcome).toEqual({
       results: 1,
       rows: NOTHING,
@@ -354,7 +366,7 @@ describe('persistResults, rows of hand-built results', () => {
           error: 'result: Invalid input: expected object, received string',
         },
       ],
-      skipped: { 'dataset-file': 1, 'no-base-url': 1 },
+      skipped: { 'dataset-file': 1, 'no-base-url': 1, 'skip-ingest-type': 1 },
     });
   });
 });
@@ -423,85 +435,118 @@ describe('persistResults, idempotence and conflicts', () => {
     expect(results[0]!.updated.getTime()).toBeGreaterThan(before!.getTime());
   });
 
-  it('keeps the good rows of a batch with refused ones, reporting each refused row by its key', async () => {
+  it('refuses a result whole (no row in any table) when any of its rows breaks a rule, and lands the rest of the batch', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const outcome = await persistResults(
-      db,
+    const logged: string[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _enc, cb) => (logged.push(chunk.toString()), cb()) });
+    const logger = createLogger('info', sink as unknown as Parameters<typeof createLogger>[1]);
+    const good = singleFile('https://doi.org/10.1/good', 'good');
+    const entry = good.manifest![0]!;
+    // Each bad result would fill several tables; one value in one of them is wrong.
+    const bad: Array<[FilesetResult, string, RegExp]> = [
+      [singleFile('https://doi.org/10.1/sha1', 'x'), 'file_meta', /sha1hex: "NOT-HEX" is not 40 lowercase hex/],
+      [dataset('https://doi.org/10.1/nul-id', { platform_id: '9\0' }), 'ingest_fileset_platform', /platform_id: .*NUL/],
+      [dataset(''), 'ingest_request', /: empty/],
       [
-        dataset('https://doi.org/10.1/good'),
-        dataset('', { cdx: cdx('https://example.org/empty', 'e') }),
-        dataset('https://doi.org/10.1/badcdx', {
-          cdx: { ...cdx('https://example.org/badcdx', 'b'), sha1hex: 'B'.repeat(40) },
-        }),
+        dataset('https://doi.org/10.1/cdx', { cdx: { ...cdx('https://example.org/c', 'c'), sha1hex: 'B'.repeat(40) } }),
+        'cdx',
+        /sha1hex: "B+" is not 40 lowercase hex/,
       ],
-      { logger: silentLogger, metrics },
+      [
+        dataset('https://doi.org/10.1/term', { terminal: { ...good.terminal!, terminal_sha1hex: 'abc' } }),
+        'ingest_file_result',
+        /terminal_sha1hex/,
+      ],
+      [
+        dataset('https://doi.org/10.1/code', { terminal: { ...good.terminal!, terminal_status_code: 2 ** 40 } }),
+        'ingest_file_result',
+        /terminal_status_code: 1099511627776 is out of range/,
+      ],
+      [
+        dataset('https://doi.org/10.1/path', { manifest: [{ ...entry, path: 'a\0b' }] }),
+        'ingest_fileset_platform',
+        /manifest: contains a NUL/,
+      ],
+      [
+        dataset('https://doi.org/10.1/surrogate', { manifest: [{ ...entry, extra: { note: 'x\ud800y' } }] }),
+        'ingest_fileset_platform',
+        /manifest: contains a lone surrogate/,
+      ],
+      [
+        dataset('https://doi.org/10.1/md5', { manifest: [{ ...entry, md5: entry.md5!.toUpperCase() }] }),
+        'file_meta',
+        /md5hex: "[0-9A-F]+" is not 32 lowercase hex/,
+      ],
+      [
+        dataset(`https://example.org/${randomBytes(4000).toString('hex')}`, { cdx: null }),
+        'ingest_request',
+        /indexed columns hold \d+ bytes, more than an index entry can \(2600\)/,
+      ],
+    ];
+    // file_meta sha1 wrong in the manifest (the file result's own file_meta stays right)
+    bad[0]![0].manifest = [{ ...bad[0]![0].manifest![0]!, sha1: 'NOT-HEX' }];
+    delete bad[0]![0].fileset_file;
+
+    const outcome = await persistResults(db, [...bad.map(([r]) => r), good], { logger, metrics });
+    expect(outcome.rejected).toEqual(
+      bad.map(([result, table, error]) => ({
+        table,
+        key: { ingest_type: 'dataset', base_url: (result.request.base_url as string).slice(0, 1024) },
+        error: expect.stringMatching(error),
+      })),
     );
-    expect(outcome.rejected.map(({ table, key }) => ({ table, key }))).toEqual([
-      {
-        table: 'ingest_request',
-        key: { link_source: 'test', link_source_id: '', ingest_type: 'dataset', base_url: '' },
-      },
-      { table: 'ingest_file_result', key: { ingest_type: 'dataset', base_url: '' } },
-      { table: 'ingest_fileset_platform', key: { ingest_type: 'dataset', base_url: '' } },
-      { table: 'cdx', key: { url: 'https://example.org/badcdx', datetime: '20240101000000' } },
-    ]);
-    expect(outcome.rejected[1]!.error).toBe(
-      'new row for relation "ingest_file_result" violates check constraint "ingest_file_result_base_url_check"; constraint ingest_file_result_base_url_check; SQLSTATE 23514',
+    // Only the good result's rows, in every table.
+    expect((await rowsIn(db, 'ingest_request')).map((r) => r.base_url)).toEqual(['https://doi.org/10.1/good']);
+    expect((await rowsIn(db, 'ingest_file_result')).map((r) => r.base_url)).toEqual(['https://doi.org/10.1/good']);
+    expect((await rowsIn(db, 'ingest_fileset_platform')).map((r) => r.base_url)).toEqual(['https://doi.org/10.1/good']);
+    expect((await rowsIn(db, 'cdx')).map((r) => `${r.url as string} ${r.datetime as string}`).sort()).toEqual(
+      [good.cdx!, good.revisit_cdx!, good.fileset_file!.cdx!, good.fileset_file!.revisit_cdx!]
+        .map((c) => `${c.url} ${c.datetime}`)
+        .sort(),
     );
-    expect(outcome.rows).toEqual({
-      ingest_request: 2,
-      ingest_file_result: 2,
-      ingest_fileset_platform: 2,
-      cdx: 2,
-      file_meta: 0,
-    });
-    expect((await rowsIn(db, 'ingest_file_result')).map((r) => r.base_url)).toEqual([
-      'https://doi.org/10.1/badcdx',
-      'https://doi.org/10.1/good',
-    ]);
-    expect((await rowsIn(db, 'cdx')).map((r) => r.url)).toEqual([
-      'https://example.org/empty',
-      'https://example.org/good',
-    ]);
-    const byTable = async (m: typeof metrics.persistRows) =>
-      (await m.get()).values.filter((v) => v.value > 0).map((v) => [v.labels.table, v.value]);
-    expect(await byTable(metrics.persistRejected)).toEqual([
-      ['ingest_request', 1],
-      ['ingest_file_result', 1],
-      ['ingest_fileset_platform', 1],
-      ['cdx', 1],
-    ]);
-    expect(await byTable(metrics.persistRows)).toEqual([
-      ['ingest_request', 2],
-      ['ingest_file_result', 2],
-      ['ingest_fileset_platform', 2],
-      ['cdx', 2],
-    ]);
-    expect(
-      (await metrics.persistBatchSize.get()).values.find((v) => v.metricName === 'fileset_persist_batch_size_count')
-        ?.value,
-    ).toBe(1);
+    expect((await rowsIn(db, 'file_meta')).map((r) => r.sha1hex)).toEqual([entry.sha1]);
+    // Counted, and logged once each at warn with the key and the reason, without a stack.
+    const rejectedTotal = (await metrics.persistRejected.get()).values.reduce((sum, v) => sum + v.value, 0);
+    expect(rejectedTotal).toBe(bad.length);
+    const warnings = logged.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 40);
+    expect(warnings).toHaveLength(bad.length);
+    for (const warning of warnings) {
+      expect(warning).toMatchObject({ msg: 'result not persisted', key: { base_url: expect.any(String) } });
+      expect(JSON.stringify(warning)).not.toMatch(/stack|\s+at /);
+    }
   });
 
-  it('refuses a base_url too long for the index (SQLSTATE 54000) as a row, not the batch', async () => {
-    const huge = `https://example.org/${randomBytes(4000).toString('hex')}`;
-    const outcome = await persistResults(
-      db,
-      [dataset(huge, { cdx: null }), dataset('https://doi.org/10.1/fine')],
-      opts,
-    );
-    expect(outcome.rejected.map((r) => [r.table, r.error.endsWith('SQLSTATE 54000')])).toEqual([
-      ['ingest_request', true],
-      ['ingest_file_result', true],
-      ['ingest_fileset_platform', true],
-    ]);
-    expect(outcome.rows).toEqual({
-      ingest_request: 1,
-      ingest_file_result: 1,
-      ingest_fileset_platform: 1,
-      cdx: 1,
-      file_meta: 0,
-    });
+  it('rolls back a result whole when the database refuses a row no check foresaw, keeping the rest', async () => {
+    await db.exec(`ALTER TABLE cdx ADD CONSTRAINT test_no_evil CHECK (url NOT LIKE '%evil%')`);
+    try {
+      const evil = dataset('https://doi.org/10.1/evil', { cdx: cdx('https://example.org/evil', 'e') });
+      const outcome = await persistResults(
+        db,
+        [dataset('https://doi.org/10.1/a'), evil, dataset('https://doi.org/10.1/b')],
+        opts,
+      );
+      expect(outcome.rejected).toEqual([
+        {
+          table: 'cdx',
+          key: { ingest_type: 'dataset', base_url: 'https://doi.org/10.1/evil' },
+          error: expect.stringMatching(/constraint test_no_evil; SQLSTATE 23514$/),
+        },
+      ]);
+      expect(outcome.rows).toEqual({
+        ingest_request: 2,
+        ingest_file_result: 2,
+        ingest_fileset_platform: 2,
+        cdx: 2,
+        file_meta: 0,
+      });
+      for (const table of ['ingest_request', 'ingest_file_result', 'ingest_fileset_platform'] as const)
+        expect((await rowsIn(db, table)).map((r) => r.base_url)).toEqual([
+          'https://doi.org/10.1/a',
+          'https://doi.org/10.1/b',
+        ]);
+    } finally {
+      await db.exec('ALTER TABLE cdx DROP CONSTRAINT test_no_evil');
+    }
   });
 
   it('throws InfrastructureError when the connection is lost mid-batch, and the tables it wrote before stay empty', async () => {
@@ -622,9 +667,7 @@ describe('fileset-ingest persist', () => {
         file_meta: 0,
       });
       expect(summary.rejected.map((r) => [r.table, r.key])).toEqual([
-        ['ingest_request', { link_source: 'test', link_source_id: '', ingest_type: 'dataset', base_url: '' }],
-        ['ingest_file_result', { ingest_type: 'dataset', base_url: '' }],
-        ['ingest_fileset_platform', { ingest_type: 'dataset', base_url: '' }],
+        ['ingest_request', { ingest_type: 'dataset', base_url: '' }],
       ]);
       expect((await runCli(['persist', path, path], env)).code).toBe(2);
       const missing = await runCli(['persist', join(dir, 'missing')], env);

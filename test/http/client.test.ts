@@ -1,7 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BodyTooLargeError, InvalidUrlError, NetworkError } from '../../src/errors.js';
+import { BodyTooLargeError, InvalidUrlError, NetworkError, PlatformDownloadError } from '../../src/errors.js';
 import type { HttpClient } from '../../src/http/client.js';
+import { compressionBomb, type Coding } from '../support/bombs.js';
 import { readBody, startServer, testClient, type TestServer } from './helpers.js';
 
 let server: TestServer | undefined;
@@ -273,5 +274,73 @@ describe('abort', () => {
     const reason = new Error('too late');
     await expect(client.request(`${server.origin}/`, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('decoded-size bound', () => {
+  it('stops a compression bomb at the limit, whatever the coding or nesting, without decoding it all', async () => {
+    const limit = 1 << 20;
+    const cases: Array<[string, Coding[]]> = [
+      ['gzip', ['gzip']],
+      ['deflate', ['deflate']],
+      ['br', ['br']],
+      ['gzip, gzip', ['gzip', 'gzip']],
+      ['deflate, br', ['deflate', 'br']],
+      ['X-Gzip', ['gzip']],
+    ];
+    const bodies = await Promise.all(cases.map(([, codings]) => compressionBomb(64 << 20, codings)));
+    server = await startServer((req, res) => {
+      const i = Number(req.url!.slice(1));
+      res.writeHead(200, { 'Content-Encoding': cases[i]![0], 'Content-Type': 'application/json' }).end(bodies[i]);
+    });
+    ({ client } = testClient({ perHostConcurrency: 1 }));
+    for (let i = 0; i < cases.length; i++) {
+      const err = await client.getJson(`${server.origin}/${i}`, { limit }).catch((e: unknown) => e);
+      expect(err, cases[i]![0]).toBeInstanceOf(BodyTooLargeError);
+      expect((err as Error).message).toContain(`exceeds ${limit} bytes`);
+    }
+  });
+
+  it('decodes a nested Content-Encoding in full within the limit', async () => {
+    const json = Buffer.from(JSON.stringify({ hits: ['a'.repeat(5000)] }));
+    const body = await compressionBomb(0, ['gzip']).then(() => gzipSync(gzipSync(json)));
+    server = await startServer((_req, res) => res.writeHead(200, { 'Content-Encoding': 'gzip, gzip' }).end(body));
+    ({ client } = testClient());
+    expect((await client.getJson(`${server.origin}/`)).json).toEqual({ hits: ['a'.repeat(5000)] });
+  });
+});
+
+describe('bodies that are not what their headers say', () => {
+  it('gives PlatformDownloadError for a body not in its declared Content-Encoding, for every coding', async () => {
+    server = await startServer((req, res) => {
+      res
+        .writeHead(200, { 'Content-Encoding': req.url!.slice(1).replace('%20', ' ') })
+        .end(Buffer.from('not compressed at all'));
+    });
+    ({ client } = testClient());
+    // Both settle (an empty gzip stream is no error): neither hangs.
+    for (const coding of ['three-gzip,%20br', 'three-br']) {
+      const settled = await client.getJson(`${server.origin}/${coding}`).then(
+        () => 'resolved',
+        (e: unknown) => (e instanceof PlatformDownloadError ? 'refused' : e),
+      );
+      expect(['resolved', 'refused']).toContain(settled);
+    }
+    for (const coding of ['gzip', 'deflate', 'br', 'gzip,%20br']) {
+      const err = await client.getJson(`${server.origin}/${coding}`).catch((e: unknown) => e);
+      expect(err, coding).toBeInstanceOf(PlatformDownloadError);
+      expect((err as Error).message).toMatch(/could not be decoded as/);
+    }
+  });
+
+  it('gives NetworkError, every time, for a body shorter than its Content-Length', async () => {
+    server = await startServer((_req, res) => {
+      res.socket!.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"short":');
+    });
+    ({ client } = testClient());
+    for (let i = 0; i < 10; i++) {
+      const err = await client.getJson(`${server.origin}/`, { retry: false }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NetworkError);
+    }
   });
 });

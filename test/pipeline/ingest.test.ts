@@ -8,7 +8,7 @@ import { ingestFileset } from '../../src/pipeline/ingest.js';
 import type { PlatformHelper, PlatformItem } from '../../src/platforms/types.js';
 import { FilesetResultSchema, type FilesetResult } from '../../src/schemas/result.js';
 import { FixtureServer } from '../support/fixture-server.js';
-import { testRuntime, type TestRuntime } from '../support/runtime.js';
+import { testRuntime, warcFiles, type TestRuntime } from '../support/runtime.js';
 import { recordFiles, recordJson, serveZenodoRecord } from '../support/zenodo-site.js';
 
 const RECORD = '7078760';
@@ -291,6 +291,47 @@ describe('ingestFileset on other input', () => {
     }
     const { result } = await ingest(rt, { base_url: 'ftp://x', extra_field: { kept: true } });
     expect(result.request).toEqual({ base_url: 'ftp://x', extra_field: { kept: true } });
+  });
+
+  it('refuses a request beyond its bounds before any fetch, echoing it clipped', async () => {
+    const rt = await runtime();
+    const before = server.requests.length;
+    const huge = `https://zenodo.org/records/7078760?${'q'.repeat(10 * 1024 * 1024)}`;
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ base_url: huge }, /request\.base_url: longer than 8192 bytes/],
+      [{ base_url: `https://zenodo.org/records/7078760?${'é'.repeat(4100)}` }, /request\.base_url: longer/],
+      [{ base_url: 'https://zenodo.org/records/7078760', link_source_id: 'x'.repeat(5000) }, /link_source_id/],
+      [{ base_url: 'https://zenodo.org/records/7078760\u0000' }, /NUL/],
+      [{ base_url: 'https://zenodo.org/records/7078760', junk: 'x'.repeat(100_000) }, /larger than 65536/],
+    ];
+    for (const [request, message] of cases) {
+      const { result } = await ingest(rt, request);
+      expect(result).toMatchObject({
+        status: 'bad-request',
+        hit: false,
+        error_message: expect.stringMatching(message),
+      });
+      expect(JSON.stringify(result).length).toBeLessThan(80 * 1024);
+    }
+    expect(server.requests.length).toBe(before);
+  });
+
+  it('answers another ingest_type with skip-ingest-type, fetching nothing', async () => {
+    const rt = await runtime();
+    const before = server.requests.length;
+    for (const ingest_type of ['pdf', 'html', 'dataset-file', 'component']) {
+      const request = { base_url: 'https://zenodo.org/records/7078760', ingest_type, link_source: 'doi' };
+      const { result, fileResult } = await ingest(rt, request);
+      expect(result).toEqual({
+        hit: false,
+        status: 'skip-ingest-type',
+        request,
+        error_message: expect.stringContaining(ingest_type),
+      });
+      expect(fileResult).toBeNull();
+    }
+    expect(server.requests.length).toBe(before);
+    expect(await warcFiles(rt.warcDir)).toEqual([]);
   });
 
   it('gives timeout when the request runs past its deadline', async () => {

@@ -164,8 +164,10 @@ afterAll(async () => {
   await server?.close();
 });
 
+const PDF_URL = 'https://example.org/paper.pdf';
+
 describe.skipIf(!brokers)('ingest worker', () => {
-  it('answers each dataset request with one fileset result keyed by base_url, skips other ingest types, commits every offset', async () => {
+  it('answers each dataset request with one fileset result keyed by base_url, other ingest types with skip-ingest-type, commits every offset', async () => {
     const s = await setup({ partitions: 2 });
     const [daily, priority] = s.names.requestTopics as [string, string];
     await produce(s.kafka, daily, [
@@ -178,10 +180,7 @@ describe.skipIf(!brokers)('ingest worker', () => {
           link_source_id: '10.5281/zenodo.7078760',
         }),
       },
-      {
-        key: 'https://example.org/paper.pdf',
-        value: JSON.stringify({ base_url: 'https://example.org/paper.pdf', ingest_type: 'pdf' }),
-      },
+      { key: PDF_URL, value: JSON.stringify({ base_url: PDF_URL, ingest_type: 'pdf' }) },
       { key: CSV_URL, value: JSON.stringify({ base_url: CSV_URL, ingest_type: 'dataset' }) },
     ]);
     await produce(s.kafka, priority, [
@@ -189,9 +188,15 @@ describe.skipIf(!brokers)('ingest worker', () => {
     ]);
     const worker = startWorker(s);
 
-    const got = await results(s, 3);
+    const got = await results(s, 4);
     const byKey: Record<string, FilesetResult> = Object.fromEntries(got.map(({ key, result }) => [key ?? '', result]));
-    expect(Object.keys(byKey).sort()).toEqual([CSV_URL, SUCCESS_URL, MISSING_URL].sort());
+    expect(Object.keys(byKey).sort()).toEqual([CSV_URL, SUCCESS_URL, MISSING_URL, PDF_URL].sort());
+    expect(byKey[PDF_URL]).toMatchObject({
+      hit: false,
+      status: 'skip-ingest-type',
+      request: { base_url: PDF_URL, ingest_type: 'pdf' },
+    });
+    expect(byKey[PDF_URL]).not.toHaveProperty('hops');
     expect(byKey[SUCCESS_URL]).toMatchObject({
       hit: true,
       status: 'success',
@@ -243,12 +248,12 @@ describe.skipIf(!brokers)('ingest worker', () => {
       { what: () => 'consumer lag 0 on every partition' },
     );
     await worker.stop();
-    expect(await messageCount(s.admin, s.names.filesetResults)).toBe(3);
+    expect(await messageCount(s.admin, s.names.filesetResults)).toBe(4);
     expect(await messageCount(s.admin, s.names.fileResults)).toBe(1);
     await expectAllCommitted(s, daily);
     await expectAllCommitted(s, priority);
     const m = worker.metrics;
-    expect(await counterValue(m.skipped, { reason: 'not-dataset' })).toBe(1);
+    expect(await counterValue(m.requests, { status: 'skip-ingest-type', platform: '', strategy: '' })).toBe(1);
     expect(await counterValue(m.requests, { status: 'success', platform: 'zenodo', strategy: 'web-fileset' })).toBe(1);
     expect(await counterValue(m.requests, { status: 'platform-404', platform: '', strategy: '' })).toBe(1);
     expect(await counterValue(m.requests, { status: 'success-file', platform: 'web', strategy: 'web-file' })).toBe(1);
@@ -278,15 +283,16 @@ describe.skipIf(!brokers)('ingest worker', () => {
 
     const got = await results(s, 3);
     // One partition, one request in flight: results come in request order.
-    expect(got.map(({ result }) => result.status)).toEqual(['bad-request', 'platform-404', 'success-file']);
+    expect(got.map(({ result }) => result.status)).toEqual(['bad-request', 'bad-request', 'success-file']);
     expect(got[0]!.result).toMatchObject({
       request: { ingest_type: 'dataset', link_source: 'doi' },
       error_message: expect.stringContaining('base_url'),
     });
     expect(got[0]!.key).toBeNull();
-    // The 10 MB request echo would not fit a result message: its long string was clipped.
+    // A 10 MB request is refused before any fetch, and echoed with its long string clipped to 1 KiB.
     expect(got[1]!.key).toBe(MISSING_URL);
-    expect(got[1]!.result.request).toEqual({ base_url: MISSING_URL, ingest_type: 'dataset', junk: 'x'.repeat(4096) });
+    expect(got[1]!.result.error_message).toMatch(/larger than 65536 bytes/);
+    expect(got[1]!.result.request).toEqual({ base_url: MISSING_URL, ingest_type: 'dataset', junk: 'x'.repeat(1024) });
     await worker.stop();
     expect(await counterValue(worker.metrics.skipped, { reason: 'not-json' })).toBe(2);
     await expectAllCommitted(s, topic);

@@ -298,7 +298,7 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     expect((await metrics.persistRows.get()).values.filter((v) => v.value > 0)).toEqual([]);
   });
 
-  it('skips and commits past messages that are not JSON, not results, or rows the database refuses; the partition keeps going', async () => {
+  it('skips and commits past messages that are not JSON, not results, or results the database would refuse; the partition keeps going', async () => {
     const s = await setup({}, 1);
     // A terminal hash that is not lowercase hex passes the wire schema but not the table's check.
     const refused = { ...made.notFound, terminal: { ...made.notFound.terminal!, terminal_sha1hex: 'NOT-A-SHA1' } };
@@ -314,9 +314,9 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     expect(await baseUrls(s.db, 'ingest_file_result')).toEqual(
       [made.mismatch.request.base_url, made.success.request.base_url].sort(),
     );
-    // The refused result's other rows are kept.
+    // The refused result is refused whole: none of its rows is written.
     expect(await baseUrls(s.db, 'ingest_request')).toEqual(
-      [made.mismatch, made.notFound, made.success].map((r) => String(r.request.base_url)).sort(),
+      [made.mismatch, made.success].map((r) => String(r.request.base_url)).sort(),
     );
     expect(await counterValue(metrics.skipped, { reason: 'not-json' })).toBe(2);
     expect(await counterValue(metrics.persistRejected, { table: 'result' })).toBe(1);
