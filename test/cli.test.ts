@@ -75,8 +75,17 @@ describe('fileset-ingest CLI', () => {
 
   it('inspects a dataset without downloading any file', async () => {
     const before = server.requests.length;
-    const { code, stdout } = await run(['inspect', `https://doi.org/10.5281/zenodo.${RECORD}`]);
+    const { code, stdout, stderr } = await run(['inspect', `https://doi.org/10.5281/zenodo.${RECORD}`], {
+      env: { FILESET_LOG_LEVEL: 'info' },
+    });
     expect(code).toBe(0);
+    // The log says what the report says: a dry run that got as far as it may is "ready".
+    const finished = stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.msg === 'ingest finished');
+    expect(finished?.status).toBe('ready');
     const report = JSON.parse(stdout) as Record<string, unknown>;
     expect(report).toMatchObject({
       status: 'ready',

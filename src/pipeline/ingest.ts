@@ -118,7 +118,9 @@ export async function ingestFileset(
   if (!options.dryRun && run.url && result.status !== 'skip-url-blocklist') {
     await writeNote(deps, run.url, result);
   }
-  log.info({ status: result.status, strategy: result.ingest_strategy, files: result.file_count }, 'ingest finished');
+  // A dry run that got as far as it may is "ready"; its result stops where the archiving would begin.
+  const finished = ready ? 'ready' : result.status;
+  log.info({ status: finished, strategy: result.ingest_strategy, files: result.file_count }, 'ingest finished');
   deps.onProgress?.({ phase: 'done' });
   return {
     result,
