@@ -171,6 +171,17 @@ export async function writeTestFile(
   return { key, path, size, md5: md5.digest('hex') };
 }
 
+/** `count` files of `size` bytes in `dir`, alternating CSV-like text and random bytes (text first). */
+export async function writeMixedFiles(dir: string, count: number, size: number): Promise<TestFile[]> {
+  const files: TestFile[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = i % 2 ? `blob-${i}.bin` : `table-${i}.csv`;
+    log(`writing ${key} (${mb(size)} MB)`);
+    files.push(await writeTestFile(join(dir, key), key, size, i % 2 ? 'random' : 'text', i + 1));
+  }
+  return files;
+}
+
 // ---- the Zenodo-shaped site and its server process ----
 
 /** A response: `body`, or the file at `file` streamed with its Content-Length. */

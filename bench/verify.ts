@@ -21,10 +21,9 @@ import {
   withDatabase,
   withServer,
   withTempDir,
-  writeTestFile,
+  writeMixedFiles,
   zenodoSite,
   type BenchReport,
-  type TestFile,
 } from './lib.js';
 
 const FILE_COUNT = 8;
@@ -34,12 +33,7 @@ export async function verifyBench(): Promise<BenchReport> {
   const runs = Math.round(envNumber('BENCH_RUNS', 3));
   const invalid: string[] = [];
   return withTempDir('verify', async (work) => {
-    const files: TestFile[] = [];
-    for (let i = 0; i < FILE_COUNT; i++) {
-      const key = i % 2 ? `blob-${i}.bin` : `table-${i}.csv`;
-      log(`writing ${key} (${mb(fileSize)} MB)`);
-      files.push(await writeTestFile(join(work, key), key, fileSize, i % 2 ? 'random' : 'text', i + 1));
-    }
+    const files = await writeMixedFiles(work, FILE_COUNT, fileSize);
     const total = files.reduce((sum, f) => sum + f.size, 0);
     const fileset = zenodoSite(files);
     const dataDir = join(work, 'data');
