@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Config } from '../config.js';
+import type { Config, WarcStoreLocation } from '../config.js';
 import { embeddedDatabaseExists, openDatabase, type Database } from '../db/database.js';
 import { UsageError } from '../errors.js';
 import { redactUrl, type Logger } from '../logger.js';
@@ -15,7 +15,8 @@ What is archived, from the configured database (FILESET_DATABASE_URL or the embe
 the WARC directory (<FILESET_DATA_DIR>/warcs): captured files, bytes and WARC files in the
 capture index (landing pages, files, error pages); datasets, their files, bytes and items, counted by status with the time of the
 last run, from the results persisted to the sandcrawler tables (persist, worker persist); the
-last few runs. A table on stdout, or one JSON object with --json. Writes nothing.`;
+last few runs; with FILESET_WARC_STORE, the WARC files waiting on this machine to be shipped
+there and those shipped. A table on stdout, or one JSON object with --json. Writes nothing.`;
 
 export interface StatusReport {
   database: string;
@@ -28,6 +29,11 @@ export interface StatusReport {
     last_capture: string | null;
   };
   warc_dir: { path: string; files: number; bytes: number; open: number };
+  /**
+   * FILESET_WARC_STORE (null when unset: WARC files stay in warc_dir), the closed WARC files of this
+   * machine waiting to be shipped there, and the WARC files the capture index names there.
+   */
+  warc_store: { store: string; waiting_files: number; waiting_bytes: number; shipped_files: number } | null;
   datasets: {
     total: number;
     files: number;
@@ -56,21 +62,55 @@ export async function run(
 export async function statusReport(config: Config, logger: Logger): Promise<StatusReport> {
   const database = config.databaseUrl ? redactUrl(config.databaseUrl) : `embedded (${join(config.dataDir, 'pglite')})`;
   const warcDir = await warcDirectory(resolve(config.dataDir, 'warcs'));
-  const empty = { database, warc_dir: warcDir, ...(await tablesOf(null)) };
-  if (!config.databaseUrl && !embeddedDatabaseExists(config.dataDir)) return empty;
+  const store = config.warc.store ? describeWarcStore(config.warc.store) : null;
+  const warcStore = (shipped: number): StatusReport['warc_store'] =>
+    store === null
+      ? null
+      : {
+          store,
+          waiting_files: warcDir.files - warcDir.open,
+          waiting_bytes: warcDir.bytes - warcDir.open_bytes,
+          shipped_files: shipped,
+        };
+  const disk = { path: warcDir.path, files: warcDir.files, bytes: warcDir.bytes, open: warcDir.open };
+  if (!config.databaseUrl && !embeddedDatabaseExists(config.dataDir)) {
+    const { shipped: _none, ...tables } = await tablesOf(null);
+    return { database, warc_dir: disk, warc_store: warcStore(0), ...tables };
+  }
   const db = await openDatabase(config, logger);
   try {
-    return { database, warc_dir: warcDir, ...(await tablesOf(db)) };
+    const { shipped, ...tables } = await tablesOf(db);
+    return { database, warc_dir: disk, warc_store: warcStore(shipped), ...tables };
   } finally {
     await db.close();
   }
 }
 
+function describeWarcStore(location: WarcStoreLocation): string {
+  switch (location.kind) {
+    case 'fs':
+      return `fs://${location.root}/${location.prefix}`;
+    case 's3':
+      return `s3://${location.bucket}/${location.prefix}`;
+    case 'ias3':
+      return `ias3://${location.itemPrefix}`;
+  }
+}
+
 /** The figures of the capture index and the persisted results; zeros for a table that does not exist (yet). */
-async function tablesOf(db: Database | null): Promise<Pick<StatusReport, 'captures' | 'datasets' | 'last_runs'>> {
+async function tablesOf(
+  db: Database | null,
+): Promise<Pick<StatusReport, 'captures' | 'datasets' | 'last_runs'> & { shipped: number }> {
   const has = async (table: string) =>
     db !== null && (await db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]))[0]?.t != null;
-  const [captures] = (await has('capture'))
+  const hasCapture = await has('capture');
+  // A shipped file's path says where it is (`<item or prefix>/<file>`); a local one is a bare name.
+  const [{ shipped } = { shipped: 0 }] = hasCapture
+    ? await db!.query<{ shipped: number }>(
+        `SELECT count(DISTINCT warc_path)::int8 AS shipped FROM capture WHERE strpos(warc_path, '/') > 0`,
+      )
+    : [];
+  const [captures] = hasCapture
     ? await db!.query<StatusReport['captures']>(
         `SELECT count(*) FILTER (WHERE record_type = 'response')::int8 AS responses,
                 coalesce(sum(size_bytes) FILTER (WHERE record_type = 'response'), 0)::int8 AS bytes,
@@ -85,6 +125,7 @@ async function tablesOf(db: Database | null): Promise<Pick<StatusReport, 'captur
       captures: captures!,
       datasets: { total: 0, files: 0, bytes: 0, items: 0, by_status: [] },
       last_runs: [],
+      shipped,
     };
   }
   const updated = `to_char(updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
@@ -103,18 +144,22 @@ async function tablesOf(db: Database | null): Promise<Pick<StatusReport, 'captur
             coalesce(file_count, 0)::int8 AS file_count, coalesce(total_size, 0)::int8 AS total_size
        FROM ingest_fileset_platform ORDER BY updated DESC, base_url LIMIT ${LAST_RUNS}`,
   );
-  return { captures: captures!, datasets: { ...totals!, by_status: byStatus }, last_runs: lastRuns };
+  return { captures: captures!, datasets: { ...totals!, by_status: byStatus }, last_runs: lastRuns, shipped };
 }
 
 /** WARC files on this machine's disk: finished ones and those still being written (`.open`). */
-async function warcDirectory(path: string): Promise<StatusReport['warc_dir']> {
-  const dir = { path, files: 0, bytes: 0, open: 0 };
+async function warcDirectory(path: string): Promise<StatusReport['warc_dir'] & { open_bytes: number }> {
+  const dir = { path, files: 0, bytes: 0, open: 0, open_bytes: 0 };
   if (!existsSync(path)) return dir;
   for (const name of await readdir(path)) {
     if (!/\.warc(\.gz)?(\.open)?$/.test(name)) continue;
+    const { size } = await stat(join(path, name));
     dir.files += 1;
-    if (name.endsWith('.open')) dir.open += 1;
-    dir.bytes += (await stat(join(path, name))).size;
+    dir.bytes += size;
+    if (name.endsWith('.open')) {
+      dir.open += 1;
+      dir.open_bytes += size;
+    }
   }
   return dir;
 }
@@ -144,6 +189,16 @@ export function formatStatus(report: StatusReport): string {
       'WARC files (disk)',
       `${w.files} (${humanBytes(w.bytes)})${w.open ? `, ${w.open} being written` : ''} in ${w.path}`,
     ],
+    ...(report.warc_store
+      ? ([
+          ['WARC store', report.warc_store.store],
+          [
+            'WARC files waiting to ship',
+            `${report.warc_store.waiting_files} (${humanBytes(report.warc_store.waiting_bytes)})`,
+          ],
+          ['WARC files shipped', String(report.warc_store.shipped_files)],
+        ] as Array<[string, string]>)
+      : []),
     ['last capture', c.last_capture ?? 'never'],
     ['datasets', `${d.total} (${d.files} files, ${humanBytes(d.bytes)})`],
     ['archive items', String(d.items)],

@@ -104,6 +104,7 @@ describe('status with nothing archived yet', () => {
         last_runs: [],
       });
       expect(formatStatus(report)).toMatch(/^last capture +never$/m);
+      expect(report.warc_store).toBeNull();
       expect(await readdir(parent)).toEqual([]);
     } finally {
       await rm(parent, { recursive: true, force: true });

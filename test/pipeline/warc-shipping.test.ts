@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatStatus, statusReport } from '../../src/commands/status.js';
 import type { Config } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { persistResults } from '../../src/db/persist.js';
@@ -99,6 +100,16 @@ describe('a fleet shipping its WARC files to S3', () => {
         }
         expect((await readdir(join(root, name, 'warcs'))).filter((n) => n.includes('.warc'))).toEqual([]);
       }
+
+      const status = await statusReport(workerConfig('worker-a'), silentLogger);
+      expect(status.warc_store).toEqual({
+        store: `s3://${s3proxy.bucket}/${PREFIX}`,
+        waiting_files: 0,
+        waiting_bytes: 0,
+        shipped_files: expect.any(Number),
+      });
+      expect(status.warc_store!.shipped_files).toBeGreaterThanOrEqual(2);
+      expect(formatStatus(status)).toMatch(/^WARC files waiting to ship +0 \(0 B\)$/m);
 
       // Every file the index names is in the bucket, and nothing else is.
       const indexed = (
