@@ -1,14 +1,18 @@
 // `fileset-ingest verify [--since T] [--metrics-file F]`: a fixity audit of the data directory
-// from its files alone (no database): every closed WARC file under warcs/ and every item of the
-// fs item store. One line per problem, then a summary; exit 1 on any problem.
-import { readdir, rename, stat, writeFile } from 'node:fs/promises';
+// from its files alone (no database): every closed WARC file under warcs/ and in the WARC store,
+// and every item of the fs item store. One line per problem, then a summary; exit 1 on any problem.
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { verifyMetricsText } from '../metrics.js';
 import { FsItemAudit } from '../stores/items/fs-audit.js';
 import { WarcAudit } from '../stores/warc/audit.js';
+import { openWarcDestination } from '../stores/warc/destination.js';
 import { LOCAL_WARC_PREFIX } from '../stores/warc/location.js';
 import { warcFileNames } from '../stores/warc/files.js';
 
@@ -17,13 +21,15 @@ export const usage = `Usage: fileset-ingest verify [--since T] [--metrics-file F
 Audits what FILESET_DATA_DIR holds, from the files alone (no database needed): every closed WARC
 file under warcs/ (read with warcio: one record per gzip member, block and payload digests,
 Content-Length, request/response pairing, revisit originals), and every item of the fs item
-store (files.json sizes and md5/sha1/sha256 against the bytes, previous versions, notes).
+store (files.json sizes and md5/sha1/sha256 against the bytes, previous versions, notes). With
+FILESET_WARC_STORE, the WARC files shipped there too (fs:// in place, s3:// downloaded one at a
+time; an ias3:// store is not audited).
   --since T          only WARC files and items written at or after T (ISO 8601 date or time, or
                      Unix seconds); revisits whose original is older are counted as unchecked
   --metrics-file F   also write the figures in Prometheus text format to F (for node_exporter's
                      textfile collector), replacing it atomically
 stdout: one line per problem, "<file>@<offset>: <what>" or "<item>/<path>: <what>", then a
-summary line {"warc_files", "records", "payload_bytes", "items", "item_files", "problems",
+summary line {"warc_files", "shipped_warc_files", "records", "payload_bytes", "items", "item_files", "problems",
 "unchecked_revisits", "seconds"}.
 Exit status: 0 when everything is intact, 1 when a problem was found, 2 on bad usage, 3 when the
 audit itself failed.`;
@@ -32,6 +38,41 @@ export interface VerifyOptions {
   since?: string;
   metricsFile?: string;
   output?: NodeJS.WritableStream;
+}
+
+/**
+ * The WARC files shipped to FILESET_WARC_STORE, audited where they are: in place for fs://, each
+ * downloaded to a temporary file for s3:// (archive.org items are not listed: not audited).
+ * Returns how many were audited.
+ */
+async function auditWarcStore(config: Config, logger: Logger, warcs: WarcAudit, since?: Date): Promise<number> {
+  if (!config.warc.store) return 0;
+  const destination = await openWarcDestination(config, logger);
+  if (!destination) return 0;
+  let audited = 0;
+  const temp = await mkdtemp(join(tmpdir(), 'fileset-verify-'));
+  try {
+    if (!destination.list) {
+      logger.warn({ store: destination.kind }, 'the WARC store cannot be listed: shipped WARC files are not audited');
+      return 0;
+    }
+    for (const { location, modified } of await destination.list()) {
+      if (since && modified.getTime() < since.getTime()) continue;
+      if (destination.kind === 'fs') {
+        await warcs.file(destination.describe(location), location);
+      } else {
+        const path = join(temp, 'shipped.warc.gz');
+        await pipeline(await destination.read(location), createWriteStream(path));
+        await warcs.file(path, location);
+        await rm(path, { force: true });
+      }
+      audited += 1;
+    }
+    return audited;
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+    await destination.close();
+  }
 }
 
 export function parseSince(text: string): Date {
@@ -58,6 +99,7 @@ export async function run(
     if (since && (await stat(path)).mtimeMs < since.getTime()) continue;
     await warcs.file(path, name);
   }
+  const shipped = await auditWarcStore(config, logger, warcs, since);
   warcs.finish();
 
   const store = config.items.store;
@@ -83,6 +125,7 @@ export async function run(
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const summary = {
     warc_files: warcs.files,
+    shipped_warc_files: shipped,
     records: warcs.records,
     payload_bytes: warcs.payloadBytes,
     items: items?.items ?? 0,

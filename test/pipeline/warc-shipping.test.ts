@@ -7,9 +7,16 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatStatus, statusReport } from '../../src/commands/status.js';
+import { run as verify } from '../../src/commands/verify.js';
 import type { Config } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { persistResults } from '../../src/db/persist.js';
@@ -155,6 +162,35 @@ describe('a fleet shipping its WARC files to S3', () => {
       expect(pywbArchivePath(config)).toBe(`${s3proxy.endpoint}/${s3proxy.bucket}/`);
       for (const filename of filenames)
         await admin.send(new HeadObjectCommand({ Bucket: s3proxy.bucket, Key: filename }));
+
+      // verify audits the shipped files in the bucket, and names a damaged one by its place there.
+      const audit = async () => {
+        const output = new PassThrough();
+        let text = '';
+        output.on('data', (d: Buffer) => (text += d.toString()));
+        const code = await verify(config, silentLogger, [], { output });
+        return { code, lines: text.trim().split('\n') };
+      };
+      const intact = await audit();
+      expect(intact.code).toBe(0);
+      expect(JSON.parse(intact.lines.at(-1)!)).toMatchObject({
+        warc_files: indexed.length,
+        shipped_warc_files: indexed.length,
+        problems: 0,
+      });
+      const victim = indexed.at(-1)!;
+      const bytes = Buffer.from(
+        await (
+          await admin.send(new GetObjectCommand({ Bucket: s3proxy.bucket, Key: victim }))
+        ).Body!.transformToByteArray(),
+      );
+      const flipped = Buffer.from(bytes);
+      flipped[flipped.length - 20]! ^= 0xff;
+      await admin.send(new PutObjectCommand({ Bucket: s3proxy.bucket, Key: victim, Body: flipped }));
+      const damaged = await audit();
+      expect(damaged.code).toBe(1);
+      expect(damaged.lines[0]).toMatch(new RegExp(`^${victim.replace(/\./g, '\\.')}@\\d+: `));
+      await admin.send(new PutObjectCommand({ Bucket: s3proxy.bucket, Key: victim, Body: bytes }));
 
       // A fresh worker on an empty data directory answers from the shared index.
       const fresh = await openRuntime(workerConfig('worker-c'), silentLogger);

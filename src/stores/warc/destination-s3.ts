@@ -2,7 +2,13 @@
 // S3 failures. Its own module, so that the AWS SDK is loaded only when an s3 store is configured.
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import type { Config } from '../../config.js';
 import { InfrastructureError } from '../../errors.js';
 import { redactUrl, type Logger } from '../../logger.js';
@@ -75,6 +81,25 @@ export class S3Destination implements WarcDestination {
     } catch (err) {
       throw storeError(err, 'read', `get ${location}`);
     }
+  }
+
+  async list(): Promise<Array<{ location: string; modified: Date }>> {
+    const found: Array<{ location: string; modified: Date }> = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.#client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.prefix}/`, ContinuationToken: token }),
+        );
+        for (const object of page.Contents ?? [])
+          if (object.Key?.endsWith('.warc.gz') && !object.Key.slice(this.prefix.length + 1).includes('/'))
+            found.push({ location: object.Key, modified: object.LastModified ?? new Date(0) });
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw storeError(err, 'read', `list ${this.prefix}/`);
+    }
+    return found.sort((a, b) => (a.location < b.location ? -1 : 1));
   }
 
   describe(location: string): string {

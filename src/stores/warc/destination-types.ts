@@ -26,6 +26,11 @@ export interface WarcDestination {
   stat(name: string): Promise<StoredWarc | null>;
   /** The bytes of a shipped file (a location as location() gives it). */
   read(location: string): Promise<Readable>;
+  /**
+   * The WARC files the store holds, by location, with when each was stored, for an audit; absent
+   * where the store cannot list them cheaply (archive.org: items are found by search only).
+   */
+  list?(): Promise<Array<{ location: string; modified: Date }>>;
   /** Where a location is, for people (a path or URL, never with credentials). */
   describe(location: string): string;
   close(): Promise<void>;

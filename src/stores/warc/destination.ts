@@ -13,7 +13,7 @@
 //                           md5 and sha1 archive.org lists for the file in its metadata API
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Config } from '../../config.js';
@@ -172,6 +172,18 @@ export class FsDestination implements WarcDestination {
 
   async read(location: string): Promise<Readable> {
     return createReadStream(this.describe(location));
+  }
+
+  async list(): Promise<Array<{ location: string; modified: Date }>> {
+    const dir = join(this.root, this.prefix);
+    const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw err;
+    });
+    const found: Array<{ location: string; modified: Date }> = [];
+    for (const name of names.filter((n) => n.endsWith('.warc.gz')).sort())
+      found.push({ location: this.location(name), modified: (await stat(join(dir, name))).mtime });
+    return found;
   }
 
   describe(location: string): string {

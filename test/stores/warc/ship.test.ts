@@ -6,7 +6,10 @@ import { readFile, readdir, rm, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { run as verify } from '../../../src/commands/verify.js';
+import { loadConfig } from '../../../src/config.js';
 import { openDatabase, type Database } from '../../../src/db/database.js';
 import { migrate } from '../../../src/db/migrate.js';
 import { createIas3ItemStore } from '../../../src/stores/items/ias3.js';
@@ -351,6 +354,38 @@ describe('a WARC store outage', () => {
     expect(await next.shipAll()).toEqual(names);
     await destination.close();
   }, 180_000);
+});
+
+describe('verify with an fs:// WARC store', () => {
+  it('audits the shipped files in place and names a damaged one by its place there', async () => {
+    const store = join(root, 'verified-store');
+    const destination = new FsDestination(store, 'warcs');
+    const { dir, names } = await writeWarcs(2);
+    await new WarcShipper({ dir, destination, db, logger: silentLogger }).shipAll();
+    const config = loadConfig({
+      FILESET_DATA_DIR: join(dir, '..'),
+      FILESET_WARC_STORE: `fs://${store}/warcs`,
+      FILESET_LOG_LEVEL: 'silent',
+    });
+    const audit = async () => {
+      const output = new PassThrough();
+      let text = '';
+      output.on('data', (d: Buffer) => (text += d.toString()));
+      const code = await verify(config, silentLogger, [], { output });
+      return { code, lines: text.trim().split('\n') };
+    };
+    const intact = await audit();
+    expect(intact.code).toBe(0);
+    expect(JSON.parse(intact.lines.at(-1)!)).toMatchObject({ warc_files: 2, shipped_warc_files: 2, problems: 0 });
+
+    const path = join(store, 'warcs', names[1]!);
+    const bytes = await readFile(path);
+    bytes[bytes.length - 20]! ^= 0xff;
+    await writeFile(path, bytes);
+    const damaged = await audit();
+    expect(damaged.code).toBe(1);
+    expect(damaged.lines[0]!.startsWith(`warcs/${names[1]!}@`)).toBe(true);
+  }, 120_000);
 });
 
 describe('warcItem', () => {
