@@ -10,7 +10,8 @@
 // match the bytes served or whose names leave the item.
 // CI runs a fixed seed and FILESET_FUZZ_RUNS cases per platform; a long campaign by hand:
 //   FILESET_FUZZ_RUNS=2000 FILESET_FUZZ_SEED=<n> npx vitest run test/pipeline/ingest-fuzz.test.ts
-// (FILESET_FUZZ_PLATFORM=<name> runs one platform only.)
+// (FILESET_FUZZ_PLATFORM=<name> runs one platform only; FILESET_FUZZ_PATH=<path> with the same seed
+// replays the failing case fast-check printed.)
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -31,6 +32,8 @@ import { FIXTURES, serveZenodoRecord } from '../support/zenodo-site.js';
 const RUNS = Number(process.env.FILESET_FUZZ_RUNS ?? 15);
 const SEED = Number(process.env.FILESET_FUZZ_SEED ?? 12);
 const ONLY = process.env.FILESET_FUZZ_PLATFORM;
+/** Replays one failure: the `path` fast-check printed with its seed. */
+const PATH = process.env.FILESET_FUZZ_PATH;
 
 const SHRINK_ABOVE = 1 << 20;
 const SHRINK_TO = 64 * 1024;
@@ -334,77 +337,83 @@ describe.each(platforms)('generated hostile answers: %s', (platform) => {
   const datasets = DATASETS.get(platform)!;
   const statuses = new Map<string, number>();
 
-  it(`never end in internal-error, a stack, a local path or a manifest that lies (${RUNS} runs, seed ${SEED})`, async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.nat({ max: datasets.length - 1 }),
-        fc.array(fc.tuple(fc.nat(), mutationArb), { maxLength: 4 }),
-        fc.array(spoilArb, { minLength: 1, maxLength: 6 }),
-        fc.boolean(),
-        fc.nat({ max: 9 }),
-        async (which, mutations, spoils, asFileCoin, asFileDice) => {
-          const dataset = datasets[which]!;
-          const jsonRoutes = dataset.routes
-            .map(([, route], i) => [i, route] as const)
-            .filter(([, route]) => /json/.test(route.headers?.['Content-Type'] ?? ''));
-          const bodies = dataset.routes.map(([, route]) => route.body);
-          for (const [n, mutation] of mutations) {
-            if (!jsonRoutes.length) break;
-            const i = jsonRoutes[n % jsonRoutes.length]![0];
-            try {
-              const json = JSON.parse(bodies[i]!.toString('utf8')) as unknown;
-              bodies[i] = Buffer.from(JSON.stringify(mutate(json, mutation)));
-            } catch {
-              // A recorded body that is not JSON stays as recorded.
-            }
-          }
-          server.plan = new Map(
-            dataset.routes.map(([path, route], i) => [
-              path,
-              { route: { ...route, body: bodies[i]! }, spoil: spoils[i % spoils.length]! },
-            ]),
-          );
-          server.plan.set('/data.bin', {
-            route: { body: Buffer.from('a,b\n1,2\n'), headers: { 'Content-Type': 'text/csv' } },
-            spoil: spoils[0]!,
-          });
-          const asFile = asFileCoin && asFileDice === 0;
-          const base_url = asFile ? 'https://files.example.org/data.bin' : dataset.url;
-          const { result } = await ingestFileset({ base_url, force_recrawl: true }, rt.deps);
-          statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
-
-          FilesetResultSchema.parse(result);
-          expect(STATUSES).toContain(result.status);
-          expect(result.status, result.error_message ?? undefined).not.toBe('internal-error');
-          const text = JSON.stringify(result);
-          expect(text).not.toMatch(/\\n\s*at [\w.<]+ \(| {4}at [\w.<]+ \(/);
-          for (const s of strings(result)) {
-            expect(s).not.toContain(rt.dataDir);
-            expect(s).not.toContain(tmpdir());
-          }
-          if (result.status.startsWith('success')) {
-            const served = new Set(
-              [...server.plan.values()].flatMap(({ route, spoil }) => {
-                const sent = render({ route, spoil });
-                const body = sent.subarray(sent.indexOf('\r\n\r\n') + 4);
-                return [`${sha1(route.body)}:${route.body.length}`, `${sha1(body)}:${body.length}`];
-              }),
-            );
-            for (const entry of result.manifest ?? []) {
-              expect(entry.path).not.toMatch(/^[/\\]|^[A-Za-z]:|(^|[/\\])\.\.([/\\]|$)|\0/);
-              if (entry.status === 'success' && result.status !== 'success-existing') {
-                expect(served, `${entry.path} archived as ${entry.sha1}:${entry.size}`).toContain(
-                  `${entry.sha1}:${entry.size}`,
-                );
+  it(
+    `never end in internal-error, a stack, a local path or a manifest that lies (${RUNS} runs, seed ${SEED})`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.nat({ max: datasets.length - 1 }),
+          fc.array(fc.tuple(fc.nat(), mutationArb), { maxLength: 4 }),
+          fc.array(spoilArb, { minLength: 1, maxLength: 6 }),
+          fc.boolean(),
+          fc.nat({ max: 9 }),
+          async (which, mutations, spoils, asFileCoin, asFileDice) => {
+            const dataset = datasets[which]!;
+            const jsonRoutes = dataset.routes
+              .map(([, route], i) => [i, route] as const)
+              .filter(([, route]) => /json/.test(route.headers?.['Content-Type'] ?? ''));
+            const bodies = dataset.routes.map(([, route]) => route.body);
+            for (const [n, mutation] of mutations) {
+              if (!jsonRoutes.length) break;
+              const i = jsonRoutes[n % jsonRoutes.length]![0];
+              try {
+                const json = JSON.parse(bodies[i]!.toString('utf8')) as unknown;
+                bodies[i] = Buffer.from(JSON.stringify(mutate(json, mutation)));
+              } catch {
+                // A recorded body that is not JSON stays as recorded.
               }
             }
-          }
-        },
-      ),
-      // A run that never ends is a defect too: fast-check fails it, with its input, past this bound.
-      { numRuns: RUNS, seed: SEED, endOnFailure: true, timeout: 60_000 },
-    );
-    // The counts by status, for the report.
-    console.log(`fuzz ${platform}: ${RUNS} runs, seed ${SEED}:`, Object.fromEntries([...statuses].sort()));
-  });
+            server.plan = new Map(
+              dataset.routes.map(([path, route], i) => [
+                path,
+                { route: { ...route, body: bodies[i]! }, spoil: spoils[i % spoils.length]! },
+              ]),
+            );
+            server.plan.set('/data.bin', {
+              route: { body: Buffer.from('a,b\n1,2\n'), headers: { 'Content-Type': 'text/csv' } },
+              spoil: spoils[0]!,
+            });
+            const asFile = asFileCoin && asFileDice === 0;
+            const base_url = asFile ? 'https://files.example.org/data.bin' : dataset.url;
+            const { result } = await ingestFileset({ base_url, force_recrawl: true }, rt.deps);
+            statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
+
+            FilesetResultSchema.parse(result);
+            expect(STATUSES).toContain(result.status);
+            expect(result.status, result.error_message ?? undefined).not.toBe('internal-error');
+            const text = JSON.stringify(result);
+            expect(text).not.toMatch(/\\n\s*at [\w.<]+ \(| {4}at [\w.<]+ \(/);
+            for (const s of strings(result)) {
+              expect(s).not.toContain(rt.dataDir);
+              expect(s).not.toContain(tmpdir());
+            }
+            if (result.status.startsWith('success')) {
+              const served = new Set(
+                [...server.plan.values()].flatMap(({ route, spoil }) => {
+                  const sent = render({ route, spoil });
+                  const body = sent.subarray(sent.indexOf('\r\n\r\n') + 4);
+                  return [`${sha1(route.body)}:${route.body.length}`, `${sha1(body)}:${body.length}`];
+                }),
+              );
+              for (const entry of result.manifest ?? []) {
+                expect(entry.path, `${result.ingest_strategy ?? ''} ${result.status}`).not.toMatch(
+                  /^[/\\]|^[A-Za-z]:|(^|[/\\])\.\.([/\\]|$)|\0/,
+                );
+                if (entry.status === 'success' && result.status !== 'success-existing') {
+                  expect(served, `${entry.path} archived as ${entry.sha1}:${entry.size}`).toContain(
+                    `${entry.sha1}:${entry.size}`,
+                  );
+                }
+              }
+            }
+          },
+        ),
+        // A run that never ends is a defect too: fast-check fails it, with its input, past this bound.
+        { numRuns: RUNS, seed: SEED, endOnFailure: true, timeout: 60_000, ...(PATH ? { path: PATH } : {}) },
+      );
+      // The counts by status, for the report.
+      console.log(`fuzz ${platform}: ${RUNS} runs, seed ${SEED}:`, Object.fromEntries([...statuses].sort()));
+    },
+    240_000 + RUNS * 2_000,
+  );
 });
