@@ -6,7 +6,7 @@
 // fail with a transient error, so that the caller's own retry starts the transfer over.
 import { Readable } from 'node:stream';
 import { NetworkError } from '../errors.js';
-import { discard } from './body.js';
+import { countBody, discard } from './body.js';
 import type { HttpClient, HttpRequestOptions, HttpResponse } from './client.js';
 import { errorCode, isRetryableError } from './failures.js';
 import { abortable, backoffDelay, retry } from '../retry.js';
@@ -76,12 +76,15 @@ export function resumable(client: HttpClient, response: HttpResponse, options: R
           },
           ...(options.budget ? { budget: options.budget } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
-          ...(options.onBytes ? { onBytes: options.onBytes } : {}),
         });
+        const onBytes = options.onBytes;
         if (next.statusCode === 206 && continues(next.header('content-range'), received, total!)) {
+          if (onBytes) countBody(next.body, onBytes);
           body = next.body;
         } else if (next.statusCode === 200 && sameVersion(response, next, total!)) {
-          // No Range support, but the same file again: its first bytes are the ones we have.
+          // No Range support, but the same file again: its first bytes are the ones we have, and
+          // were counted as they came the first time.
+          if (onBytes) countBody(next.body, pastReceived(onBytes, received));
           body = Readable.from(skip(next.body, received));
         } else {
           await discard(next.body);
@@ -105,6 +108,19 @@ function sameVersion(first: HttpResponse, again: HttpResponse, total: number): b
   if (etag) return strongEtag(again.header('etag')) === etag;
   const modified = first.header('last-modified');
   return modified !== undefined && again.header('last-modified') === modified;
+}
+
+/**
+ * `onBytes` told only of bytes past the first `received` of a new response: a server without
+ * Range support sends the whole file again, and the bytes we already have were counted once.
+ */
+function pastReceived(onBytes: (bytes: number) => void, received: number): (bytes: number) => void {
+  let resent = received;
+  return (bytes) => {
+    const already = Math.min(resent, bytes);
+    resent -= already;
+    if (bytes > already) onBytes(bytes - already);
+  };
 }
 
 /** A body without its first `bytes` bytes. */

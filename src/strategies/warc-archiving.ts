@@ -6,6 +6,7 @@ import { resumable, retryTransfer, RetryBudget } from '../http/resume.js';
 import type { PlatformFile, PlatformItem } from '../platforms/types.js';
 import type { CaptureResult } from '../schemas/index.js';
 import type { FileStatus } from '../schemas/statuses.js';
+import { isSafeItemPath } from '../stores/items/types.js';
 import type { Capture } from '../stores/warc/capture-index.js';
 import { captureResponse, cdxFromCapture, type CapturedResponse } from '../capture/web-capture.js';
 import { mapLimit } from '../map-limit.js';
@@ -137,6 +138,14 @@ export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Pr
   return mapLimit(item.manifest, ctx.config.downloadConcurrency, async (file) => {
     if (file.restricted) {
       return { entry: wireEntry(file, 'platform-restricted'), message: `${file.path}: restricted by the platform` };
+    }
+    // No file of a WARC capture is written under its path, but whoever unpacks the fileset from its
+    // manifest does: the paths an item refuses are refused here too.
+    if (!isSafeItemPath(file.path)) {
+      return {
+        entry: wireEntry(file, 'unsafe-path'),
+        message: `unsafe path in the manifest: ${JSON.stringify(file.path)}`,
+      };
     }
     // A file captured during this ingest (the landing page itself) is new, not "exists".
     const lookForCopy = ctx.request.force_recrawl !== true && !file.prefetched;

@@ -1,4 +1,5 @@
 // web-fileset: every file of a small dataset captured into the WARC store.
+import { isSafeItemPath } from '../stores/items/types.js';
 import type { ArchiveStrategy } from './types.js';
 import { summarise } from './outcomes.js';
 import { archiveFiles, findExisting } from './warc-archiving.js';
@@ -8,7 +9,7 @@ export const webFileset: ArchiveStrategy = {
 
   async checkExisting(item, ctx) {
     const open = item.manifest.filter((f) => !f.restricted);
-    if (!open.length || open.length !== item.manifest.length) return null;
+    if (!open.length || open.length !== item.manifest.length || !open.every((f) => isSafeItemPath(f.path))) return null;
     const found = [];
     for (const file of open) {
       const existing = await findExisting(file, ctx);

@@ -17,6 +17,7 @@ import { contentDecoder, discard } from '../http/body.js';
 import type { HttpResponse } from '../http/client.js';
 import { followRedirects } from '../http/redirects.js';
 import { chooseMimetype } from '../mimetype.js';
+import { abortable, backoffDelay } from '../retry.js';
 import type { PlatformFile } from '../platforms/types.js';
 import type { FileMeta, Terminal } from '../schemas/index.js';
 import type { FileStatus } from '../schemas/statuses.js';
@@ -99,7 +100,14 @@ async function download(
   let attemptsLeft = ctx.config.http.retries + 1;
   let freshAfterMismatch = false;
   let problem = '';
+  const { backoff, sleep } = ctx.http.retryTiming;
+  let waits = 0;
+  let dropped = false;
   while (attemptsLeft-- > 0) {
+    // A dropped transfer is tried again after the client's backoff, as every retry is: at once, a
+    // server that just failed is asked again before it could recover.
+    if (dropped) await abortable(sleep(backoffDelay(waits++, backoff), ctx.signal), ctx.signal);
+    dropped = false;
     if (part.size > limit) await part.reset();
     let response: HttpResponse;
     const onFileBytes = ctx.onFileBytes;
@@ -157,6 +165,7 @@ async function download(
       // A decoded part's offsets are not the server's: it cannot be resumed.
       if (decoder) await part.reset();
       problem = describeError(err);
+      dropped = true;
       continue;
     }
     // A body framed by the connection's end that stopped short is a dropped connection too.
@@ -164,6 +173,7 @@ async function download(
       response.header('content-length') === undefined && response.header('transfer-encoding') === undefined;
     if (closeDelimited && !decoder && typeof file.size === 'number' && part.size < file.size && part.size > before) {
       problem = `the connection closed after ${part.size} of ${file.size} bytes`;
+      dropped = true;
       continue;
     }
     const outcome = await complete(file, work, part, response, when);

@@ -221,6 +221,36 @@ describe('a download whose connection drops', () => {
     }
   });
 
+  it('counts the bytes of a file once in the progress, even when a server without Range sends it whole again', async () => {
+    for (const [fault, offset] of [
+      ['mid-body', 65_536],
+      ['short-body', 150_000],
+    ] as Array<[Fault, number]>) {
+      for (const ranges of [true, false]) {
+        server.plan = { fault, offset, ranges, failures: 2 };
+        server.fileRequests = [];
+        const rt = await testRuntime(origin, { FILESET_HTTP_RETRIES: '4' }, ['https://zenodo.org']);
+        runtimes.push(rt);
+        const counted = new Map<string, number>();
+        let peak = 0;
+        const { result } = await ingestFileset(
+          { base_url: 'https://zenodo.org/records/7078768' },
+          {
+            ...rt.deps,
+            onProgress: (event) => {
+              if (event.phase !== 'file-bytes') return;
+              const now = (event.start ? 0 : (counted.get(event.path) ?? 0)) + event.bytes;
+              counted.set(event.path, now);
+              peak = Math.max(peak, now);
+            },
+          },
+        );
+        expect([fault, ranges, result.status, server.fileRequests.length]).toEqual([fault, ranges, 'success-file', 3]);
+        expect([fault, ranges, peak, [...counted.values()]]).toEqual([fault, ranges, FILE.length, [FILE.length]]);
+      }
+    }
+  });
+
   it('of a platform API answer: asked for again, the same outcome every run', async () => {
     for (const [fault, offset] of [
       ['mid-body', 100],

@@ -272,6 +272,34 @@ describe('archiveorg-fileset', () => {
     expect(await h.items.listFiles(ITEM)).toContainEqual(STORED['datapackage.json']);
   });
 
+  it('waits the client backoff before each retry of a dropped download (fails twice, then succeeds)', async () => {
+    const waits: number[] = [];
+    const { item, files } = await setup(
+      {
+        'datapackage.json': {
+          dropAfter: 700,
+          drops: 2,
+          beforeDrop: () => sizeReached(partOf('datapackage.json'), 700),
+        },
+      },
+      {
+        env: { FILESET_HTTP_RETRIES: '2' },
+        sleep: (ms) => {
+          waits.push(ms);
+          return Promise.resolve();
+        },
+      },
+    );
+    const result = await archiveorgFileset.process(item, h.ctx);
+    expect(files['datapackage.json'].ranges).toHaveLength(3);
+    expect(files['datapackage.json'].ranges.slice(0, 2)).toEqual([undefined, 'bytes=700-']);
+    expect(result.manifest[2]).toEqual(uploaded('datapackage.json'));
+    // Two drops, two waits of the client's jittered doubling backoff (base 1 ms in tests): at most 1, then 2 ms.
+    expect(waits).toHaveLength(2);
+    expect(waits[0]).toBeLessThanOrEqual(1);
+    expect(waits[1]).toBeLessThanOrEqual(2);
+  });
+
   it('restarts cleanly when the server ignores Range and answers 200', async () => {
     const { item, files } = await setup({
       'datapackage.json': {

@@ -6,6 +6,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Config } from '../../src/config.js';
+import { HttpClient } from '../../src/http/client.js';
 import { zenodo } from '../../src/platforms/zenodo.js';
 import type { PlatformItem } from '../../src/platforms/types.js';
 import { createFsItemStore } from '../../src/stores/items/fs.js';
@@ -38,7 +39,13 @@ export interface ItemHarness {
 
 export async function itemHarness(
   origin: string,
-  options: { env?: Record<string, string>; wrap?: (store: ItemStore) => ItemStore; forceRecrawl?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    wrap?: (store: ItemStore) => ItemStore;
+    forceRecrawl?: boolean;
+    /** Replaces the HTTP client's timer (its retries' waits). */
+    sleep?: (ms: number) => Promise<void>;
+  } = {},
 ): Promise<ItemHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'archiveorg-strategy-'));
   const config = testConfig(origin, { FILESET_DATA_DIR: dir, ...options.env }, ['https://zenodo.org']);
@@ -46,7 +53,9 @@ export async function itemHarness(
   const now = () => clock.now;
   const fsStore = createFsItemStore({ root: join(dir, 'items'), logger: silentLogger, now });
   const items = options.wrap ? options.wrap(fsStore) : fsStore;
-  const http = testHttp(config);
+  const http = options.sleep
+    ? new HttpClient({ config, logger: silentLogger, retryBaseDelayMs: 1, sleep: options.sleep })
+    : testHttp(config);
   const workDir = join(dir, 'work');
   const ctx: StrategyContext = {
     config,
@@ -118,8 +127,10 @@ export interface ServedFile extends Route {
 }
 
 export interface ServeOptions {
-  /** On the first response only, send this many bytes of the body, then cut the connection. */
+  /** On the first response only (`drops` responses), send this many bytes of the body, then cut the connection. */
   dropAfter?: number;
+  /** How many responses `dropAfter` cuts (default 1). */
+  drops?: number;
   /** Cut only once this resolves (e.g. when the client has written those bytes to disk). */
   beforeDrop?: () => Promise<void>;
   /** Answer every request with 200 and the whole file. */
@@ -129,7 +140,7 @@ export interface ServeOptions {
 
 /** A file route that answers `Range: bytes=N-` with 206 (unless `ignoreRange`), and can drop the connection once. */
 export function servedFile(bytes: Buffer, options: ServeOptions = {}): ServedFile {
-  let drop = options.dropAfter;
+  let drops = options.dropAfter === undefined ? 0 : (options.drops ?? 1);
   const served: ServedFile = {
     bytes,
     ranges: [],
@@ -149,9 +160,9 @@ export function servedFile(bytes: Buffer, options: ServeOptions = {}): ServedFil
         'Content-Length': String(body.length),
         ...(m ? { 'Content-Range': `bytes ${start}-${served.bytes.length - 1}/${served.bytes.length}` } : {}),
       });
-      if (drop !== undefined) {
-        const cut = drop;
-        drop = undefined;
+      if (drops > 0) {
+        const cut = options.dropAfter!;
+        drops -= 1;
         res.write(
           body.subarray(0, cut),
           () => void (options.beforeDrop?.() ?? Promise.resolve()).then(() => res.socket?.destroy()),
