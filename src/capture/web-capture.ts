@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { BodyTooLargeError, describeError, PlatformDownloadError } from '../errors.js';
 import { contentDecoder } from '../http/body.js';
 import { BodySpool, DEFLATE_WHILE_DOWNLOADING_MIN } from './body-spool.js';
+import { OffThreadHash } from './hash-thread.js';
 import type { HttpResponse } from '../http/client.js';
 import { chooseMimetype, mediaType } from '../mimetype.js';
 import type { Cdx, FileMeta, Terminal } from '../schemas/result.js';
@@ -52,6 +53,12 @@ export interface CapturedResponse {
 }
 
 const SNIFF_BYTES = 512;
+/**
+ * Bodies declared at least this large have their md5 and sha256 computed on the hash thread (the
+ * two sha1s stay here, which splits the hashing about evenly); for smaller ones a message to the
+ * thread costs more than it saves.
+ */
+const OFF_THREAD_MIN = DEFLATE_WHILE_DOWNLOADING_MIN;
 
 export function warcDatetime(date: Date): string {
   return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -90,20 +97,25 @@ export async function captureResponse(
   const decodedPath = options.keepBody && decoder ? `${spoolPath}.body` : undefined;
   const bodyPath = options.keepBody ? (decodedPath ?? spoolPath) : undefined;
 
-  const hashes = new BodyHashes(responseHead, encoding, decoder, options.maxBytes, decodedPath);
+  const declared = Number(response.header('content-length') ?? 0);
+  const offThread = !decoder && declared >= OFF_THREAD_MIN;
   const spool = await openSpool(deps, response, spoolPath, bodyPath === spoolPath);
+  const hashes = new BodyHashes(responseHead, encoding, decoder, options.maxBytes, decodedPath, offThread);
+  let file: { size: number; sha1hex: string; md5hex: string; sha256hex: string };
+  let payloadSha1: Buffer;
   try {
     await pipeline(response.body, hashes, spool, { signal: options.signal });
     await hashes.decoded();
+    payloadSha1 = hashes.payloadSha1.digest();
+    file = await hashes.fileDigests(payloadSha1);
   } catch (err) {
+    hashes.dropOffThread();
     await Promise.all([spool.discard(), decodedPath ? rm(decodedPath, { force: true }) : null]);
     throw err;
   }
 
   const contentType = mediaType(response.header('content-type'));
-  const payloadSha1 = hashes.payloadSha1.digest();
   const payloadSha1b32 = sha1Base32(payloadSha1);
-  const file = hashes.fileDigests(payloadSha1);
   const fileMeta: FileMeta = {
     size_bytes: file.size,
     sha1hex: file.sha1hex,
@@ -272,13 +284,15 @@ export function httpResponseHead(response: HttpResponse): Buffer {
 /**
  * Hashes the raw payload (WARC digests) and the decoded file (md5, sha1, sha256) in one pass.
  * With identity encoding raw and decoded are the same bytes, so the file sha1 is the payload sha1.
+ * `offThread` (identity encoding only): md5 and sha256 on the hash thread.
  */
 class BodyHashes extends Transform {
   readonly payloadSha1 = createHash('sha1');
   readonly blockSha1 = createHash('sha1');
   rawLength = 0;
-  private readonly md5 = createHash('md5');
-  private readonly sha256 = createHash('sha256');
+  private readonly md5: Hash | null;
+  private readonly sha256: Hash | null;
+  private readonly offThread: OffThreadHash | null;
   private readonly decodedSha1: Hash | null;
   private decodedLength = 0;
   private readonly sniff: Buffer[] = [];
@@ -291,8 +305,12 @@ class BodyHashes extends Transform {
     private readonly decoder: Transform | null,
     private readonly maxBytes: number | undefined,
     decodedPath: string | undefined,
+    offThread: boolean,
   ) {
     super({ highWaterMark: 1 << 20 });
+    this.offThread = offThread && !decoder ? new OffThreadHash(['md5', 'sha256']) : null;
+    this.md5 = this.offThread ? null : createHash('md5');
+    this.sha256 = this.offThread ? null : createHash('sha256');
     this.blockSha1.update(responseHead);
     this.decodedSha1 = this.decoder ? createHash('sha1') : null;
     if (this.decoder) {
@@ -339,6 +357,11 @@ class BodyHashes extends Transform {
       }
     } else {
       this.onDecoded(chunk);
+      const ready = this.offThread?.ready();
+      if (ready) {
+        ready.then(() => callback(null, chunk), callback);
+        return;
+      }
     }
     callback(null, chunk);
   }
@@ -354,8 +377,9 @@ class BodyHashes extends Transform {
 
   private onDecoded(chunk: Buffer): void {
     this.decodedLength += chunk.length;
-    this.md5.update(chunk);
-    this.sha256.update(chunk);
+    this.offThread?.update(chunk);
+    this.md5?.update(chunk);
+    this.sha256?.update(chunk);
     this.decodedSha1?.update(chunk);
     if (this.sniffLength < SNIFF_BYTES) {
       this.sniff.push(chunk.subarray(0, SNIFF_BYTES - this.sniffLength));
@@ -368,13 +392,23 @@ class BodyHashes extends Transform {
   }
 
   /** The decoded file's digests; with identity encoding its sha1 is the payload sha1 already taken. */
-  fileDigests(payloadSha1: Buffer): { size: number; sha1hex: string; md5hex: string; sha256hex: string } {
+  async fileDigests(
+    payloadSha1: Buffer,
+  ): Promise<{ size: number; sha1hex: string; md5hex: string; sha256hex: string }> {
+    const [md5hex, sha256hex] = this.offThread
+      ? await this.offThread.digest()
+      : [this.md5!.digest('hex'), this.sha256!.digest('hex')];
     return {
       size: this.decodedLength,
       sha1hex: this.decodedSha1 ? this.decodedSha1.digest('hex') : payloadSha1.toString('hex'),
-      md5hex: this.md5.digest('hex'),
-      sha256hex: this.sha256.digest('hex'),
+      md5hex: md5hex!,
+      sha256hex: sha256hex!,
     };
+  }
+
+  /** Ends the hash thread's session after a failure. */
+  dropOffThread(): void {
+    this.offThread?.drop();
   }
 }
 
