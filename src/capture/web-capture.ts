@@ -99,7 +99,7 @@ export async function captureResponse(
 
   const declared = Number(response.header('content-length') ?? 0);
   const offThread = !decoder && declared >= OFF_THREAD_MIN;
-  const spool = await openSpool(deps, response, spoolPath, bodyPath === spoolPath);
+  const spool = await openSpool(deps, response, spoolPath, bodyPath === spoolPath, responseHead);
   const hashes = new BodyHashes(responseHead, encoding, decoder, options.maxBytes, decodedPath, offThread);
   let file: { size: number; sha1hex: string; md5hex: string; sha256hex: string };
   let payloadSha1: Buffer;
@@ -191,12 +191,14 @@ async function openSpool(
   response: HttpResponse,
   path: string,
   keptAsIs: boolean,
+  responseHead: Buffer,
 ): Promise<BodySpool> {
   if (keptAsIs) return BodySpool.toFile(path);
   const declared = Number(response.header('content-length') ?? 0);
   if (deps.writer && declared >= DEFLATE_WHILE_DOWNLOADING_MIN) {
     await mkdir(dirname(path), { recursive: true });
-    return BodySpool.deflating(await deps.writer.createDeflatedSpool(path));
+    const headBytes = httpRequestHead(response).length + responseHead.length + 2 * Buffer.byteLength(response.url);
+    return BodySpool.deflating(await deps.writer.createDeflatedSpool(path, { declaredLength: declared, headBytes }));
   }
   return BodySpool.inMemory(path);
 }
