@@ -54,9 +54,9 @@ export interface CapturedResponse {
 
 const SNIFF_BYTES = 512;
 /**
- * Bodies declared at least this large have their md5 and sha256 computed on the hash thread (the
- * two sha1s stay here, which splits the hashing about evenly); for smaller ones a message to the
- * thread costs more than it saves.
+ * Bodies declared at least this large have their md5, sha256 and payload sha1 computed on the
+ * hash thread, the block sha1 here (this thread also parses HTTP and frames the deflate blocks);
+ * for smaller ones a message to the thread costs more than it saves.
  */
 const OFF_THREAD_MIN = DEFLATE_WHILE_DOWNLOADING_MIN;
 
@@ -106,8 +106,7 @@ export async function captureResponse(
   try {
     await pipeline(response.body, hashes, spool, { signal: options.signal });
     await hashes.decoded();
-    payloadSha1 = hashes.payloadSha1.digest();
-    file = await hashes.fileDigests(payloadSha1);
+    ({ payloadSha1, file } = await hashes.digests());
   } catch (err) {
     hashes.dropOffThread();
     await Promise.all([spool.discard(), decodedPath ? rm(decodedPath, { force: true }) : null]);
@@ -286,10 +285,11 @@ export function httpResponseHead(response: HttpResponse): Buffer {
 /**
  * Hashes the raw payload (WARC digests) and the decoded file (md5, sha1, sha256) in one pass.
  * With identity encoding raw and decoded are the same bytes, so the file sha1 is the payload sha1.
- * `offThread` (identity encoding only): md5 and sha256 on the hash thread.
+ * `offThread` (identity encoding only): md5, sha256 and the payload sha1 on the hash thread, the
+ * block sha1 here (the block digest covers the head too, so it cannot be derived from the other).
  */
 class BodyHashes extends Transform {
-  readonly payloadSha1 = createHash('sha1');
+  private readonly payloadSha1: Hash | null;
   readonly blockSha1 = createHash('sha1');
   rawLength = 0;
   private readonly md5: Hash | null;
@@ -310,7 +310,8 @@ class BodyHashes extends Transform {
     offThread: boolean,
   ) {
     super({ highWaterMark: 1 << 20 });
-    this.offThread = offThread && !decoder ? new OffThreadHash(['md5', 'sha256']) : null;
+    this.offThread = offThread && !decoder ? new OffThreadHash(['md5', 'sha256', 'sha1']) : null;
+    this.payloadSha1 = this.offThread ? null : createHash('sha1');
     this.md5 = this.offThread ? null : createHash('md5');
     this.sha256 = this.offThread ? null : createHash('sha256');
     this.blockSha1.update(responseHead);
@@ -350,7 +351,7 @@ class BodyHashes extends Transform {
       callback(new BodyTooLargeError(`body exceeds the limit of ${this.maxBytes} bytes`));
       return;
     }
-    this.payloadSha1.update(chunk);
+    this.payloadSha1?.update(chunk);
     this.blockSha1.update(chunk);
     if (this.decoder) {
       if (!this.decoder.write(chunk)) {
@@ -393,18 +394,26 @@ class BodyHashes extends Transform {
     return Buffer.concat(this.sniff);
   }
 
-  /** The decoded file's digests; with identity encoding its sha1 is the payload sha1 already taken. */
-  async fileDigests(
-    payloadSha1: Buffer,
-  ): Promise<{ size: number; sha1hex: string; md5hex: string; sha256hex: string }> {
-    const [md5hex, sha256hex] = this.offThread
+  /**
+   * The payload's sha1 (WARC-Payload-Digest) and the decoded file's digests; with identity
+   * encoding the file's sha1 is the payload's.
+   */
+  async digests(): Promise<{
+    payloadSha1: Buffer;
+    file: { size: number; sha1hex: string; md5hex: string; sha256hex: string };
+  }> {
+    const [md5hex, sha256hex, sha1hex] = this.offThread
       ? await this.offThread.digest()
-      : [this.md5!.digest('hex'), this.sha256!.digest('hex')];
+      : [this.md5!.digest('hex'), this.sha256!.digest('hex'), this.payloadSha1!.digest('hex')];
+    const payloadSha1 = Buffer.from(sha1hex!, 'hex');
     return {
-      size: this.decodedLength,
-      sha1hex: this.decodedSha1 ? this.decodedSha1.digest('hex') : payloadSha1.toString('hex'),
-      md5hex: md5hex!,
-      sha256hex: sha256hex!,
+      payloadSha1,
+      file: {
+        size: this.decodedLength,
+        sha1hex: this.decodedSha1 ? this.decodedSha1.digest('hex') : sha1hex!,
+        md5hex: md5hex!,
+        sha256hex: sha256hex!,
+      },
     };
   }
 
