@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { WARCParser } from 'warcio';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InfrastructureError } from '../../../src/errors.js';
+import { WarcAudit } from '../../../src/stores/warc/audit.js';
 import {
   sha1Base32,
   WarcWriter,
@@ -616,6 +617,13 @@ describe('WarcWriter', () => {
       }
       expect(types).toEqual(['warcinfo', 'request', 'response']);
       expect(payloadSha1s).toEqual([input.payloadSha1]);
+      // Our own fixity audit (fileset-ingest verify): every member inflated, CRC and digests checked.
+      const audit = new WarcAudit();
+      await audit.file(path, big.response.warcPath);
+      audit.finish();
+      expect(audit.problems).toEqual([]);
+      expect(audit.records).toBe(3);
+      expect(audit.payloadBytes).toBe(payload.length);
     });
 
     it('drops the file when the record is not written (a revisit, or a failed write)', async () => {
