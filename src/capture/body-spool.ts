@@ -57,7 +57,8 @@ export class BodySpool extends Writable {
 
   /** Removes the spool's file once its body has been written, if it made one (most stay in memory). */
   async removeFile(): Promise<void> {
-    if (this.file || this.deflated) await rm(this.path, { force: true });
+    if (this.deflated) await this.deflated.release();
+    else if (this.file) await rm(this.path, { force: true });
   }
 
   /** After a failure: stops writing and removes whatever file there is. */
@@ -65,7 +66,7 @@ export class BodySpool extends Writable {
     this.discarded = true;
     this.chunks = [];
     await this.opening;
-    if (this.deflated) await this.deflated.discard();
+    if (this.deflated) return this.deflated.discard();
     const file = this.file;
     if (file && !file.closed) await new Promise<void>((resolve) => file.destroy().once('close', () => resolve()));
     await rm(this.path, { force: true });

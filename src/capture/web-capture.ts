@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { BodyTooLargeError, describeError, PlatformDownloadError } from '../errors.js';
 import { contentDecoder } from '../http/body.js';
 import { BodySpool, DEFLATE_WHILE_DOWNLOADING_MIN } from './body-spool.js';
+import { OffThreadHash } from './hash-thread.js';
 import type { HttpResponse } from '../http/client.js';
 import { chooseMimetype, mediaType } from '../mimetype.js';
 import type { Cdx, FileMeta, Terminal } from '../schemas/result.js';
@@ -54,6 +55,12 @@ export interface CapturedResponse {
 }
 
 const SNIFF_BYTES = 512;
+/**
+ * Bodies declared at least this large have their md5, sha256 and payload sha1 computed on the
+ * hash thread, the block sha1 here (this thread also parses HTTP and frames the deflate blocks);
+ * for smaller ones a message to the thread costs more than it saves.
+ */
+const OFF_THREAD_MIN = DEFLATE_WHILE_DOWNLOADING_MIN;
 
 export function warcDatetime(date: Date): string {
   return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -92,20 +99,24 @@ export async function captureResponse(
   const decodedPath = options.keepBody && decoder ? `${spoolPath}.body` : undefined;
   const bodyPath = options.keepBody ? (decodedPath ?? spoolPath) : undefined;
 
-  const hashes = new BodyHashes(responseHead, encoding, decoder, options.maxBytes, decodedPath);
-  const spool = await openSpool(deps, response, spoolPath, bodyPath === spoolPath);
+  const declared = Number(response.header('content-length') ?? 0);
+  const offThread = !decoder && declared >= OFF_THREAD_MIN;
+  const spool = await openSpool(deps, response, spoolPath, bodyPath === spoolPath, responseHead);
+  const hashes = new BodyHashes(responseHead, encoding, decoder, options.maxBytes, decodedPath, offThread);
+  let file: { size: number; sha1hex: string; md5hex: string; sha256hex: string };
+  let payloadSha1: Buffer;
   try {
     await pipeline(response.body, hashes, spool, { signal: options.signal });
     await hashes.decoded();
+    ({ payloadSha1, file } = await hashes.digests());
   } catch (err) {
+    hashes.dropOffThread();
     await Promise.all([spool.discard(), decodedPath ? rm(decodedPath, { force: true }) : null]);
     throw err;
   }
 
   const contentType = mediaType(response.header('content-type'));
-  const payloadSha1 = hashes.payloadSha1.digest();
   const payloadSha1b32 = sha1Base32(payloadSha1);
-  const file = hashes.fileDigests(payloadSha1);
   const fileMeta: FileMeta = {
     size_bytes: file.size,
     sha1hex: file.sha1hex,
@@ -185,12 +196,14 @@ async function openSpool(
   response: HttpResponse,
   path: string,
   keptAsIs: boolean,
+  responseHead: Buffer,
 ): Promise<BodySpool> {
   if (keptAsIs) return BodySpool.toFile(path);
   const declared = Number(response.header('content-length') ?? 0);
   if (deps.writer && declared >= DEFLATE_WHILE_DOWNLOADING_MIN) {
     await mkdir(dirname(path), { recursive: true });
-    return BodySpool.deflating(await deps.writer.createDeflatedSpool(path));
+    const headBytes = httpRequestHead(response).length + responseHead.length + 2 * Buffer.byteLength(response.url);
+    return BodySpool.deflating(await deps.writer.createDeflatedSpool(path, { declaredLength: declared, headBytes }));
   }
   return BodySpool.inMemory(path);
 }
@@ -278,13 +291,16 @@ export function httpResponseHead(response: HttpResponse): Buffer {
 /**
  * Hashes the raw payload (WARC digests) and the decoded file (md5, sha1, sha256) in one pass.
  * With identity encoding raw and decoded are the same bytes, so the file sha1 is the payload sha1.
+ * `offThread` (identity encoding only): md5, sha256 and the payload sha1 on the hash thread, the
+ * block sha1 here (the block digest covers the head too, so it cannot be derived from the other).
  */
 class BodyHashes extends Transform {
-  readonly payloadSha1 = createHash('sha1');
+  private readonly payloadSha1: Hash | null;
   readonly blockSha1 = createHash('sha1');
   rawLength = 0;
-  private readonly md5 = createHash('md5');
-  private readonly sha256 = createHash('sha256');
+  private readonly md5: Hash | null;
+  private readonly sha256: Hash | null;
+  private readonly offThread: OffThreadHash | null;
   private readonly decodedSha1: Hash | null;
   private decodedLength = 0;
   private readonly sniff: Buffer[] = [];
@@ -297,8 +313,13 @@ class BodyHashes extends Transform {
     private readonly decoder: Transform | null,
     private readonly maxBytes: number | undefined,
     decodedPath: string | undefined,
+    offThread: boolean,
   ) {
     super({ highWaterMark: 1 << 20 });
+    this.offThread = offThread && !decoder ? new OffThreadHash(['md5', 'sha256', 'sha1']) : null;
+    this.payloadSha1 = this.offThread ? null : createHash('sha1');
+    this.md5 = this.offThread ? null : createHash('md5');
+    this.sha256 = this.offThread ? null : createHash('sha256');
     this.blockSha1.update(responseHead);
     this.decodedSha1 = this.decoder ? createHash('sha1') : null;
     if (this.decoder) {
@@ -336,7 +357,7 @@ class BodyHashes extends Transform {
       callback(new BodyTooLargeError(`body exceeds the limit of ${this.maxBytes} bytes`));
       return;
     }
-    this.payloadSha1.update(chunk);
+    this.payloadSha1?.update(chunk);
     this.blockSha1.update(chunk);
     if (this.decoder) {
       if (!this.decoder.write(chunk)) {
@@ -345,6 +366,11 @@ class BodyHashes extends Transform {
       }
     } else {
       this.onDecoded(chunk);
+      const ready = this.offThread?.ready();
+      if (ready) {
+        ready.then(() => callback(null, chunk), callback);
+        return;
+      }
     }
     callback(null, chunk);
   }
@@ -360,8 +386,9 @@ class BodyHashes extends Transform {
 
   private onDecoded(chunk: Buffer): void {
     this.decodedLength += chunk.length;
-    this.md5.update(chunk);
-    this.sha256.update(chunk);
+    this.offThread?.update(chunk);
+    this.md5?.update(chunk);
+    this.sha256?.update(chunk);
     this.decodedSha1?.update(chunk);
     if (this.sniffLength < SNIFF_BYTES) {
       this.sniff.push(chunk.subarray(0, SNIFF_BYTES - this.sniffLength));
@@ -373,14 +400,32 @@ class BodyHashes extends Transform {
     return Buffer.concat(this.sniff);
   }
 
-  /** The decoded file's digests; with identity encoding its sha1 is the payload sha1 already taken. */
-  fileDigests(payloadSha1: Buffer): { size: number; sha1hex: string; md5hex: string; sha256hex: string } {
+  /**
+   * The payload's sha1 (WARC-Payload-Digest) and the decoded file's digests; with identity
+   * encoding the file's sha1 is the payload's.
+   */
+  async digests(): Promise<{
+    payloadSha1: Buffer;
+    file: { size: number; sha1hex: string; md5hex: string; sha256hex: string };
+  }> {
+    const [md5hex, sha256hex, sha1hex] = this.offThread
+      ? await this.offThread.digest()
+      : [this.md5!.digest('hex'), this.sha256!.digest('hex'), this.payloadSha1!.digest('hex')];
+    const payloadSha1 = Buffer.from(sha1hex!, 'hex');
     return {
-      size: this.decodedLength,
-      sha1hex: this.decodedSha1 ? this.decodedSha1.digest('hex') : payloadSha1.toString('hex'),
-      md5hex: this.md5.digest('hex'),
-      sha256hex: this.sha256.digest('hex'),
+      payloadSha1,
+      file: {
+        size: this.decodedLength,
+        sha1hex: this.decodedSha1 ? this.decodedSha1.digest('hex') : sha1hex!,
+        md5hex: md5hex!,
+        sha256hex: sha256hex!,
+      },
     };
+  }
+
+  /** Ends the hash thread's session after a failure. */
+  dropOffThread(): void {
+    this.offThread?.drop();
   }
 }
 

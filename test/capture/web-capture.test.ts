@@ -155,7 +155,10 @@ describe('captureResponse', () => {
     expect(spools).toHaveBeenCalledTimes(1);
     spools.mockRestore();
     expect(captured.fileMeta.size_bytes).toBe(LARGE.length);
+    // md5 and sha256 of a large body come from the hash thread.
     expect(captured.fileMeta.sha256hex).toBe(hex('sha256', LARGE));
+    expect(captured.fileMeta.md5hex).toBe(hex('md5', LARGE));
+    expect(captured.fileMeta.sha1hex).toBe(hex('sha1', LARGE));
     expect(await readdir(deps.tmpDir)).toEqual([]);
     const { warc_path, warc_offset, warc_csize } = captured.cdx!;
     const member = (await readFile(join(dir, `${warc_path}.open`))).subarray(warc_offset, warc_offset + warc_csize);

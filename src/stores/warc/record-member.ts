@@ -1,5 +1,6 @@
 // One WARC record as one gzip member at an offset of a WARC file: header, block, two CRLFs.
 import type { FileHandle } from 'node:fs/promises';
+import { InfrastructureError } from '../../errors.js';
 import { AdaptiveDeflater, type DeflateOptions, type DeflateSummary } from './deflate.js';
 import type { DeflatedPayload } from './deflated-spool.js';
 import { copyFileInto, streamFile, writeAllAt } from './files.js';
@@ -75,6 +76,57 @@ export async function writeAssembledMember(
   position += payload.compressedLength;
   position += await writeAllAt(handle, [...last.chunks, gzipTrailer(crc, length)], position);
   return position - offset;
+}
+
+/**
+ * Empty deflate blocks (no output) taking exactly `length` bytes, from a byte boundary to a byte
+ * boundary: an empty stored block is 5 bytes (what a sync flush emits); an empty fixed-Huffman
+ * block (10 bits) before it shifts the stored block's padding, which gives 6, 7 and 9. Any length
+ * but 1-4 and 8 is a sum of those.
+ */
+export function emptyBlocks(length: number): Buffer {
+  const STORED = [0x00, 0x00, 0x00, 0xff, 0xff];
+  // One, two and three empty fixed blocks (BFINAL 0, BTYPE 01, end-of-block code 0000000), then
+  // the stored block's 3 header bits and padding: 13, 23 and 33 bits round up to 2, 3 and 5 bytes.
+  const LEAD: Record<number, number[]> = { 1: [0x02, 0x00], 2: [0x02, 0x08, 0x00], 4: [0x02, 0x08, 0x20, 0x00, 0x00] };
+  if (length === 0) return Buffer.alloc(0);
+  const rest = length % 5;
+  // Bytes taken by the leading mixed blocks: 6 (r=1), 7 (r=2), 6 + 7 (r=3), 9 (r=4).
+  const lead = [[], [6], [7], [6, 7], [9]][rest]!;
+  const leadLength = lead.reduce((sum, n) => sum + n, 0);
+  if (length < leadLength) throw new RangeError(`no empty deflate blocks take exactly ${length} bytes`);
+  const out: number[] = [];
+  for (const n of lead) out.push(...LEAD[n - 5]!, ...STORED.slice(1));
+  for (let i = 0; i < (length - leadLength) / 5; i++) out.push(...STORED);
+  return Buffer.from(out);
+}
+
+/**
+ * The member around a payload part written beforehand into the file at `payload.at` (the part
+ * went straight into this WARC file while it downloaded): the gzip header and the compressed
+ * header part from `offset`, empty deflate blocks up to the payload, and the closing CRLFs and
+ * trailer after it. One gzip member, its CRC combined from the parts'. Resolves with its length.
+ */
+export async function writeMemberAround(
+  handle: FileHandle,
+  offset: number,
+  header: Buffer,
+  head: Buffer,
+  payload: DeflatedPayload & { at: number },
+  options: DeflateOptions,
+): Promise<number> {
+  const first = await deflatePart([header, head], false, options);
+  const last = await deflatePart([RECORD_END], true, options);
+  const { crc, length } = combineSummaries([first.summary, payload, last.summary]);
+  const start = [GZIP_HEADER, ...first.chunks];
+  const gap = payload.at - offset - start.reduce((sum, chunk) => sum + chunk.length, 0);
+  if (gap < 0 || (gap > 0 && gap < 5) || gap === 8) {
+    throw new InfrastructureError(`WARC write: ${gap} bytes left before the payload part, cannot be filled`);
+  }
+  await writeAllAt(handle, [...start, emptyBlocks(gap)], offset);
+  const end = payload.at + payload.compressedLength;
+  const tail = await writeAllAt(handle, [...last.chunks, gzipTrailer(crc, length)], end);
+  return end + tail - offset;
 }
 
 /** A small raw deflate part compressed in memory. */

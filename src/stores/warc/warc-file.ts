@@ -69,8 +69,16 @@ export interface WarcFileOptions {
 // Process-wide, so two writers in one process never pick the same name.
 let fileSerial = 0;
 
+/**
+ * Unsynced bytes after which a datasync starts in the background: the disk writes while the rest
+ * downloads, so the fsync at close finds little left (it took seconds on a large file otherwise).
+ */
+const SYNC_EVERY = 64 << 20;
+
 export class WarcFileRotation {
   private file: OpenFile | undefined;
+  /** The current file's background datasync: its progress and its first failure. */
+  private sync: { synced: number; running?: Promise<void>; failure?: unknown } = { synced: 0 };
 
   constructor(private readonly options: WarcFileOptions) {}
 
@@ -86,6 +94,7 @@ export class WarcFileRotation {
     try {
       const result = await body(file);
       await flushBuffered(file);
+      this.written(file.size);
       return result;
     } catch (err) {
       file.buffered = [];
@@ -104,6 +113,30 @@ export class WarcFileRotation {
     }
   }
 
+  /**
+   * The current file holds data up to `end` (written in a transaction, or beside one): past
+   * SYNC_EVERY unsynced bytes a datasync starts in the background (close() waits for it).
+   */
+  written(end: number): void {
+    const state = this.sync;
+    if (!this.file || state.running || end - state.synced < SYNC_EVERY) return;
+    state.running = this.file.handle.datasync().then(
+      () => void (state.synced = end),
+      (err: unknown) => void (state.failure ??= err),
+    );
+    void state.running.finally(() => (state.running = undefined));
+  }
+
+  /** Closes and removes the current file (a record that will not be written): nothing to recover. */
+  async discard(): Promise<void> {
+    const file = this.file;
+    if (!file) return;
+    this.file = undefined;
+    await this.sync.running;
+    await file.handle.close().catch(() => undefined);
+    await rm(join(this.options.dir, `${file.name}.open`), { force: true });
+  }
+
   /** Flush, fsync, rename .open → final name. Later writes open a new file. */
   async close(): Promise<void> {
     const file = this.file;
@@ -111,6 +144,9 @@ export class WarcFileRotation {
     this.file = undefined;
     const { dir, logger } = this.options;
     try {
+      await this.sync.running;
+      // A failed datasync may have marked the pages clean: a later fsync would not report it.
+      if (this.sync.failure) throw this.sync.failure;
       await file.handle.sync();
       await file.handle.close();
       await rename(join(dir, `${file.name}.open`), join(dir, file.name));
@@ -144,6 +180,7 @@ export class WarcFileRotation {
         throw new InfrastructureError(`cannot write warcinfo to ${name}`, { cause: err });
       }
       this.file = file;
+      this.sync = { synced: 0 };
       logger.info({ file: name }, 'WARC file opened');
       return file;
     }

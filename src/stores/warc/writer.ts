@@ -21,9 +21,15 @@ import {
   warcDate,
   type HeaderFields,
 } from './record.js';
-import { recordMemberInMemory, writeAssembledMember, writeRecordMember, type RecordBlock } from './record-member.js';
+import {
+  recordMemberInMemory,
+  writeAssembledMember,
+  writeMemberAround,
+  writeRecordMember,
+  type RecordBlock,
+} from './record-member.js';
 import { recoverStaleFiles } from './recovery.js';
-import { WarcFileRotation, appendBuffered, flushBuffered, type OpenFile } from './warc-file.js';
+import { WarcFileRotation, appendBuffered, flushBuffered, type OpenFile, type WarcFileOptions } from './warc-file.js';
 
 export { sha1Base32 } from './record.js';
 
@@ -118,11 +124,26 @@ export interface ResourceInput {
 
 export const DEFAULT_GZIP_LEVEL = 5;
 
+/** What a download tells createDeflatedSpool before its first byte. */
+export interface DeflatedSpoolHint {
+  /** The declared Content-Length. */
+  declaredLength: number;
+  /** Bytes of the request head, the response head and twice the URL: what the records around the payload hold. */
+  headBytes: number;
+}
+
+/** Room for the WARC header fields of a request and a response besides the heads and URLs. */
+const HEADER_ROOM = 4096;
+
 export class WarcWriter {
   readonly dir: string;
   private readonly hostname: string;
   private readonly gzip: DeflateOptions;
   private readonly files: WarcFileRotation;
+  private readonly fileOptions: WarcFileOptions;
+  private readonly rolloverSize: number;
+  /** WARC files of their own, each for one record whose payload is being written into it; by path. */
+  private readonly ownFiles = new Map<string, WarcFileRotation>();
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(options: WarcWriterOptions) {
@@ -135,7 +156,8 @@ export class WarcWriter {
       blockSize: 1 << 20,
       inFlight: Math.max(2, Math.min(availableParallelism(), 4)) + 1,
     };
-    this.files = new WarcFileRotation({
+    this.rolloverSize = options.rolloverSize;
+    this.fileOptions = {
       dir: this.dir,
       prefix: options.prefix,
       rolloverSize: options.rolloverSize,
@@ -145,7 +167,8 @@ export class WarcWriter {
       deflate: this.gzip,
       warcinfo: { software: options.software, operator: options.operator, userAgent: options.userAgent },
       onClosed: options.onClosed,
-    });
+    };
+    this.files = new WarcFileRotation(this.fileOptions);
   }
 
   /** Creates the directory and finishes the `.open` files crashed processes of this host left. */
@@ -162,10 +185,26 @@ export class WarcWriter {
 
   /**
    * A spool that deflates a payload while it downloads, at this writer's level, for
-   * writeExchange's `deflatedPayload`. The caller removes its file after the write (or discards it).
+   * writeExchange's `deflatedPayload`. The caller releases it after the write (or discards it).
+   *
+   * A payload declared at least the rollover size would fill a WARC file on its own, so it gets
+   * one: its part is written straight into a new WARC file after room for the request record and
+   * the response's header part (filled with empty deflate blocks when the record is written),
+   * rather than into a spool file at `path` that would be copied into the WARC afterwards.
    */
-  createDeflatedSpool(path: string): Promise<DeflatedSpool> {
-    return DeflatedSpool.create(path, this.gzip);
+  async createDeflatedSpool(path: string, hint?: DeflatedSpoolHint): Promise<DeflatedSpool> {
+    if (!hint || hint.declaredLength < this.rolloverSize) return DeflatedSpool.create(path, this.gzip);
+    const files = new WarcFileRotation(this.fileOptions);
+    const file = await files.transaction(async (opened) => opened);
+    const filePath = resolve(this.dir, `${file.name}.open`);
+    this.ownFiles.set(filePath, files);
+    // The request member and the response's header part each take at most 5 bytes per 64 KiB
+    // more than their input (stored blocks), plus gzip framing: twice the input is ample.
+    const at = file.size + 2 * (hint.headBytes + HEADER_ROOM);
+    return DeflatedSpool.into(filePath, file.handle, at, this.gzip, {
+      written: (end) => files.written(end),
+      release: () => this.dropOwnFile(filePath),
+    });
   }
 
   /** Writes a `request` + `response` (or `revisit`) pair linked by WARC-Concurrent-To; returns both locations. */
@@ -262,7 +301,10 @@ export class WarcWriter {
       const requestId = newRecordId();
       const responseId = newRecordId();
       const date = warcDate(input.date);
-      return await this.transaction(async (file) => {
+      const own = deflated?.at !== undefined ? this.ownFiles.get(deflated.path) : undefined;
+      if (deflated?.at !== undefined && !own) throw new TypeError('WARC write: a payload part in an unknown file');
+      const files = own ?? this.files;
+      const written = await files.transaction(async (file) => {
         const request = await this.writeRecord(
           file,
           requestId,
@@ -310,9 +352,23 @@ export class WarcWriter {
         );
         return { request, response };
       });
+      if (own) {
+        // The record is the file's last: it is closed now, and no longer this writer's to drop.
+        this.ownFiles.delete(deflated!.path);
+        await own.close();
+      }
+      return written;
     } finally {
       await payload?.close();
     }
+  }
+
+  /** Drops a WARC file of its own whose record was not written (a failure, or a revisit). */
+  private async dropOwnFile(path: string): Promise<void> {
+    const files = this.ownFiles.get(path);
+    if (!files) return;
+    this.ownFiles.delete(path);
+    await files.discard();
   }
 
   private transaction<T>(body: (file: OpenFile) => Promise<T>): Promise<T> {
@@ -334,8 +390,18 @@ export class WarcWriter {
       return { warcPath: file.name, offset, csize: member.length, recordId: id, date };
     }
     await flushBuffered(file);
-    const csize = block.deflated
-      ? await writeAssembledMember(file.handle, offset, header, Buffer.concat(block.parts), block.deflated, this.gzip)
+    const deflated = block.deflated;
+    const csize = deflated
+      ? deflated.at === undefined
+        ? await writeAssembledMember(file.handle, offset, header, Buffer.concat(block.parts), deflated, this.gzip)
+        : await writeMemberAround(
+            file.handle,
+            offset,
+            header,
+            Buffer.concat(block.parts),
+            { ...deflated, at: deflated.at },
+            this.gzip,
+          )
       : await writeRecordMember(file.handle, offset, header, block, this.gzip);
     file.size = offset + csize;
     return { warcPath: file.name, offset, csize, recordId: id, date };

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { WARCParser } from 'warcio';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InfrastructureError } from '../../../src/errors.js';
+import { WarcAudit } from '../../../src/stores/warc/audit.js';
 import {
   sha1Base32,
   WarcWriter,
@@ -558,6 +559,130 @@ describe('WarcWriter', () => {
       await expectValidWarc(join(dir, recovered));
       expectDigests(await readAt({ ...kept.response, warcPath: recovered }));
       await reopened.close();
+    });
+  });
+
+  describe('a payload that fills a WARC file on its own goes straight into a file of its own', () => {
+    const ROLLOVER = 1 << 20;
+
+    /** A download's spool with its declared length (at least the rollover size), fed in uneven chunks. */
+    async function ownFileExchange(
+      writer: WarcWriter,
+      url: string,
+      payload: Buffer,
+    ): Promise<{ input: ExchangeInput; spool: Awaited<ReturnType<WarcWriter['createDeflatedSpool']>> }> {
+      const { payloadPath: _unused, ...input } = await exchange(url, payload);
+      const headBytes = input.requestHead.length + input.responseHead.length + 2 * url.length;
+      const spool = await writer.createDeflatedSpool(join(tmp, 'never-made'), {
+        declaredLength: payload.length,
+        headBytes,
+      });
+      for (let at = 0; at < payload.length; at += 77_777) await spool.push(payload.subarray(at, at + 77_777));
+      return { input: { ...input, deflatedPayload: await spool.finish() }, spool };
+    }
+
+    it('writes warcinfo, request and response as one member each around the payload part: every reader agrees', async () => {
+      const writer = await openWriter({ rolloverSize: ROLLOVER });
+      const before = await writer.writeExchange(await exchange('https://example.org/small', Buffer.from('small')));
+      const payload = Buffer.concat([csvText(3 << 20, 9), randomBytes((2 << 20) + 5)]);
+      const { input, spool } = await ownFileExchange(writer, 'https://example.org/big.bin', payload);
+      expect(input.deflatedPayload!.at).toBeGreaterThan(0);
+      const big = await writer.writeExchange(input);
+      await spool.release();
+      await writer.close();
+      // No spool file was made; the big record's file is closed already, under its final name.
+      expect(await readdir(tmp)).not.toContain('never-made');
+      expect(big.response.warcPath).not.toBe(before.response.warcPath);
+      expect((await warcFiles()).sort()).toEqual([before.response.warcPath, big.response.warcPath].sort());
+      const path = join(dir, big.response.warcPath);
+      await expectValidWarc(path);
+      const file = await readFile(path);
+      // The response member is the file's last, and gunzip reads the whole file member by member.
+      expect(big.response.offset + big.response.csize).toBe(file.length);
+      expect(big.request.offset + big.request.csize).toBe(big.response.offset);
+      const record = gunzipSync(file.subarray(big.response.offset));
+      expect(record.subarray(-payload.length - 4, -4).equals(payload)).toBe(true);
+      expect(gunzipSync(file).includes(payload.subarray(0, 1000))).toBe(true);
+      const parsed = await readAt(big.response);
+      expectDigests(parsed);
+      expect(parsed.block.equals(Buffer.concat([input.responseHead, payload]))).toBe(true);
+      // Text deflated, random stored, and only a few KiB of empty blocks before the payload part.
+      expect(big.response.csize).toBeLessThan(payload.length * 0.7);
+      const types: string[] = [];
+      const payloadSha1s: Buffer[] = [];
+      for await (const r of new WARCParser(createReadStream(path))) {
+        types.push(r.warcType);
+        const bytes = Buffer.from(await r.readFully(false));
+        if (r.warcType === 'response') payloadSha1s.push(sha1(bytes));
+      }
+      expect(types).toEqual(['warcinfo', 'request', 'response']);
+      expect(payloadSha1s).toEqual([input.payloadSha1]);
+      // Our own fixity audit (fileset-ingest verify): every member inflated, CRC and digests checked.
+      const audit = new WarcAudit();
+      await audit.file(path, big.response.warcPath);
+      audit.finish();
+      expect(audit.problems).toEqual([]);
+      expect(audit.records).toBe(3);
+      expect(audit.payloadBytes).toBe(payload.length);
+    });
+
+    it('drops the file when the record is not written (a revisit, or a failed write)', async () => {
+      const writer = await openWriter({ rolloverSize: ROLLOVER });
+      const payload = randomBytes(ROLLOVER + 10);
+      const { input, spool } = await ownFileExchange(writer, 'https://example.org/dup.bin', payload);
+      expect(await warcFiles()).toHaveLength(1);
+      await expect(writer.writeExchange({ ...input, payloadLength: payload.length + 1 })).rejects.toThrow(
+        InfrastructureError,
+      );
+      await writer.writeExchange({
+        ...input,
+        revisitOf: { targetUri: 'https://example.org/first.bin', date: new Date('2024-01-01T00:00:00Z') },
+      });
+      await spool.release();
+      await writer.close();
+      // Only the revisit's file is left; the payload's own file is gone.
+      const files = await warcFiles();
+      expect(files).toHaveLength(1);
+      expect(files[0]).not.toMatch(/\.open$/);
+      await expectValidWarc(join(dir, files[0]!));
+    });
+
+    it('recovery keeps the warcinfo of a file whose download was cut (a crash mid-download)', async () => {
+      const writer = await openWriter({ rolloverSize: ROLLOVER });
+      const spool = await writer.createDeflatedSpool(join(tmp, 'never-made'), {
+        declaredLength: 4 << 20,
+        headBytes: 300,
+      });
+      await spool.push(randomBytes(3 << 20));
+      const [name] = await warcFiles();
+      const deadName = name!.replace(`-${process.pid}.warc.gz.open`, '-999999.warc.gz.open');
+      await copyFile(join(dir, name!), join(dir, deadName));
+      await spool.discard();
+      await writer.close();
+      expect(await warcFiles()).toEqual([deadName]);
+      const reopened = await openWriter();
+      const recovered = deadName.replace(/\.open$/, '');
+      expect(await warcFiles()).toEqual([recovered]);
+      await expectValidWarc(join(dir, recovered));
+      const types: string[] = [];
+      for await (const r of new WARCParser(createReadStream(join(dir, recovered)))) types.push(r.warcType);
+      expect(types).toEqual(['warcinfo']);
+      await reopened.close();
+    });
+
+    it('keeps the spool file of a payload below the rollover size', async () => {
+      const writer = await openWriter({ rolloverSize: ROLLOVER });
+      const spool = await writer.createDeflatedSpool(join(tmp, 'spooled'), {
+        declaredLength: ROLLOVER - 1,
+        headBytes: 300,
+      });
+      await spool.push(randomBytes(1000));
+      const part = await spool.finish();
+      expect(part.at).toBeUndefined();
+      expect(await readdir(tmp)).toContain('spooled');
+      await spool.release();
+      expect(await readdir(tmp)).not.toContain('spooled');
+      await writer.close();
     });
   });
 
