@@ -5,9 +5,19 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AssignerProtocol, Kafka, logLevel, Partitioners, type Admin, type IHeaders } from 'kafkajs';
+import { KAFKA_RETRY } from '../../src/kafka/client.js';
 
+/**
+ * The workers' own retry policy: on a loaded machine a topic created a moment ago can answer
+ * UNKNOWN_TOPIC_OR_PARTITION for longer than kafkajs's default five quick retries.
+ */
 export function testKafka(brokers: string): Kafka {
-  return new Kafka({ clientId: 'fileset-ingest-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  return new Kafka({
+    clientId: 'fileset-ingest-test',
+    brokers: brokers.split(','),
+    retry: KAFKA_RETRY,
+    logLevel: logLevel.NOTHING,
+  });
 }
 
 /** A FILESET_KAFKA_ENV nobody else uses: topics and groups named after it are this test's own. */
@@ -25,6 +35,8 @@ export async function createTopics(
     topics: topics.map((topic) => ({ topic, numPartitions: options.partitions ?? 1, configEntries })),
     waitForLeaders: true,
   });
+  // Leaders elected is not yet every partition in the metadata every client is served.
+  await admin.fetchTopicMetadata({ topics });
 }
 
 export interface TestMessage {
