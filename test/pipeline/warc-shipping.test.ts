@@ -210,4 +210,38 @@ describe('a fleet shipping its WARC files to S3', () => {
       await db.close();
     }
   }, 300_000);
+
+  it('ships at start the WARC files an earlier process left in the data directory', async () => {
+    const before = { ...workerConfig('leftover'), warc: { ...workerConfig('leftover').warc, store: undefined } };
+    const earlier = await openRuntime(before, silentLogger);
+    try {
+      expect(earlier.shipper).toBeNull();
+      const result = await ingest(earlier, { base_url: `https://zenodo.org/records/${RECORD}`, force_recrawl: true });
+      expect(result.status).toBe('success');
+    } finally {
+      await earlier.close();
+    }
+    const dir = join(root, 'leftover', 'warcs');
+    const left = (await readdir(dir)).filter((n) => n.endsWith('.warc.gz'));
+    expect(left.length).toBeGreaterThan(0);
+
+    const db = await openDatabase({ dataDir: '', databaseUrl: database.url }, silentLogger);
+    const next = await openRuntime(workerConfig('leftover'), silentLogger);
+    try {
+      // Shipped by the start's pass, while the runtime is open and before anything is ingested.
+      await expect
+        .poll(async () => (await readdir(dir)).filter((n) => n.endsWith('.warc.gz')), { timeout: 60_000 })
+        .toEqual([]);
+      const keys = await bucketKeys();
+      for (const name of left) expect(keys).toContain(`${PREFIX}/${name}`);
+      const rows = await db.query<{ warc_path: string }>(
+        'SELECT DISTINCT warc_path FROM capture WHERE warc_path = ANY($1) OR warc_path = ANY($2)',
+        [left, left.map((n) => `${PREFIX}/${n}`)],
+      );
+      expect(rows.map((r) => r.warc_path).sort()).toEqual(left.map((n) => `${PREFIX}/${n}`).sort());
+    } finally {
+      await next.close();
+      await db.close();
+    }
+  }, 300_000);
 });

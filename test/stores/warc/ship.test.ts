@@ -356,6 +356,33 @@ describe('a WARC store outage', () => {
   }, 180_000);
 });
 
+describe('archive.org answering 503', () => {
+  it('keeps the files and ships them once it answers again', async () => {
+    const destination = ias3Backend().open();
+    const { dir, names } = await writeWarcs(1);
+    let backlog = -1;
+    const ship = new WarcShipper({
+      dir,
+      destination,
+      db,
+      logger: silentLogger,
+      observer: { backlog: (files) => (backlog = files) },
+    });
+    // More 503s than the item store's own retries (1): the pass fails.
+    ias3.failNext('PUT', 4, { status: 503, code: 'SlowDown' });
+    await expect(ship.shipAll()).rejects.toThrow();
+    expect(backlog).toBe(1);
+    expect(await readdir(dir)).toEqual(names);
+    expect(await indexedPaths(names, (n) => destination.location(n))).toEqual(names);
+    // Whatever 503s are left are used up by the retried passes.
+    for (let pass = 0; pass < 4 && (await readdir(dir)).length; pass++) await ship.shipAll().catch(() => undefined);
+    expect(await readdir(dir)).toEqual([]);
+    expect(backlog).toBe(0);
+    expect(await indexedPaths(names, (n) => destination.location(n))).toEqual([destination.location(names[0]!)]);
+    await destination.close();
+  }, 120_000);
+});
+
 describe('verify with an fs:// WARC store', () => {
   it('audits the shipped files in place and names a damaged one by its place there', async () => {
     const store = join(root, 'verified-store');
