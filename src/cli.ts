@@ -36,6 +36,8 @@ import { ingestFileset, type IngestOutcome, type ProgressEvent } from './pipelin
 import { openRuntime, type Runtime, type RuntimeOptions } from './pipeline/runtime.js';
 import { retry } from './retry.js';
 import { CaptureIndex } from './stores/warc/capture-index.js';
+import { pywbArchivePath, warcLocator } from './stores/warc/destination.js';
+import { wireWarcPath } from './stores/warc/location.js';
 
 const HELP: Record<string, string> = {
   persist: persist.usage,
@@ -447,10 +449,16 @@ async function cdxjCommand(config: Config, logger: Logger, output?: string): Pro
   try {
     await migrate(db, logger);
     const out = output ? createWriteStream(output) : process.stdout;
-    const count = await new CaptureIndex(db).exportCdxj(out);
+    // With a WARC store, every filename is the file's place there (a file still waiting to ship
+    // will be there); pywb appends it to the store's archive_paths.
+    const locate = warcLocator(config);
+    const count = await new CaptureIndex(db).exportCdxj(
+      out,
+      locate ? { filename: (path) => wireWarcPath(path, locate) } : {},
+    );
     if (output)
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    logger.info({ count, output: output ?? 'stdout' }, 'CDXJ exported');
+    logger.info({ count, output: output ?? 'stdout', archive_paths: pywbArchivePath(config) }, 'CDXJ exported');
     return 0;
   } finally {
     await db.close();

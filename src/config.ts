@@ -2,7 +2,7 @@
 // start-up, and the type of the configuration is that schema's output. Every variable can also be
 // given as a CLI flag: FILESET_DATA_DIR is --data-dir.
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { closest } from './did-you-mean.js';
@@ -212,6 +212,51 @@ export function parseItemStore(text: string): ItemStoreLocation {
   }
 }
 
+/** Where closed WARC files are shipped: FILESET_WARC_STORE, parsed (unset: they stay in the data directory). */
+export type WarcStoreLocation =
+  | { kind: 'fs'; root: string; prefix: string }
+  | { kind: 's3'; bucket: string; prefix: string }
+  | { kind: 'ias3'; itemPrefix: string };
+
+/**
+ * `fs:///dir/<prefix>`, `s3://bucket/<prefix>` or `ias3://<item prefix>`. The prefix is never
+ * empty: a shipped WARC's path `<prefix>/<file>` must hold a `/` (a bare name means a local file).
+ */
+export function parseWarcStore(text: string): WarcStoreLocation {
+  const location = parseItemStore(text);
+  switch (location.kind) {
+    case 'fs': {
+      const prefix = basename(location.root);
+      if (!prefix || location.root === dirname(location.root))
+        throw new Error(`"${text}" names no directory below the root (fs:///dir/<prefix>)`);
+      return { kind: 'fs', root: dirname(location.root), prefix };
+    }
+    case 's3':
+      if (!location.prefix) throw new Error(`"${text}" names no key prefix (s3://bucket/<prefix>)`);
+      return location;
+    case 'ias3': {
+      const itemPrefix = new URL(text).hostname;
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$/.test(itemPrefix))
+        throw new Error(`"${text}" names no item prefix (ias3://<prefix>: letters, digits, '.', '-', '_')`);
+      return { kind: 'ias3', itemPrefix };
+    }
+  }
+}
+
+const warcStore = () =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      try {
+        return parseWarcStore(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
+
 const itemStore = () =>
   z
     .string()
@@ -293,6 +338,18 @@ const SETTINGS = z.object({
     ),
     rolloverSize: env('FILESET_WARC_ROLLOVER_SIZE', size('1GB')),
     gzipLevel: env('FILESET_WARC_GZIP_LEVEL', int(5).pipe(z.number().max(9))),
+    /** Where closed WARC files go (src/stores/warc/ship.ts); unset: they stay in `<dataDir>/warcs`. */
+    store: env('FILESET_WARC_STORE', warcStore()),
+    /** On archive.org, one item per period and worker: `<prefix>-<YYYYMMDD or YYYYMM>-<host>`. */
+    itemPeriod: env('FILESET_WARC_ITEM_PERIOD', z.enum(['day', 'month']).default('day')),
+    /** The archive.org collection of new WARC items (unset: none is asked for). */
+    itemCollection: env(
+      'FILESET_WARC_ITEM_COLLECTION',
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]+$/)
+        .optional(),
+    ),
   }),
   items: z.object({
     /** Unset: `fs` under `<dataDir>/items` (filled in below). */
@@ -347,13 +404,19 @@ const SETTINGS = z.object({
 });
 
 /** The settings, with what follows from them: the version, the User-Agent, the default item store. */
-export const ConfigSchema = SETTINGS.superRefine(({ items, ias3 }, ctx) => {
-  if (items.store?.kind !== 'ias3') return;
+export const ConfigSchema = SETTINGS.superRefine(({ items, warc, ias3 }, ctx) => {
+  const needs =
+    items.store?.kind === 'ias3'
+      ? 'FILESET_ITEM_STORE=ias3://'
+      : warc.store?.kind === 'ias3'
+        ? 'FILESET_WARC_STORE=ias3://'
+        : null;
+  if (!needs) return;
   for (const [key, value] of [
     ['accessKey', ias3.accessKey],
     ['secretKey', ias3.secretKey],
   ] as const) {
-    if (!value) ctx.addIssue({ code: 'custom', path: ['ias3', key], message: 'needed by FILESET_ITEM_STORE=ias3://' });
+    if (!value) ctx.addIssue({ code: 'custom', path: ['ias3', key], message: `needed by ${needs}` });
   }
 }).transform(({ contact, userAgent, ...settings }) => ({
   version: VERSION,

@@ -57,6 +57,14 @@ export interface Metrics {
   budgetWaitSeconds: Histogram<'budget'>;
   /** 429 pauses put on a budget (a platform's or a host's), by budget. */
   budgetPauses: Counter<'budget'>;
+  /** Closed WARC files (and their bytes) in the data directory waiting to be shipped to FILESET_WARC_STORE. */
+  warcShipBacklogFiles: Gauge;
+  warcShipBacklogBytes: Gauge;
+  /** WARC files (and bytes) shipped: uploaded, verified, indexed and removed locally. */
+  warcShippedFiles: Counter;
+  warcShippedBytes: Counter;
+  /** Shipping passes that failed (store outage, digest mismatch, database): each is retried with backoff. */
+  warcShipFailures: Counter;
 }
 
 export interface MetricsOptions {
@@ -175,6 +183,31 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ['budget'],
       registers: ingest,
     }),
+    warcShipBacklogFiles: new Gauge({
+      name: 'fileset_warc_ship_backlog_files',
+      help: 'Closed WARC files in the data directory waiting to be shipped to FILESET_WARC_STORE (0 when unset)',
+      registers: ingest,
+    }),
+    warcShipBacklogBytes: new Gauge({
+      name: 'fileset_warc_ship_backlog_bytes',
+      help: 'Bytes of the closed WARC files waiting to be shipped',
+      registers: ingest,
+    }),
+    warcShippedFiles: new Counter({
+      name: 'fileset_warc_shipped_files_total',
+      help: 'WARC files shipped (uploaded, verified at the destination, indexed there, removed locally)',
+      registers: ingest,
+    }),
+    warcShippedBytes: new Counter({
+      name: 'fileset_warc_shipped_bytes_total',
+      help: 'Bytes of WARC files shipped',
+      registers: ingest,
+    }),
+    warcShipFailures: new Counter({
+      name: 'fileset_warc_ship_failures_total',
+      help: 'WARC shipping passes that failed and are retried with backoff',
+      registers: ingest,
+    }),
   };
   startAtZero(metrics, kind);
   return metrics;
@@ -190,6 +223,25 @@ function startAtZero(metrics: Metrics, kind: WorkerKind | undefined): void {
     for (const reason of HTTP_RETRY_STATUSES) metrics.httpRetries.inc({ reason }, 0);
   }
   if (kinds.includes('persist')) for (const table of PERSIST_TABLES_COUNTED) metrics.persistRejected.inc({ table }, 0);
+}
+
+/** The shipper's observer that keeps the WARC shipping metrics. */
+export function shipMetrics(metrics: Metrics): {
+  backlog(files: number, bytes: number): void;
+  shipped(bytes: number): void;
+  failed(): void;
+} {
+  return {
+    backlog: (files, bytes) => {
+      metrics.warcShipBacklogFiles.set(files);
+      metrics.warcShipBacklogBytes.set(bytes);
+    },
+    shipped: (bytes) => {
+      metrics.warcShippedFiles.inc();
+      metrics.warcShippedBytes.inc(bytes);
+    },
+    failed: () => metrics.warcShipFailures.inc(),
+  };
 }
 
 function registerReadiness(registry: Registry, readiness: Readiness): void {

@@ -90,6 +90,24 @@ describe('FILESET_ITEM_STORE', () => {
   });
 });
 
+describe('FILESET_WARC_STORE', () => {
+  it.each([
+    [undefined, undefined],
+    ['fs:///srv/warc-store/warcs', { kind: 'fs', root: '/srv/warc-store', prefix: 'warcs' }],
+    ['s3://bucket/fleet/warcs/', { kind: 's3', bucket: 'bucket', prefix: 'fleet/warcs' }],
+    ['ias3://FILESET-WARC', { kind: 'ias3', itemPrefix: 'FILESET-WARC' }],
+  ])('%s → %j', (value, expected) => {
+    const keys = { FILESET_IAS3_ACCESS_KEY: 'k', FILESET_IAS3_SECRET_KEY: 's' };
+    expect(loadConfig({ ...keys, ...(value ? { FILESET_WARC_STORE: value } : {}) }).warc.store).toEqual(expected);
+  });
+
+  it('needs the ias3 keys for ias3://', () => {
+    expect(() => loadConfig({ FILESET_WARC_STORE: 'ias3://warcs', FILESET_IAS3_SECRET_KEY: 's' })).toThrow(
+      /FILESET_IAS3_ACCESS_KEY \(unset\): needed by FILESET_WARC_STORE=ias3:\/\//,
+    );
+  });
+});
+
 /** Bad values by kind of setting; every variable of a kind is tried with every value of its kind. */
 const BAD_VALUES: Array<[RegExp, string[]]> = [
   [/_(SIZE|BUDGET)$/, ['12 parsecs', '-1GB', 'GB', '1,5GB', '0x10', 'lots']],
@@ -101,6 +119,9 @@ const BAD_VALUES: Array<[RegExp, string[]]> = [
   [/_(ENDPOINT|METADATA_URL)$/, ['notaurl', 'ftp://example.org', 'example.org', 'file:///etc/passwd']],
   [/^FILESET_DATABASE_URL$/, ['mysql://x/y', 'notaurl', 'http://db.example.org/', 'postgres//x']],
   [/^FILESET_ITEM_STORE$/, ['bogus://', 'ftp://x', 'notaurl', 's3://', '/srv/items']],
+  [/^FILESET_WARC_STORE$/, ['bogus://', 'notaurl', 's3://', 's3://bucket', 'fs:///', 'ias3://', 'ias3://-x', '/srv/w']],
+  [/^FILESET_WARC_ITEM_PERIOD$/, ['week', 'daily', '1d']],
+  [/^FILESET_WARC_ITEM_COLLECTION$/, ['has space', 'a/b']],
   [/^FILESET_KAFKA_BROKERS$/, ['notaport', 'host:', ':9092', 'host:0', 'host:99999', 'a:1,b', 'http://host:9092']],
   [/^FILESET_HTTP_REWRITE$/, ['zenodo.org', 'https://a.org=ftp://b', 'https://a.org=', 'a=b=c']],
   [/^FILESET_PLATFORM_BUDGETS$/, ['zenodo=1', 'zenodo:api=0', 'zenodo:web=1', 'zenodo:api=1@0']],

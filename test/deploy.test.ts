@@ -345,6 +345,7 @@ describe('deploy/prometheus/alerts.yml', () => {
       'FilesetPersistRejectedRows',
       'FilesetDiskFilling',
       'FilesetDiskFull',
+      'FilesetWarcShippingStalled',
     ]);
     const runbook = read('deploy/README.md');
     for (const rule of rules) {

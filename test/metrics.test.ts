@@ -94,7 +94,7 @@ describe('Grafana dashboard', () => {
     const workerSeries = await exposedSeries(createMetrics({ defaultMetrics: false }).registry);
     const shown = new Set(expressions.flatMap(({ expr }) => promqlMetricNames(expr)).map((n) => workerSeries.get(n)));
     const workerMetrics = new Set(workerSeries.values());
-    expect(workerMetrics.size).toBe(16);
+    expect(workerMetrics.size).toBe(21);
     expect([...workerMetrics].filter((m) => !shown.has(m))).toEqual([]);
   });
 
@@ -161,6 +161,7 @@ const ROW_KINDS: Record<string, WorkerKind[]> = {
   Kafka: ['ingest', 'persist'],
   Persist: ['persist'],
   Process: ['ingest', 'persist'],
+  'WARC shipping': ['ingest'],
 };
 
 describe('worker kinds', () => {

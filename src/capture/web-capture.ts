@@ -16,7 +16,7 @@ import { chooseMimetype, mediaType } from '../mimetype.js';
 import type { Cdx, FileMeta, Terminal } from '../schemas/result.js';
 import type { Capture, CaptureIndex } from '../stores/warc/capture-index.js';
 import { base32Decode, warcDate } from '../stores/warc/record.js';
-import { wireWarcPath } from '../stores/warc/location.js';
+import { wireWarcPath, type WarcLocator } from '../stores/warc/location.js';
 import { cdxMime } from '../stores/warc/cdxj.js';
 import { surt } from '../stores/warc/surt.js';
 import { sha1Base32, type RecordLocation, type WarcWriter } from '../stores/warc/writer.js';
@@ -26,6 +26,8 @@ export interface WebCaptureDeps {
   index: CaptureIndex | null;
   tmpDir: string;
   now: () => Date;
+  /** Where a WARC file will live once shipped (FILESET_WARC_STORE); unset: `warcs/<file>`. */
+  warcLocation?: WarcLocator | undefined;
 }
 
 export interface CaptureOptions {
@@ -57,7 +59,7 @@ export function warcDatetime(date: Date): string {
   return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
 
-export function cdxFromCapture(capture: Capture): Cdx {
+export function cdxFromCapture(capture: Capture, warcLocation?: WarcLocator): Cdx {
   return {
     surt: capture.surt,
     datetime: capture.datetime,
@@ -66,7 +68,7 @@ export function cdxFromCapture(capture: Capture): Cdx {
     status_code: capture.statusCode,
     sha1b32: capture.payloadSha1b32,
     sha1hex: base32Decode(capture.payloadSha1b32).toString('hex'),
-    warc_path: wireWarcPath(capture.warcPath),
+    warc_path: wireWarcPath(capture.warcPath, warcLocation),
     warc_offset: capture.warcOffset,
     warc_csize: capture.warcCsize,
   };
@@ -159,7 +161,11 @@ export async function captureResponse(
       refersTo: original,
     });
     await deps.index.add(capture);
-    return { ...base, cdx: cdxFromCapture(capture), revisitCdx: original ? cdxFromCapture(original) : null };
+    return {
+      ...base,
+      cdx: cdxFromCapture(capture, deps.warcLocation),
+      revisitCdx: original ? cdxFromCapture(original, deps.warcLocation) : null,
+    };
   } catch (err) {
     // The caller never learns the kept body's path when this fails: remove it here.
     if (bodyPath) await rm(bodyPath, { force: true });

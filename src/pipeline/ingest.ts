@@ -60,6 +60,8 @@ export interface IngestDeps {
   workDir: string;
   workBudget: WorkBudget;
   now: () => Date;
+  /** Where a WARC file will live once shipped (FILESET_WARC_STORE); unset: `warcs/<file>`. */
+  warcLocation?: (name: string) => string;
   platforms?: readonly PlatformHelper[];
   strategies?: Partial<Record<StrategyName, ArchiveStrategy>>;
   onProgress?: (event: ProgressEvent) => void;
@@ -158,6 +160,7 @@ class IngestRun {
       index: this.dryRun ? null : this.deps.index,
       tmpDir: this.deps.tmpDir,
       now: this.deps.now,
+      warcLocation: this.deps.warcLocation,
     };
     const landing = await fetchLanding(this.url, {
       config,

@@ -12,7 +12,9 @@ import type { Logger } from '../logger.js';
 import { openItemStore } from '../stores/items/index.js';
 import { WorkBudget } from '../strategies/work-budget.js';
 import { CaptureIndex } from '../stores/warc/capture-index.js';
+import { openWarcDestination } from '../stores/warc/destination.js';
 import { LOCAL_WARC_PREFIX } from '../stores/warc/location.js';
+import { WarcShipper, type ShipObserver } from '../stores/warc/ship.js';
 import { WarcWriter } from '../stores/warc/writer.js';
 import type { IngestDeps } from './ingest.js';
 import { removeStaleSpoolDirs, spoolDirName } from './spool-dirs.js';
@@ -21,6 +23,8 @@ export interface Runtime {
   deps: IngestDeps;
   db: Database;
   warcDir: string;
+  /** Ships closed WARC files to FILESET_WARC_STORE; null when it is unset (or in a dry run). */
+  shipper: WarcShipper | null;
   close(): Promise<void>;
 }
 
@@ -34,6 +38,8 @@ export interface RuntimeOptions {
   onHttpRetry?: (reason: string, host: string) => void;
   /** Told of request budget waits and 429 pauses: workers count them. */
   budgetObserver?: BudgetObserver;
+  /** Told of WARC shipping (backlog, files shipped, failures): workers export it. */
+  shipObserver?: ShipObserver;
 }
 
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -62,11 +68,19 @@ async function open(
   await mkdir(workDir, { recursive: true });
   // A misconfigured item store fails here, before anything else is opened.
   const items = await openItemStore(config, logger);
+  let destination: Awaited<ReturnType<typeof openWarcDestination>>;
+  try {
+    destination = scratch ? null : await openWarcDestination(config, logger);
+  } catch (err) {
+    await items.close();
+    throw err;
+  }
   let db: Database;
   try {
     const nothingYet = scratch && !config.databaseUrl && !embeddedDatabaseExists(config.dataDir);
     db = await openDatabase(nothingYet ? { dataDir: scratch } : config, logger);
   } catch (err) {
+    await destination?.close();
     await items.close();
     throw err;
   }
@@ -74,9 +88,19 @@ async function open(
     await migrate(db, logger);
   } catch (err) {
     await db.close();
+    await destination?.close();
     await items.close();
     throw err;
   }
+  const shipper = destination
+    ? new WarcShipper({
+        dir: warcDir,
+        destination,
+        db,
+        logger: logger.child({ module: 'warc-ship' }),
+        ...(options.shipObserver ? { observer: options.shipObserver } : {}),
+      })
+    : null;
   const writer = await WarcWriter.open({
     dir: warcDir,
     prefix: config.warc.prefix,
@@ -85,7 +109,10 @@ async function open(
     software: `fileset-ingest/${config.version}`,
     userAgent: config.userAgent,
     logger: logger.child({ module: 'warc' }),
+    ...(shipper ? { onClosed: () => shipper.notify() } : {}),
   });
+  // After the writer's recovery, so that files a crashed process left are shipped too.
+  shipper?.start();
   // With a PostgreSQL server the request budgets are the fleet's; an embedded database is one process's.
   const { budgetObserver: observer } = options;
   const shared =
@@ -110,13 +137,17 @@ async function open(
     workDir,
     workBudget: new WorkBudget(config.items.workDirBudget),
     now: () => new Date(),
+    ...(shipper ? { warcLocation: (name: string) => shipper.location(name) } : {}),
   };
   return {
     deps,
     db,
     warcDir,
+    shipper,
     async close() {
       await writer.close();
+      await shipper?.stop();
+      await destination?.close();
       await items.close();
       await http.close();
       await shared?.close();

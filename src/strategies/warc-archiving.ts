@@ -22,7 +22,7 @@ function captureResult(captured: CapturedResponse): CaptureResult {
   };
 }
 
-function existingResult(capture: Capture): CaptureResult | null {
+function existingResult(capture: Capture, ctx: StrategyContext): CaptureResult | null {
   if (!capture.sha1hex || !capture.md5hex || !capture.sha256hex || capture.sizeBytes === null) return null;
   return {
     file_meta: {
@@ -38,7 +38,7 @@ function existingResult(capture: Capture): CaptureResult | null {
       terminal_status_code: capture.statusCode ?? 200,
       terminal_sha1hex: capture.sha1hex,
     },
-    cdx: cdxFromCapture(capture),
+    cdx: cdxFromCapture(capture, ctx.capture.warcLocation),
     revisit_cdx: null,
   };
 }
@@ -56,7 +56,7 @@ export async function findExisting(file: PlatformFile, ctx: StrategyContext): Pr
   ];
   for (const lookup of lookups) {
     const capture = await lookup();
-    const result = capture && existingResult(capture);
+    const result = capture && existingResult(capture, ctx);
     if (!result?.file_meta || verifyFile(file, result.file_meta).status !== 'success') continue;
     const entry = fillFromMeta(wireEntry(file, 'exists'), result.file_meta);
     return {

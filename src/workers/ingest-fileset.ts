@@ -9,7 +9,7 @@ import { keyOf, outcomeMessages, sendAcked } from '../kafka/produce.js';
 import { kafkaNames, type KafkaNames } from '../kafka/topics.js';
 import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import { shipMetrics, type Metrics } from '../metrics.js';
 import { ingestFileset, type IngestOutcome } from '../pipeline/ingest.js';
 import { newResult } from '../pipeline/result.js';
 import { openRuntime, type Runtime } from '../pipeline/runtime.js';
@@ -51,6 +51,7 @@ export async function runIngestWorker(config: Config, logger: Logger, options: I
         waited: (budget, ms) => metrics.budgetWaitSeconds.observe({ budget }, ms / 1000),
         paused: (budget) => metrics.budgetPauses.inc({ budget }),
       },
+      shipObserver: shipMetrics(metrics),
     }));
   const kafka = createKafka(config, logger, { clientId: 'fileset-ingest-worker' });
   const names = kafkaNames(config);

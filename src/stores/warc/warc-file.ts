@@ -62,6 +62,8 @@ export interface WarcFileOptions {
   deflate: DeflateOptions;
   /** The warcinfo record's fields besides format, conformsTo and hostname. */
   warcinfo: { software: string; operator?: string | undefined; userAgent?: string | undefined };
+  /** Told of each file closed under its final name (the shipper ships it). */
+  onClosed?: ((name: string) => void) | undefined;
 }
 
 // Process-wide, so two writers in one process never pick the same name.
@@ -118,6 +120,7 @@ export class WarcFileRotation {
       throw new InfrastructureError(`cannot close WARC file ${file.name}`, { cause: err });
     }
     logger.info({ file: file.name, bytes: file.size }, 'WARC file closed');
+    this.options.onClosed?.(file.name);
   }
 
   private async openFile(): Promise<OpenFile> {
