@@ -22,7 +22,10 @@ const BENCHES: Record<string, { title: string; run: () => Promise<BenchReport> }
   kafka: { title: 'End-to-end small-dataset throughput through Kafka (1, 2 and 3 ingest workers)', run: kafkaBench },
   verify: { title: '`fileset-ingest verify` throughput on the WARCs of 1 GiB', run: verifyBench },
   budgets: { title: 'Request budgets: cost per request, in process and shared in PostgreSQL', run: budgetsBench },
-  crash: { title: 'Fault run: SIGKILLs, a broker restart and a database restart under load', run: crashBench },
+  crash: {
+    title: 'Fault run: SIGKILLs, a broker restart, a database restart and a WARC store outage under load',
+    run: crashBench,
+  },
 };
 
 const USAGE = `Usage: npm run bench -- [${Object.keys(BENCHES).join('|')} ...] [--write]

@@ -5,9 +5,9 @@
 // from the outside (tables, topics, committed offsets, WARC files, leftovers on disk).
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.js';
@@ -39,6 +39,12 @@ export interface FaultRunOptions {
   kills: number;
   brokerRestart: boolean;
   postgresRestart: boolean;
+  /**
+   * Closed WARC files are shipped to an fs:// WARC store (FILESET_WARC_STORE, files rolled over
+   * at 1 MB so that they close during the run), and the store goes away for `storeOutageMs` once:
+   * its directory is replaced by a plain file (as root, permissions would not stop a write).
+   */
+  storeOutageMs?: number;
   /** Every n-th dataset also has a file above the 1 MiB a body may keep in memory (it is spooled to disk). */
   spooledEvery?: number;
   /** Overall bound on waiting for every row (the run fails after it). */
@@ -72,7 +78,16 @@ export interface FaultRunCounts {
   /** Results on the result topic (at least once: redeliveries after a kill answer twice). */
   resultMessages: number;
   requestsAnsweredMoreThanOnce: number;
+  /** WARC files: shipped to the store (or, without a store, closed in the data dirs). */
   warcFiles: number;
+  /** Closed WARC files still in a data dir after the stop (with a store: not shipped). */
+  warcsNotShipped: string[];
+  /** Capture-index rows whose warc_path is no file in the store (or data dir). */
+  captureRowsWithoutFile: number;
+  /** With a store: capture-index rows still naming a local file (no `/` in warc_path). */
+  captureRowsLocal: number;
+  /** Partial copies (`.<name>.tmp-*`) left in the store. */
+  storeTempFiles: string[];
   warcRecords: number;
   /** Response records in the WARC files that the capture index does not list (written, then killed). */
   unindexedResponseRecords: number;
@@ -89,8 +104,19 @@ export interface FaultRunCounts {
   kills: { ingest: number; persist: number };
   brokerRestarts: number;
   postgresRestarts: number;
+  storeOutages: number;
+  /** Shipping attempts that failed and were tried again (the workers' 'WARC shipping failed' log lines). */
+  shipRetries: number;
   /** Exits nobody asked for (the harness restarts such a worker, as systemd would). */
   unexpectedExits: string[];
+  /**
+   * Of those, exits for a service outage, which systemd's Restart=on-failure (and the harness)
+   * answer with a restart: a worker started (after a kill) while PostgreSQL or the broker is down
+   * exits at once ("cannot use PostgreSQL at …"), and a running one exits when kafkajs gives up on
+   * the broker ("Kafka consumer stopped: Failed to find group coordinator", a kafkajs error it does
+   * not retry, seen when the broker stops).
+   */
+  exitsForServiceOutage: number;
   /** Exit codes after the final SIGTERM (0 expected). */
   stopCodes: Array<number | null>;
   events: FaultEvent[];
@@ -99,6 +125,8 @@ export interface FaultRunCounts {
 
 /** Record ids BASE_ID..BASE_ID+N-1: far from the fixture's own id and concept id (7078725, 7078724). */
 const BASE_ID = 8_000_000;
+/** What a worker says when it exits for a service outage (ServiceUnavailableError; the consumer's InfrastructureError). */
+const SERVICE_OUTAGE_EXIT = /cannot use (PostgreSQL|Kafka) at |Kafka consumer stopped: /;
 const SESSION = { sessionTimeout: 10_000, heartbeatInterval: 1_000 };
 
 const workerScript = (kind: 'ingest' | 'persist') => `
@@ -208,6 +236,9 @@ async function fleetRun(
 ): Promise<FaultRunCounts> {
   const datasets = serveDatasets(server, options.requests, options.spooledEvery);
   const databaseUrl = await postgres.createDatabase('fleet');
+  const storeRoot = join(work, 'store');
+  const store = options.storeOutageMs ? join(storeRoot, 'shipped') : undefined;
+  if (store) await mkdir(store, { recursive: true });
   const env: Record<string, string> = {
     FILESET_DATABASE_URL: databaseUrl,
     FILESET_KAFKA_BROKERS: broker.brokers,
@@ -218,6 +249,7 @@ async function fleetRun(
     FILESET_PERSIST_BATCH_SIZE: '10',
     FILESET_PERSIST_LINGER_MS: '200',
     FILESET_LOG_LEVEL: 'warn',
+    ...(store ? { FILESET_WARC_STORE: `fs://${store}`, FILESET_WARC_ROLLOVER_SIZE: '1MB' } : {}),
   };
   const names = kafkaNames(loadConfig(env));
   const logger = createLogger('silent');
@@ -237,6 +269,7 @@ async function fleetRun(
   const dataDirs = roles.map((r) => join(work, r.kind === 'ingest' ? `ingest-${r.index}` : 'persist'));
   await Promise.all(dataDirs.map((d) => mkdir(d)));
   const procs: WorkerProcess[] = [];
+  const everyProc: WorkerProcess[] = [];
   const stopping = new Set<WorkerProcess>();
   const unexpectedExits: string[] = [];
   const events: FaultEvent[] = [];
@@ -249,6 +282,7 @@ async function fleetRun(
     const role = roles[i]!;
     const proc = spawnTsx(workerScript(role.kind), { ...env, FILESET_DATA_DIR: dataDirs[i]! });
     procs[i] = proc;
+    everyProc.push(proc);
     // An exit nobody asked for: restarted after a second, as systemd's Restart=on-failure would.
     proc.child.on('exit', (code, signal) => {
       if (stopping.has(proc) || procs[i] !== proc) return;
@@ -330,6 +364,19 @@ async function fleetRun(
           event('PostgreSQL restart: started again');
         },
       });
+    if (store)
+      schedule.push({
+        at: randomInt(30, 60) / 100,
+        run: async () => {
+          event('WARC store outage: its directory replaced by a file');
+          await rename(store, `${store}.away`);
+          await writeFile(store, 'not a directory: the WARC store is away\n');
+          await sleep(options.storeOutageMs!);
+          await rm(store);
+          await rename(`${store}.away`, store);
+          event('WARC store outage: over');
+        },
+      });
     schedule.sort((a, b) => a.at - b.at);
     const deadline = started + options.timeoutMs;
     const left = () => deadline - Date.now();
@@ -382,7 +429,7 @@ async function fleetRun(
   const wallS = (Date.now() - started) / 1000;
   event('every worker stopped');
 
-  const counts = await countEverything(options, datasets, names, admin, kafka, client, dataDirs, log);
+  const counts = await countEverything(options, datasets, names, admin, kafka, client, dataDirs, store, log);
   await admin.disconnect();
   return {
     ...counts,
@@ -392,7 +439,13 @@ async function fleetRun(
     },
     brokerRestarts: countEvents(events, 'broker restart: started'),
     postgresRestarts: countEvents(events, 'PostgreSQL restart: started'),
-    unexpectedExits,
+    storeOutages: countEvents(events, 'WARC store outage: over'),
+    shipRetries: everyProc.reduce(
+      (n, p) => n + (p.stderr().match(/WARC shipping failed; trying again/g)?.length ?? 0),
+      0,
+    ),
+    unexpectedExits: unexpectedExits.filter((e) => !SERVICE_OUTAGE_EXIT.test(e)),
+    exitsForServiceOutage: unexpectedExits.filter((e) => SERVICE_OUTAGE_EXIT.test(e)).length,
     stopCodes,
     events,
     wallS,
@@ -418,7 +471,16 @@ function shuffle<T>(xs: T[]): T[] {
 
 type Counted = Omit<
   FaultRunCounts,
-  'kills' | 'brokerRestarts' | 'postgresRestarts' | 'unexpectedExits' | 'stopCodes' | 'events' | 'wallS'
+  | 'kills'
+  | 'brokerRestarts'
+  | 'postgresRestarts'
+  | 'storeOutages'
+  | 'shipRetries'
+  | 'unexpectedExits'
+  | 'exitsForServiceOutage'
+  | 'stopCodes'
+  | 'events'
+  | 'wallS'
 >;
 
 async function countEverything(
@@ -429,6 +491,7 @@ async function countEverything(
   kafka: ReturnType<typeof testKafka>,
   client: pg.Client,
   dataDirs: string[],
+  store: string | undefined,
   log: (message: string) => void,
 ): Promise<Counted> {
   log('counting');
@@ -492,19 +555,25 @@ async function countEverything(
   const openFiles: string[] = [];
   const corruptFiles: string[] = [];
   const orphanFiles: string[] = [];
-  const warcs: string[] = [];
+  const local: string[] = [];
   for (const dir of dataDirs) {
     const warcDir = join(dir, 'warcs');
     for (const f of await readdir(warcDir).catch(() => [] as string[])) {
       if (f.endsWith('.open')) openFiles.push(join(warcDir, f));
       else if (f.endsWith('.corrupt')) corruptFiles.push(join(warcDir, f));
-      else if (f.endsWith('.warc.gz')) warcs.push(join(warcDir, f));
+      else if (f.endsWith('.warc.gz')) local.push(join(warcDir, f));
     }
     for (const sub of ['tmp', 'work']) {
       const entries = await readdir(join(dir, sub), { recursive: true }).catch(() => [] as string[]);
       orphanFiles.push(...entries.map((e) => join(dir, sub, e)));
     }
   }
+  const inStore = store ? await readdir(store) : [];
+  const warcs = store ? inStore.filter((f) => f.endsWith('.warc.gz')).map((f) => join(store, f)) : local;
+  // A capture's warc_path: `<prefix>/<file>` once shipped (the prefix is the store dir's name), else the bare file name.
+  const files = new Set(warcs.map((w) => (store ? `${basename(store)}/${basename(w)}` : basename(w))));
+  const captureRowsWithoutFile = captures.rows.filter((c) => !files.has(c.warc_path)).length;
+  const captureRowsLocal = store ? captures.rows.filter((c) => !c.warc_path.includes('/')).length : 0;
   log(`validating ${warcs.length} WARC files with jwarc`);
   const problems: string[] = [];
   let valid = 0;
@@ -527,6 +596,10 @@ async function countEverything(
     resultMessages: results.length,
     requestsAnsweredMoreThanOnce: [...perKey.values()].filter((n) => n > 1).length,
     warcFiles: warcs.length,
+    warcsNotShipped: store ? local : [],
+    captureRowsWithoutFile,
+    captureRowsLocal,
+    storeTempFiles: inStore.filter((f) => f.includes('.tmp-')),
     warcRecords: records.length,
     unindexedResponseRecords: unindexed,
     warcsValid: valid,
