@@ -1,5 +1,5 @@
 // Benchmark: end-to-end small-dataset throughput through Kafka. N distinct 3-file Zenodo-shaped
-// datasets are produced to the request topic; one or two `worker ingest` processes archive them and
+// datasets are produced to the request topic; one, two or three `worker ingest` processes archive them and
 // one `worker persist` writes the results to a fresh PostgreSQL database. Measured: from the start
 // of `fileset-ingest produce` until ingest_fileset_platform holds N rows.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
@@ -43,6 +43,8 @@ const cpuProfileDir = process.env.BENCH_CPU_PROF
   : undefined;
 /** Record ids base..base+N-1: far from the fixture's own id and concept id (7078725, 7078724). */
 const BASE_ID = 9_000_000;
+/** Ingest processes per run, one run each, in this order. */
+const WORKER_COUNTS = [1, 2, 3];
 const FILES: Array<[key: string, size: number, kind: 'text' | 'random']> = [
   ['stations.csv', 48_000, 'text'],
   ['readme.txt', 12_000, 'text'],
@@ -80,7 +82,7 @@ export async function kafkaBench(): Promise<BenchReport> {
         site.urls.map((url, i) => `${JSON.stringify(requestFor(url, BASE_ID + i))}\n`).join(''),
       );
       await withServer(site.routes, work, async (server) => {
-        for (const workers of [1, 2]) {
+        for (const workers of WORKER_COUNTS) {
           log(`${count} datasets through Kafka, ${workers} ingest worker process${workers > 1 ? 'es' : ''}`);
           // A stuck or crashed run voids the benchmark; the other run is still reported.
           const run = await runFleet(workers, count, server, requests, work, invalid).catch((err: unknown) => {
@@ -94,14 +96,18 @@ export async function kafkaBench(): Promise<BenchReport> {
   );
 
   const one = runs.find((r) => r.workers === 1);
+  const ingestCpu = (r: FleetRun) => r.ingest.reduce((sum, u) => sum + u.cpuS, 0);
   const rows = runs.map((r) => [
     String(r.workers),
     fmt(r.wallS, 2),
     fmt(r.produceS, 2),
     fmt(count / r.wallS, 1),
     one ? `${fmt(one.wallS / r.wallS, 2)}×` : '–',
-    r.ingest.map((u) => mb(u.rssBytes)).join(', '),
+    fmt(ingestCpu(r) / count, 4),
+    fmt((ingestCpu(r) + r.persist.cpuS) / count, 4),
     r.ingest.map((u) => fmt(u.cpuS, 1)).join(', '),
+    fmt(r.persist.cpuS, 1),
+    r.ingest.map((u) => mb(u.rssBytes)).join(', '),
     mb(r.persist.rssBytes),
     Object.entries(r.statuses)
       .map(([s, n]) => `${s} ${n}`)
@@ -116,7 +122,13 @@ export async function kafkaBench(): Promise<BenchReport> {
       `linger 1 s). The workers are started and have joined their consumer groups before the clock starts; wall time runs ` +
       `from the start of \`fileset-ingest produce\` (a CLI process: its start-up and the send are included, see ` +
       `"produce s") until \`ingest_fileset_platform\` holds all ${count} rows (polled every 100 ms), so it includes ` +
-      `the persist worker's linger. Peak RSS (VmHWM) and CPU seconds per process from /proc, read before stopping it.`,
+      `the persist worker's linger. Peak RSS (VmHWM) and CPU seconds (user + system) per process from /proc, read before ` +
+      `stopping it; CPU s / dataset: the ingest processes' sum (and with the persist worker's) over the ${count} datasets, ` +
+      `start-up included. Runs one after the other, ${WORKER_COUNTS.join(', ')} ingest processes; on 2 cores, a third ` +
+      `process competes with the broker, PostgreSQL and the file server for the same CPUs. Load average after the last ` +
+      `run: ${loadavg()
+        .map((l) => fmt(l, 2))
+        .join(' ')}.`,
     '',
     markdownTable(
       [
@@ -125,8 +137,11 @@ export async function kafkaBench(): Promise<BenchReport> {
         'produce s',
         'datasets/s',
         'speedup',
+        'ingest CPU s / dataset',
+        'all workers CPU s / dataset',
+        'ingest CPU s (per process)',
+        'persist CPU s',
         'ingest peak RSS MB',
-        'ingest CPU s',
         'persist peak RSS MB',
         'statuses',
       ],

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { afterInterrupt, log, machine, REPO, type BenchReport } from './lib.js';
 import { archiveorgBench } from './archiveorg.js';
 import { budgetsBench } from './budgets.js';
+import { crashBench } from './crash.js';
 import { kafkaBench } from './kafka.js';
 import { persistBench } from './persist.js';
 import { rssBench } from './rss.js';
@@ -18,9 +19,13 @@ const BENCHES: Record<string, { title: string; run: () => Promise<BenchReport> }
   rss: { title: 'Peak RSS archiving one large file', run: rssBench },
   archiveorg: { title: 'archiveorg-fileset throughput and peak RSS (fs item store)', run: archiveorgBench },
   persist: { title: 'Persist throughput: batched upserts vs COPY', run: persistBench },
-  kafka: { title: 'End-to-end small-dataset throughput through Kafka (1 vs 2 ingest workers)', run: kafkaBench },
+  kafka: { title: 'End-to-end small-dataset throughput through Kafka (1, 2 and 3 ingest workers)', run: kafkaBench },
   verify: { title: '`fileset-ingest verify` throughput on the WARCs of 1 GiB', run: verifyBench },
   budgets: { title: 'Request budgets: cost per request, in process and shared in PostgreSQL', run: budgetsBench },
+  crash: {
+    title: 'Fault run: SIGKILLs, a broker restart, a database restart and a WARC store outage under load',
+    run: crashBench,
+  },
 };
 
 const USAGE = `Usage: npm run bench -- [${Object.keys(BENCHES).join('|')} ...] [--write]

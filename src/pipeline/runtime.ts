@@ -17,6 +17,7 @@ import { LOCAL_WARC_PREFIX } from '../stores/warc/location.js';
 import { WarcShipper, type ShipObserver } from '../stores/warc/ship.js';
 import { WarcWriter } from '../stores/warc/writer.js';
 import type { IngestDeps } from './ingest.js';
+import { removeStaleSpoolDirs, spoolDirName } from './spool-dirs.js';
 
 export interface Runtime {
   deps: IngestDeps;
@@ -59,8 +60,10 @@ async function open(
 ): Promise<Runtime> {
   const dataDir = resolve(config.dataDir);
   const warcDir = join(scratch ?? dataDir, LOCAL_WARC_PREFIX);
-  const tmpDir = join(scratch ?? dataDir, 'tmp', String(process.pid));
+  const tmpRoot = join(scratch ?? dataDir, 'tmp');
+  const tmpDir = join(tmpRoot, spoolDirName());
   const workDir = join(scratch ?? dataDir, 'work');
+  if (!scratch) await removeStaleSpoolDirs(tmpRoot, logger);
   await mkdir(tmpDir, { recursive: true });
   await mkdir(workDir, { recursive: true });
   // A misconfigured item store fails here, before anything else is opened.

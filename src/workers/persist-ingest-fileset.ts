@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { persistResults } from '../db/persist.js';
 import { createKafka } from '../kafka/client.js';
-import { JsonConsumer } from '../kafka/consumer.js';
+import { JsonConsumer, type ConsumerTimings } from '../kafka/consumer.js';
 import { kafkaNames } from '../kafka/topics.js';
 import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
@@ -24,6 +24,8 @@ export interface PersistWorkerOptions {
   maxRetryDelayMs?: number;
   /** Given checks of the database and the consumer group while the worker runs. */
   readiness?: Readiness;
+  /** Consumer group timings (tests: a short session, so a killed worker's partitions move on quickly). */
+  consumer?: ConsumerTimings;
 }
 
 /**
@@ -45,6 +47,7 @@ export async function runPersistWorker(config: Config, logger: Logger, options: 
     concurrency: 2 * batchSize,
     logger: log,
     metrics: options.metrics,
+    ...(options.consumer ? { timings: options.consumer } : {}),
   });
   const batcher = new Batcher({
     db,

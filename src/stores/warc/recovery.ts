@@ -10,7 +10,8 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` of this host still runs; our own pid counts as gone (see below). */
+export function pidAlive(pid: number): boolean {
   // Recovery runs before this writer opens a file, so a file named with our own pid was left by an
   // earlier process that had it: a container restarts its worker with the same pid and hostname.
   if (pid === process.pid) return false;
