@@ -1,6 +1,6 @@
 // `fileset-ingest verify [--since T] [--metrics-file F]`: a fixity audit of the data directory
 // from its files alone (no database): every closed WARC file under warcs/ and in the WARC store,
-// and every item of the fs item store. One line per problem, then a summary; exit 1 on any problem.
+// and every item of the fs or s3 item store. One line per problem, then a summary; exit 1 on any problem.
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,10 +20,11 @@ export const usage = `Usage: fileset-ingest verify [--since T] [--metrics-file F
 
 Audits what FILESET_DATA_DIR holds, from the files alone (no database needed): every closed WARC
 file under warcs/ (read with warcio: one record per gzip member, block and payload digests,
-Content-Length, request/response pairing, revisit originals), and every item of the fs item
-store (files.json sizes and md5/sha1/sha256 against the bytes, previous versions, notes). With
-FILESET_WARC_STORE, the WARC files shipped there too (fs:// in place, s3:// downloaded one at a
-time; an ias3:// store is not audited).
+Content-Length, request/response pairing, revisit originals), and every item of the item store:
+fs (files.json sizes and md5/sha1/sha256 against the bytes, previous versions, notes) or s3 (each
+object read back against the size and hashes the store recorded with it); ias3 items are not
+audited. With FILESET_WARC_STORE, the WARC files shipped there too (fs:// in place, s3://
+downloaded one at a time; an ias3:// store is not audited).
   --since T          only WARC files and items written at or after T (ISO 8601 date or time, or
                      Unix seconds); revisits whose original is older are counted as unchecked
   --metrics-file F   also write the figures in Prometheus text format to F (for node_exporter's
@@ -33,6 +34,16 @@ summary line {"warc_files", "shipped_warc_files", "records", "payload_bytes", "i
 "unchecked_revisits", "seconds"}.
 Exit status: 0 when everything is intact, 1 when a problem was found, 2 on bad usage, 3 when the
 audit itself failed.`;
+
+/** The audit of the configured item store: fs and s3 (the AWS SDK loaded only for s3); none for ias3. */
+async function itemAudit(config: Config, logger: Logger) {
+  const store = config.items.store;
+  if (store.kind === 'fs') return new FsItemAudit(store.root);
+  if (store.kind !== 's3') return undefined;
+  const { S3ItemAudit } = await import('../stores/items/s3-audit.js');
+  const log = logger.child({ module: 'items', store: 's3' });
+  return new S3ItemAudit({ bucket: store.bucket, prefix: store.prefix, s3: config.s3, logger: log });
+}
 
 export interface VerifyOptions {
   since?: string;
@@ -103,15 +114,19 @@ export async function run(
   warcs.finish();
 
   const store = config.items.store;
-  const items = store.kind === 'fs' ? new FsItemAudit(store.root) : undefined;
+  const items = await itemAudit(config, logger);
   if (items) {
-    for (const name of await items.itemNames()) {
-      if (since && !(await items.changedSince(name, since))) continue;
-      await items.item(name);
+    try {
+      for (const name of await items.itemNames()) {
+        if (since && !(await items.changedSince(name, since))) continue;
+        await items.item(name);
+      }
+      if (!since && items instanceof FsItemAudit) await items.blobs();
+    } finally {
+      if (!(items instanceof FsItemAudit)) await items.close();
     }
-    if (!since) await items.blobs();
   } else {
-    logger.warn({ store: store.kind }, 'the item store is not a local directory: items are not audited');
+    logger.warn({ store: store.kind }, 'items in an ias3 store are not audited');
   }
 
   // What crash recovery set aside (a file without one complete record) is known damage: say so.

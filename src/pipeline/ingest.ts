@@ -13,7 +13,7 @@ import {
   type IngestRequest,
 } from '../schemas/request.js';
 import type { DatasetFileResult, FilesetResult, ManifestEntry } from '../schemas/index.js';
-import type { ItemStore } from '../stores/items/types.js';
+import { isSafeItemPath, type ItemStore } from '../stores/items/types.js';
 import type { CaptureIndex } from '../stores/warc/capture-index.js';
 import type { WebCaptureDeps } from '../capture/web-capture.js';
 import type { WarcWriter } from '../stores/warc/writer.js';
@@ -277,10 +277,16 @@ class IngestRun {
  * Files the platform keeps private are reported as restricted, as a download would find them.
  */
 function alreadyArchived(item: PlatformItem): StrategyResult {
-  const outcomes = item.manifest.map((f) => ({
-    // Not captured over the web by us: the platform URL names the platform's own copy.
-    entry: { ...wireEntry(f, f.restricted ? 'platform-restricted' : 'exists'), terminal_url: null, terminal_dt: null },
-  }));
+  const outcomes = item.manifest.map((f) => {
+    // A name no item of ours may hold is not vouched for either: whoever unpacks the set uses it.
+    const unsafe = !f.restricted && !isSafeItemPath(f.path);
+    const status = f.restricted ? 'platform-restricted' : unsafe ? 'unsafe-path' : 'exists';
+    return {
+      // Not captured over the web by us: the platform URL names the platform's own copy.
+      entry: { ...wireEntry(f, status), terminal_url: null, terminal_dt: null },
+      ...(unsafe ? { message: `unsafe path in the manifest: ${JSON.stringify(f.path)}` } : {}),
+    };
+  });
   return { ...summarise(outcomes, 'success-existing'), manifest: outcomes.map((o) => o.entry) };
 }
 

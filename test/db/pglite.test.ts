@@ -56,6 +56,8 @@ describe('the prepared database seed', () => {
         '003_capture_record_ids',
         '004_request_budgets',
       ]);
+      // Kept small: the default 128MB pool cost about 120 MB of resident memory (src/db/pglite.ts).
+      expect(await db.query('SHOW shared_buffers')).toEqual([{ shared_buffers: '16MB' }]);
       await db.exec('CREATE TABLE scratch (x int); INSERT INTO scratch VALUES (1)');
       expect(await db.query('SELECT x FROM scratch')).toEqual([{ x: 1 }]);
     } finally {
