@@ -150,7 +150,9 @@ export class WarcAudit {
         try {
           for await (const record of new WARCParser(body, { parseHttp: false })) {
             count += 1;
-            await this.record(record, where, requests, captures);
+            // Past a block the member ends inside, warcio would skip the missing bytes for ever
+            // (its skip loop never sees the end): the member is done with.
+            if (!(await this.record(record, where, requests, captures))) break;
           }
         } catch (err) {
           this.problem(where, `unreadable WARC record: ${describeError(err)}`);
@@ -214,7 +216,7 @@ export class WarcAudit {
     where: string,
     requests: Array<{ where: string; concurrentTo: string[] }>,
     captures: Map<string, string>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     this.records += 1;
     const type = record.warcType;
     const id = record.warcHeader('WARC-Record-ID') ?? null;
@@ -231,6 +233,7 @@ export class WarcAudit {
     for await (const chunk of record.reader) digests.update(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
     if (digests.length !== record.warcContentLength) {
       this.problem(where, `block is ${digests.length} bytes, Content-Length says ${record.warcContentLength}`);
+      if (digests.length < record.warcContentLength) return false;
     }
     if (blockDigest && !digests.block!.digest().equals(blockDigest.bytes)) {
       this.problem(where, `WARC-Block-Digest does not match the block (${type} ${record.warcTargetURI ?? ''})`);
@@ -262,5 +265,6 @@ export class WarcAudit {
         digest: record.warcPayloadDigest ?? null,
       });
     }
+    return true;
   }
 }

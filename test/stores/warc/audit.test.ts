@@ -99,6 +99,37 @@ describe('WarcAudit', () => {
     expect(result.payloadBytes).toBeGreaterThanOrEqual(3000);
   });
 
+  it('names a block its member ends inside, and reads on (warcio alone would skip the missing bytes for ever)', async () => {
+    const { path, name, last } = await sample();
+    const bytes = await readFile(path);
+    const response = gunzipSync(bytes.subarray(last.response.offset, last.response.offset + last.response.csize));
+    // A whole, CRC-correct member whose record stops 5 bytes short of its Content-Length.
+    const short = gzipSync(response.subarray(0, response.length - 4 - 5));
+    await writeFile(path, bytes.subarray(0, last.response.offset));
+    await appendFile(path, short);
+    await appendFile(path, bytes.subarray(last.response.offset + last.response.csize));
+    const problems = (await audit(path, name)).problems;
+    expect(problems).toContainEqual({
+      where: where(name, last.response),
+      message: expect.stringMatching(/^block is \d+ bytes, Content-Length says \d+$/),
+    });
+  });
+
+  it('ends on every single-byte change of a member, naming that member', async () => {
+    const { path, name, last } = await sample();
+    const bytes = await readFile(path);
+    const { offset, csize } = last.response;
+    for (let at = offset; at < offset + csize; at += 1) {
+      // The gzip header's MTIME, XFL and OS bytes: no checksum covers them, nothing to find.
+      if (at - offset >= 4 && at - offset <= 9) continue;
+      const changed = Buffer.from(bytes);
+      changed[at]! ^= 0x5a;
+      await writeFile(path, changed);
+      const problems = (await audit(path, name)).problems;
+      expect(problems.length, `byte ${at - offset} of the member changed`).toBeGreaterThan(0);
+    }
+  });
+
   it('names a member holding two records, a request without its response, and trailing garbage', async () => {
     const { path, name, last } = await sample();
     const bytes = await readFile(path);
