@@ -134,13 +134,14 @@ export class JsonConsumer {
   /**
    * Waits for the stop. kafkajs gives up for good on some errors of a broker outage (no group
    * coordinator while the broker restarts); such a crash rebuilds the consumer with backoff
-   * instead of ending the worker. Returns when stopping (or rejects with a non-transient failure).
+   * instead of ending the worker. Returns when stopping; a crash that is not an outage stops it too
+   * (#halt keeps the error for run() to throw).
    */
   async #consumeUntilStopped(handler: MessageHandler): Promise<void> {
     for (;;) {
       const crash = await Promise.race([this.#crashed, once(this.#stop.signal)]);
       if (this.#stop.signal.aborted) return;
-      await this.#restart(crash as unknown, handler);
+      await this.#restart(crash, handler);
       if (this.#stop.signal.aborted) return;
     }
   }
