@@ -17,8 +17,8 @@ export type WorkerKind = 'ingest' | 'persist';
 export const HTTP_RETRY_STATUSES = ['429', '500', '502', '503', '504'] as const;
 /** Why each kind of worker retries a message after its own infrastructure failed. */
 export const INFRA_RETRY_REASONS: Readonly<Record<WorkerKind, readonly string[]>> = {
-  ingest: ['ingest', 'unexpected', 'broker'],
-  persist: ['database'],
+  ingest: ['ingest', 'unexpected', 'broker', 'consumer-restart'],
+  persist: ['database', 'consumer-restart'],
 };
 /** The tables the persist worker writes, and `result` for a result refused whole (src/db/persist.ts). */
 export const PERSIST_TABLES_COUNTED = [

@@ -185,12 +185,13 @@ describe('worker kinds', () => {
 
   it('starts the series whose labels are known at 0: retries, HTTP retries, rejected rows', async () => {
     const ingest = await createMetrics({ kind: 'ingest', defaultMetrics: false }).registry.metrics();
-    for (const reason of ['ingest', 'unexpected', 'broker'])
+    for (const reason of ['ingest', 'unexpected', 'broker', 'consumer-restart'])
       expect(ingest).toContain(`fileset_ingest_infra_retries_total{reason="${reason}"} 0`);
     for (const status of RETRYABLE_STATUSES)
       expect(ingest).toContain(`fileset_http_retries_total{reason="${status}"} 0`);
     const persist = await createMetrics({ kind: 'persist', defaultMetrics: false }).registry.metrics();
-    expect(persist).toContain('fileset_ingest_infra_retries_total{reason="database"} 0');
+    for (const reason of ['database', 'consumer-restart'])
+      expect(persist).toContain(`fileset_ingest_infra_retries_total{reason="${reason}"} 0`);
     for (const table of [...PERSIST_TABLES, 'result'])
       expect(persist).toContain(`fileset_persist_rejected_rows_total{table="${table}"} 0`);
   });

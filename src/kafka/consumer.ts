@@ -6,7 +6,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kaf
 import { describeError, InfrastructureError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { retry, sleep } from '../retry.js';
+import { retry, sleep, type Backoff } from '../retry.js';
 import { consumerLag } from './client.js';
 import { OffsetTracker, type CommitOffset, type TopicPartition } from './offsets.js';
 
@@ -15,6 +15,8 @@ export const DRAIN_GRACE_MS = 60_000;
 /** A failed commit is tried again after 1 s, 2 s, ... up to 10 s; while stopping, five tries in all. */
 const COMMIT_BACKOFF = { baseMs: 1_000, maxMs: 10_000 };
 const COMMIT_TRIES_WHEN_STOPPING = 5;
+/** A consumer kafkajs gave up on is built again after 1 s, 2 s, ... up to 30 s, jittered (a fleet restarts at once). */
+const RESTART_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 30_000, jitter: true };
 
 export interface ConsumerTimings {
   /** kafkajs consumer timings (ms); defaults: session 30 s, heartbeat 3 s, rebalance 60 s. */
@@ -34,6 +36,8 @@ export interface ConsumerOptions {
   drainGraceMs?: number;
   /** How often the consumer lag of every assigned partition is asked of the broker. */
   lagIntervalMs?: number;
+  /** Waits between attempts to rebuild a consumer that kafkajs gave up on (default 1 s doubling to 30 s). */
+  restartBackoff?: Backoff;
 }
 
 export interface ConsumedMessage {
@@ -79,6 +83,8 @@ export class JsonConsumer {
   #lagUpdate: Promise<void> = Promise.resolve();
   /** Our member id while we are a member of the group (between a join and a rebalance, crash or stop). */
   #memberId: string | null = null;
+  /** Resolves with the error when the running kafkajs consumer gives up for good on a transient error. */
+  #crashed: Promise<unknown> = new Promise(() => {});
 
   constructor(kafka: Kafka, options: ConsumerOptions) {
     this.#kafka = kafka;
@@ -98,10 +104,88 @@ export class JsonConsumer {
    * InfrastructureError when the broker cannot be reached or the consumer gives up for good.
    */
   async run(handler: MessageHandler, signal: AbortSignal): Promise<void> {
-    const consumer = this.#kafka.consumer({ groupId: this.#options.groupId, ...this.#timings, maxWaitTimeInMs: 1_000 });
     const admin = this.#kafka.admin();
-    this.#consumer = consumer;
     this.#admin = admin;
+    const onAbort = () => this.#halt();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) this.#halt();
+    const lagTimer = setInterval(() => this.#refreshLag(), this.#options.lagIntervalMs ?? 15_000);
+    try {
+      try {
+        await admin.connect();
+        await this.#start(handler);
+      } catch (err) {
+        // At start-up a broker that cannot be reached is far more often a wrong address than an outage.
+        throw new InfrastructureError(`Kafka: ${describeError(err)}`, { cause: err });
+      }
+      this.#log.info({ topics: this.#options.topics }, 'consuming');
+      await this.#consumeUntilStopped(handler);
+      await this.#drain();
+    } finally {
+      this.#halt();
+      clearInterval(lagTimer);
+      signal.removeEventListener('abort', onAbort);
+      await this.#lagUpdate;
+      await Promise.allSettled([this.#consumer?.disconnect(), admin.disconnect()]);
+    }
+    if (this.#fatal) throw this.#fatal;
+  }
+
+  /**
+   * Waits for the stop. kafkajs gives up for good on some errors of a broker outage (no group
+   * coordinator while the broker restarts); such a crash rebuilds the consumer with backoff
+   * instead of ending the worker. Returns when stopping; a crash that is not an outage stops it too
+   * (#halt keeps the error for run() to throw).
+   */
+  async #consumeUntilStopped(handler: MessageHandler): Promise<void> {
+    for (;;) {
+      const crash = await Promise.race([this.#crashed, once(this.#stop.signal)]);
+      if (this.#stop.signal.aborted) return;
+      await this.#restart(crash, handler);
+      if (this.#stop.signal.aborted) return;
+    }
+  }
+
+  /** Builds a new consumer after a transient crash, with backoff until it runs again or the stop. */
+  async #restart(crash: unknown, handler: MessageHandler): Promise<void> {
+    // The crashed member's partitions are no longer ours: in-flight work on them finishes but never
+    // commits (the new member may be given them in another generation, and they are redelivered).
+    this.#revokeAll();
+    await this.#consumer?.disconnect().catch((err: unknown) => this.#log.debug({ err }, 'crashed consumer disconnect'));
+    const restart = (err: unknown, n: number, delayMs: number) => {
+      this.#options.metrics.infraRetries.inc({ reason: 'consumer-restart' });
+      this.#log.warn(
+        { err, restarts: n + 1, delayMs },
+        'Kafka consumer gave up on a broker outage; building a new one',
+      );
+    };
+    try {
+      await retry(
+        async (n) => {
+          if (n === 0) throw crash; // the first wait, before any new consumer
+          await this.#start(handler);
+        },
+        {
+          retries: Infinity,
+          backoff: this.#options.restartBackoff ?? RESTART_BACKOFF,
+          retryable: (err) => isTransientKafkaError(err),
+          onRetry: restart,
+          signal: this.#stop.signal,
+        },
+      );
+      this.#log.info({ topics: this.#options.topics }, 'consuming again after a restart');
+    } catch (err) {
+      if (this.#stop.signal.aborted) return;
+      this.#halt(new InfrastructureError(`Kafka consumer stopped: ${describeError(err)}`, { cause: err }));
+    }
+  }
+
+  /** A new kafkajs consumer, connected, subscribed and running; #crashed resolves when it gives up. */
+  async #start(handler: MessageHandler): Promise<void> {
+    const consumer = this.#kafka.consumer({ groupId: this.#options.groupId, ...this.#timings, maxWaitTimeInMs: 1_000 });
+    this.#consumer = consumer;
+    let crashed!: (err: unknown) => void;
+    this.#crashed = new Promise((resolve) => (crashed = resolve));
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#memberId = payload.memberId;
       this.#assign(payload.memberAssignment);
@@ -110,42 +194,35 @@ export class JsonConsumer {
       consumer.on(left, () => (this.#memberId = null));
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.#memberId = null;
-      this.#log.error({ err: payload.error, restart: payload.restart }, 'Kafka consumer crashed');
-      // kafkajs restarts itself after retriable crashes; only a final one ends the run.
-      if (!payload.restart)
-        this.#halt(
-          new InfrastructureError(`Kafka consumer stopped: ${describeError(payload.error)}`, { cause: payload.error }),
-        );
+      // kafkajs restarts itself after retriable crashes; only a final one is ours to handle.
+      if (payload.restart)
+        return void this.#log.error({ err: payload.error }, 'Kafka consumer crashed; kafkajs restarts it');
+      if (this.#stop.signal.aborted) return;
+      if (isTransientKafkaError(payload.error)) return crashed(payload.error);
+      this.#log.error({ err: payload.error }, 'Kafka consumer crashed');
+      this.#halt(
+        new InfrastructureError(`Kafka consumer stopped: ${describeError(payload.error)}`, { cause: payload.error }),
+      );
     });
-    const onAbort = () => this.#halt();
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (signal.aborted) this.#halt();
-    const lagTimer = setInterval(() => this.#refreshLag(), this.#options.lagIntervalMs ?? 15_000);
     try {
-      try {
-        await Promise.all([consumer.connect(), admin.connect()]);
-        // A new group starts at the earliest offset: messages produced before it existed are not lost.
-        await consumer.subscribe({ topics: this.#options.topics, fromBeginning: true });
-        await consumer.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          eachBatch: (payload) => this.#eachBatch(payload, handler),
-        });
-      } catch (err) {
-        throw new InfrastructureError(`Kafka: ${describeError(err)}`, { cause: err });
-      }
-      this.#log.info({ topics: this.#options.topics }, 'consuming');
-      if (!this.#stop.signal.aborted)
-        await new Promise((resolve) => this.#stop.signal.addEventListener('abort', resolve, { once: true }));
-      await this.#drain();
-    } finally {
-      this.#halt();
-      clearInterval(lagTimer);
-      signal.removeEventListener('abort', onAbort);
-      await this.#lagUpdate;
-      await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
+      await consumer.connect();
+      // A new group starts at the earliest offset: messages produced before it existed are not lost.
+      await consumer.subscribe({ topics: this.#options.topics, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => this.#eachBatch(payload, handler),
+      });
+    } catch (err) {
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
     }
-    if (this.#fatal) throw this.#fatal;
+  }
+
+  /** Forgets every partition, as a revocation does. */
+  #revokeAll(): void {
+    for (const { topic, partition } of this.#tracker.assign([]))
+      this.#options.metrics.consumerLag.remove({ topic, partition: String(partition) });
   }
 
   /**
@@ -258,6 +335,7 @@ export class JsonConsumer {
         }
         if (!(await this.#acquireSlot(blocked))) break;
         this.#tracker.take(topic, partition, message.offset);
+        const lease = this.#tracker.lease(topic, partition);
         resolveOffset(message.offset);
         const consumed = {
           topic,
@@ -266,7 +344,7 @@ export class JsonConsumer {
           key: message.key?.toString('utf8') ?? null,
           value,
         };
-        const task = this.#work(consumed, handler).finally(() => this.#tasks.delete(task));
+        const task = this.#work(consumed, lease, handler).finally(() => this.#tasks.delete(task));
         this.#tasks.add(task);
       }
     } finally {
@@ -274,11 +352,11 @@ export class JsonConsumer {
     }
   }
 
-  async #work(message: ConsumedMessage, handler: MessageHandler): Promise<void> {
+  async #work(message: ConsumedMessage, lease: number | undefined, handler: MessageHandler): Promise<void> {
     const { topic, partition, offset } = message;
     try {
       await handler(message, { abandoned: this.#abandon.signal, holdPartition: () => this.#hold(topic, partition) });
-      this.#tracker.done(topic, partition, offset);
+      this.#tracker.done(topic, partition, offset, lease);
       this.#scheduleCommit();
     } catch (err) {
       if (this.#abandon.signal.aborted) this.#log.debug({ topic, partition, offset }, 'abandoned: left uncommitted');
@@ -413,6 +491,47 @@ export class JsonConsumer {
 }
 
 const NOT_JSON = Symbol('not-json');
+
+/** kafkajs errors of a broker that is down, restarting or moving a group: they end when the broker is back. */
+const TRANSIENT_ERROR_NAMES = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+]);
+/** Kafka protocol error codes (KafkaJSProtocolError `type`) of the same kind. */
+const TRANSIENT_PROTOCOL_TYPES = new Set([
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_LOAD_IN_PROGRESS',
+  'REQUEST_TIMED_OUT',
+  'BROKER_NOT_AVAILABLE',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'NETWORK_EXCEPTION',
+]);
+
+/**
+ * Whether a consumer crash is a broker outage that ends by itself: the error or one of its causes
+ * (kafkajs wraps the last failure of its retries as the cause) is one of the kinds above.
+ */
+export function isTransientKafkaError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth += 1) {
+    if (TRANSIENT_ERROR_NAMES.has(e.name)) return true;
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && TRANSIENT_PROTOCOL_TYPES.has(type)) return true;
+  }
+  return false;
+}
+
+/** Resolves when `signal` aborts. */
+function once(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
 
 function key(topic: string, partition: number): string {
   return `${topic}|${partition}`;

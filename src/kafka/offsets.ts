@@ -19,12 +19,15 @@ interface PartitionOffsets extends TopicPartition {
   unfinished: Set<bigint>;
   /** The offset last committed (the next to consume); -1n before the first commit. */
   committed: bigint;
+  /** Which assignment of the partition this is: work taken under an earlier one is not ours to finish. */
+  lease: number;
 }
 
 const keyOf = (topic: string, partition: number) => `${topic}|${partition}`;
 
 export class OffsetTracker {
   readonly #partitions = new Map<string, PartitionOffsets>();
+  #leases = 0;
 
   /**
    * The partitions now assigned to this consumer. Revoked ones are forgotten, with their unfinished
@@ -63,9 +66,19 @@ export class OffsetTracker {
     return true;
   }
 
-  /** The work of a message is finished (a revoked partition's is ignored). */
-  done(topic: string, partition: number, offset: string): void {
-    this.#partitions.get(keyOf(topic, partition))?.unfinished.delete(BigInt(offset));
+  /**
+   * The partition's current assignment, to hand to done(): work taken before a revocation must not
+   * finish a message taken again after the partition came back (it is redelivered, then in flight twice).
+   */
+  lease(topic: string, partition: number): number | undefined {
+    return this.#partitions.get(keyOf(topic, partition))?.lease;
+  }
+
+  /** The work of a message is finished (a revoked partition's, or one taken under another `lease`, is ignored). */
+  done(topic: string, partition: number, offset: string, lease?: number): void {
+    const state = this.#partitions.get(keyOf(topic, partition));
+    if (!state || (lease !== undefined && lease !== state.lease)) return;
+    state.unfinished.delete(BigInt(offset));
   }
 
   /** Messages taken and not done, across partitions. */
@@ -104,7 +117,10 @@ export class OffsetTracker {
     const key = keyOf(topic, partition);
     let state = this.#partitions.get(key);
     if (!state)
-      this.#partitions.set(key, (state = { topic, partition, highest: -1n, unfinished: new Set(), committed: -1n }));
+      this.#partitions.set(
+        key,
+        (state = { topic, partition, highest: -1n, unfinished: new Set(), committed: -1n, lease: ++this.#leases }),
+      );
     return state;
   }
 }

@@ -87,4 +87,19 @@ describe('OffsetTracker', () => {
     tracker.done(T, 0, big);
     expect(tracker.due()).toEqual([{ topic: T, partition: 0, offset: '9007199254740994' }]);
   });
+
+  it('ignores work taken before a revocation once the partition came back', () => {
+    const tracker = new OffsetTracker();
+    tracker.assign([{ topic: T, partition: 0 }]);
+    tracker.take(T, 0, '0');
+    const before = tracker.lease(T, 0);
+    tracker.assign([]); // revoked (or our member crashed)
+    tracker.assign([{ topic: T, partition: 0 }]);
+    expect(tracker.lease(T, 0)).not.toBe(before);
+    expect(tracker.take(T, 0, '0')).toBe(true); // redelivered
+    tracker.done(T, 0, '0', before); // the old work finishing
+    expect(tracker.due()).toEqual([{ topic: T, partition: 0, offset: '0' }]);
+    tracker.done(T, 0, '0', tracker.lease(T, 0));
+    expect(tracker.due()).toEqual([{ topic: T, partition: 0, offset: '1' }]);
+  });
 });

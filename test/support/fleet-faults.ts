@@ -110,11 +110,11 @@ export interface FaultRunCounts {
   /** Exits nobody asked for (the harness restarts such a worker, as systemd would). */
   unexpectedExits: string[];
   /**
-   * Of those, exits for a service outage, which systemd's Restart=on-failure (and the harness)
-   * answer with a restart: a worker started (after a kill) while PostgreSQL or the broker is down
-   * exits at once ("cannot use PostgreSQL at …"), and a running one exits when kafkajs gives up on
-   * the broker ("Kafka consumer stopped: Failed to find group coordinator", a kafkajs error it does
-   * not retry, seen when the broker stops).
+   * Of those, exits for a service outage at start-up, which systemd's Restart=on-failure (and the
+   * harness) answer with a restart: a worker started (after a kill) while PostgreSQL or the broker
+   * is down fails its start-up check and exits at once ("cannot use PostgreSQL at …"). A running
+   * worker rides out both outages: its exit is never tolerated (its Kafka consumer is rebuilt when
+   * kafkajs gives up on a restarting broker, src/kafka/consumer.ts).
    */
   exitsForServiceOutage: number;
   /** Exit codes after the final SIGTERM (0 expected). */
@@ -125,8 +125,8 @@ export interface FaultRunCounts {
 
 /** Record ids BASE_ID..BASE_ID+N-1: far from the fixture's own id and concept id (7078725, 7078724). */
 const BASE_ID = 8_000_000;
-/** What a worker says when it exits for a service outage (ServiceUnavailableError; the consumer's InfrastructureError). */
-const SERVICE_OUTAGE_EXIT = /cannot use (PostgreSQL|Kafka) at |Kafka consumer stopped: /;
+/** What a worker says when its start-up check finds a service down (ServiceUnavailableError). */
+const SERVICE_OUTAGE_EXIT = /cannot use (PostgreSQL|Kafka) at /;
 const SESSION = { sessionTimeout: 10_000, heartbeatInterval: 1_000 };
 
 const workerScript = (kind: 'ingest' | 'persist') => `
