@@ -127,11 +127,17 @@ export interface FaultRunCounts {
 const BASE_ID = 8_000_000;
 /** What a worker says when its start-up check finds a service down (ServiceUnavailableError). */
 const SERVICE_OUTAGE_EXIT = /cannot use (PostgreSQL|Kafka) at /;
+/**
+ * What a worker prints once SIGTERM is handled: a worker restarted just before the end is not sent
+ * the final SIGTERM while Node and tsx still boot (the signal's default action would kill it).
+ */
+const SIGNALS_HANDLED = 'fault-run: SIGTERM handled';
 const SESSION = { sessionTimeout: 10_000, heartbeatInterval: 1_000 };
 
 const workerScript = (kind: 'ingest' | 'persist') => `
   const stop = new AbortController();
   process.once('SIGTERM', () => stop.abort());
+  process.stderr.write('${SIGNALS_HANDLED}\\n');
   const { loadConfig } = await import('./src/config.ts');
   const { createLogger } = await import('./src/logger.ts');
   const { createMetrics } = await import('./src/metrics.ts');
@@ -423,6 +429,14 @@ async function fleetRun(
     }).catch((err: unknown) => log(String(err)));
   } finally {
     for (const proc of procs) stopping.add(proc);
+    await Promise.all(
+      procs.map((proc) =>
+        waitFor(() => proc.stderr().includes(SIGNALS_HANDLED) || proc.exitCode() !== undefined, {
+          timeoutMs: 60_000,
+          what: () => `pid ${proc.child.pid} to handle SIGTERM`,
+        }).catch((err: unknown) => log(String(err))),
+      ),
+    );
     for (const proc of procs) proc.child.kill('SIGTERM');
   }
   const stopCodes = await Promise.all(procs.map((p) => p.exited(90_000).catch(() => (p.child.kill('SIGKILL'), -1))));
