@@ -134,9 +134,9 @@ function report(count: number, rows: Row[]): string {
   );
   return (
     `${count} operations per line against the local PostgreSQL and a server on loopback. A shared ` +
-    `acquire + release is two statements (take a slot and claim a start in one, look for a host ` +
-    `pause) and a third in the background (give the slot back); the in-process budget is the same ` +
-    `work in memory.\n\n${table}`
+    `acquire + release is one statement (take a slot and claim a start) and a second in the ` +
+    `background (give the slot back); the paused hosts are read at most every 200 ms; the ` +
+    `in-process budget is the same work in memory.\n\n${table}`
   );
 }
 

@@ -59,10 +59,17 @@ const CLAIM_START = `
          (SELECT extract(epoch FROM greatest(next_start, paused_until) - clock_timestamp())::float8 * 1000
           FROM fileset_budget WHERE budget = $1) AS wait_ms`;
 
-/** How long the budget stays paused (no row: not paused). */
-const PAUSED_FOR = `
-  SELECT extract(epoch FROM paused_until - clock_timestamp())::float8 * 1000 AS wait_ms
-  FROM fileset_budget WHERE budget = $1 AND paused_until > clock_timestamp()`;
+/** Every host paused now, and for how long. */
+const PAUSED_HOSTS = `
+  SELECT budget, extract(epoch FROM paused_until - clock_timestamp())::float8 * 1000 AS wait_ms
+  FROM fileset_budget WHERE budget LIKE 'host:%' AND paused_until > clock_timestamp()`;
+
+/**
+ * How old a read of the paused hosts may be: a host's 429 seen by another worker holds back this
+ * one's requests to it within this time, and a busy worker reads the table a few times a second
+ * rather than before every request.
+ */
+const HOST_PAUSES_FRESH_MS = 200;
 
 const PAUSE = `
   INSERT INTO fileset_budget AS b (budget, paused_until)
@@ -109,6 +116,11 @@ export class SharedBudgets implements RequestBudgets {
   /** Leases held, as `budget` → slots. */
   readonly #held = new Map<string, Set<number>>();
   readonly #writes = new Set<Promise<void>>();
+  /** Releases on their way to the database, per budget: a slot is taken only after them. */
+  readonly #releasing = new Map<string, Set<Promise<void>>>();
+  /** The paused hosts as last read (`host:…` → paused until, by this process's clock), shared by every request. */
+  #hostPauses: { readAt: number; until: Map<string, number> } | undefined;
+  #hostPausesRead: Promise<void> | undefined;
   readonly #renewer: NodeJS.Timeout;
 
   constructor(db: Database, options: SharedBudgetsOptions) {
@@ -140,6 +152,9 @@ export class SharedBudgets implements RequestBudgets {
     const interval = startInterval(limits);
     let slot: number | undefined;
     try {
+      // The slot this process just gave back is free only once its release has reached the database.
+      const releasing = this.#releasing.get(name);
+      if (releasing) await Promise.all(releasing);
       const taken = await this.#takeSlot(name, limits.concurrency, interval, signal);
       slot = taken.slot;
       if (!taken.claimed) await this.#claimStart(name, interval, signal);
@@ -221,13 +236,31 @@ export class SharedBudgets implements RequestBudgets {
     }
   }
 
+  /** Waits while the host is paused by any worker (read from the shared table at most every 200 ms). */
   async #waitForPause(name: string, signal: AbortSignal | undefined): Promise<void> {
-    for (;;) {
+    for (let waited = false; ; waited = true) {
       await this.#waitForLocalPause(name, signal);
-      const [row] = await this.#db.query<{ wait_ms: number }>(PAUSED_FOR, [name]);
-      if (!row) return;
-      await this.#wait(row.wait_ms, signal);
+      // After a wait, read again: another worker may have paused the host for longer meanwhile.
+      const until = (await this.#pausedHosts(waited)).get(name);
+      if (until === undefined || until <= Date.now()) return;
+      await this.#wait(until - Date.now(), signal);
     }
+  }
+
+  async #pausedHosts(fresh: boolean): Promise<Map<string, number>> {
+    const known = this.#hostPauses;
+    if (known && !fresh && performance.now() - known.readAt < HOST_PAUSES_FRESH_MS) return known.until;
+    this.#hostPausesRead ??= (async () => {
+      try {
+        const readAt = performance.now();
+        const rows = await this.#db.query<{ budget: string; wait_ms: number }>(PAUSED_HOSTS);
+        this.#hostPauses = { readAt, until: new Map(rows.map((row) => [row.budget, Date.now() + row.wait_ms])) };
+      } finally {
+        this.#hostPausesRead = undefined;
+      }
+    })();
+    await this.#hostPausesRead;
+    return this.#hostPauses!.until;
   }
 
   async #waitForLocalPause(name: string, signal: AbortSignal | undefined): Promise<void> {
@@ -243,11 +276,18 @@ export class SharedBudgets implements RequestBudgets {
 
   #release(name: string, slot: number): void {
     this.#held.get(name)?.delete(slot);
-    this.#background(
+    let releasing = this.#releasing.get(name);
+    if (!releasing) this.#releasing.set(name, (releasing = new Set()));
+    const release = this.#background(
       this.#db.query(RELEASE, [name, slot, this.holder]).then(() => undefined),
       { budget: name, slot },
       'could not give back a lease; it expires by itself',
     );
+    releasing.add(release);
+    void release.finally(() => {
+      releasing.delete(release);
+      if (releasing.size === 0 && this.#releasing.get(name) === releasing) this.#releasing.delete(name);
+    });
   }
 
   async #renew(): Promise<void> {
@@ -261,10 +301,11 @@ export class SharedBudgets implements RequestBudgets {
     if (budgets.length) await this.#db.query(RENEW, [this.holder, this.#leaseMs, budgets, slots]);
   }
 
-  /** Runs a write in the background: awaited by close(), logged when it fails. */
-  #background(write: Promise<void>, context: Record<string, unknown>, failure: string): void {
+  /** Runs a write in the background: awaited by close(), logged when it fails; the promise never rejects. */
+  #background(write: Promise<void>, context: Record<string, unknown>, failure: string): Promise<void> {
     const tracked = write.catch((err: unknown) => this.#log.warn({ err, ...context }, failure));
     this.#writes.add(tracked);
     void tracked.finally(() => this.#writes.delete(tracked));
+    return tracked;
   }
 }

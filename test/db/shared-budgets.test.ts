@@ -40,10 +40,21 @@ afterAll(async () => {
   await database?.drop();
 });
 
-/** A worker's budgets: its own pool on the shared database. */
-async function worker(budgets: string, options: Partial<SharedBudgetsOptions> = {}): Promise<SharedBudgets> {
+/** A worker's budgets: its own pool on the shared database; `statements` collects what it runs. */
+async function worker(
+  budgets: string,
+  options: Partial<SharedBudgetsOptions> = {},
+  statements?: string[],
+): Promise<SharedBudgets> {
   const db = await openPostgres(database.url, silentLogger, { max: 4 });
-  const shared = new SharedBudgets(db, {
+  const counted: Database = {
+    kind: db.kind,
+    query: (sql, params) => (statements?.push(sql.trim().split(/\s+/).slice(0, 3).join(' ')), db.query(sql, params)),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) => db.transaction(fn),
+    close: () => db.close(),
+  };
+  const shared = new SharedBudgets(counted, {
     overrides: parse(budgets),
     logger: silentLogger,
     maxPollMs: 50,
@@ -143,6 +154,26 @@ describe('SharedBudgets', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(pausedAt + 800);
     (await other.acquire('host:p1.example.org'))();
     expect(Date.now()).toBeGreaterThanOrEqual(pausedAt + 800);
+  });
+
+  it('reads the paused hosts once for many requests at once, and again only when the read is 200 ms old', async () => {
+    const statements: string[] = [];
+    const budgets = await worker('h:api=1', {}, statements);
+    await Promise.all(Array.from({ length: 20 }, async () => (await budgets.acquire('host:many.example.org'))()));
+    expect(statements).toEqual(['SELECT budget, extract(epoch']);
+    const read = Date.now();
+    await waitFor(() => Date.now() > read + 250, { timeoutMs: 10_000 });
+    (await budgets.acquire('host:many.example.org'))();
+    expect(statements).toHaveLength(2);
+  });
+
+  it('takes a slot this process just gave back without asking twice (the release reaches the database first)', async () => {
+    const statements: string[] = [];
+    const budgets = await worker('one:download=1', {}, statements);
+    for (let i = 0; i < 5; i++) (await budgets.acquire('one:download'))();
+    await budgets.close();
+    const takes = statements.filter((sql) => sql.startsWith('WITH free AS'));
+    expect(takes).toHaveLength(5);
   });
 
   it('spaces the starts of a budget by its rate across workers', async () => {
