@@ -48,20 +48,14 @@ function existingResult(capture: Capture, ctx: StrategyContext): CaptureResult |
 export async function findExisting(file: PlatformFile, ctx: StrategyContext): Promise<FileOutcome | null> {
   const url = file.platform_url;
   if (file.restricted || !url) return null;
-  // Asked one at a time, cheapest identification first: most files stop at the URL lookup.
-  const lookups = [
-    () => ctx.index.latestByUrl(url),
-    () => (file.sha1 ? ctx.index.byFileHash('sha1', file.sha1) : null),
-    () => (file.sha256 ? ctx.index.byFileHash('sha256', file.sha256) : null),
-    () => (file.md5 ? ctx.index.byFileHash('md5', file.md5) : null),
-  ];
-  for (const lookup of lookups) {
-    const capture = await lookup();
-    const result = capture && existingResult(capture, ctx);
+  // Every identification in one round trip, the most direct first: by URL, then by each hash given.
+  const candidates = await ctx.index.existingCopies(url, { sha1: file.sha1, sha256: file.sha256, md5: file.md5 });
+  for (const capture of candidates) {
+    const result = existingResult(capture, ctx);
     if (!result?.file_meta || verifyFile(file, result.file_meta).status !== 'success') continue;
     const entry = fillFromMeta(wireEntry(file, 'exists'), result.file_meta);
     return {
-      entry: { ...entry, terminal_url: capture!.url, terminal_dt: capture!.datetime },
+      entry: { ...entry, terminal_url: capture.url, terminal_dt: capture.datetime },
       capture: result,
     };
   }

@@ -43,12 +43,14 @@ const SELECT = `SELECT ${COLUMNS} FROM capture`;
 const LATEST = 'ORDER BY datetime DESC, warc_path DESC, warc_offset DESC LIMIT 1';
 const EXPORT_ORDER = 'ORDER BY surt, datetime, warc_path, warc_offset';
 
-function byFileHashSql(column: 'sha1hex' | 'md5hex' | 'sha256hex'): string {
-  return (
-    `${SELECT} WHERE ${column} = $1 AND record_type IN ('response', 'revisit') AND status_code BETWEEN 200 AND 299 ` +
-    'ORDER BY datetime DESC LIMIT 1'
-  );
+const USABLE = "record_type IN ('response', 'revisit') AND status_code BETWEEN 200 AND 299";
+
+function byFileHashSql(column: 'sha1hex' | 'md5hex' | 'sha256hex', param = '$1', select = SELECT): string {
+  return `${select} WHERE ${column} = ${param} AND ${USABLE} ORDER BY datetime DESC LIMIT 1`;
 }
+
+/** The SELECT of one lookup of `existingCopies`, numbered so its rows come back in order. */
+const lookup = (n: number) => `SELECT ${n} AS lookup, ${COLUMNS} FROM capture`;
 
 /** Hashes of a decoded file the index can look up (platforms publish md5, sha1 or sha256). */
 export type FileHashAlgorithm = 'sha1' | 'md5' | 'sha256';
@@ -58,7 +60,7 @@ export const CAPTURE_SQL = {
   insert:
     `INSERT INTO capture (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ` +
     'ON CONFLICT (warc_path, warc_offset) DO NOTHING',
-  latestByUrl: `${SELECT} WHERE url = $1 AND record_type IN ('response', 'revisit') AND status_code BETWEEN 200 AND 299 ${LATEST}`,
+  latestByUrl: `${SELECT} WHERE url = $1 AND ${USABLE} ${LATEST}`,
   latestByUrlAnyStatus: `${SELECT} WHERE url = $1 AND record_type IN ('response', 'revisit', 'resource') ${LATEST}`,
   // Digest lookups order by datetime alone, the index order, so even a digest with thousands of
   // captures is read from the index without a sort; two captures in the same second are equally good.
@@ -66,6 +68,13 @@ export const CAPTURE_SQL = {
   bySha1hex: byFileHashSql('sha1hex'),
   byMd5hex: byFileHashSql('md5hex'),
   bySha256hex: byFileHashSql('sha256hex'),
+  // latestByUrl, then bySha1hex, bySha256hex and byMd5hex ($2-$4, null: not asked), in one round
+  // trip; each part is the same index lookup as on its own.
+  existingCopies:
+    `(${lookup(0)} WHERE url = $1 AND ${USABLE} ${LATEST}) ` +
+    `UNION ALL (${byFileHashSql('sha1hex', '$2', lookup(1))}) ` +
+    `UNION ALL (${byFileHashSql('sha256hex', '$3', lookup(2))}) ` +
+    `UNION ALL (${byFileHashSql('md5hex', '$4', lookup(3))})`,
   exportFirst: `${SELECT} ${EXPORT_ORDER} LIMIT $1`,
   exportAfter: `${SELECT} WHERE (surt, datetime, warc_path, warc_offset) > ($1, $2, $3, $4) ${EXPORT_ORDER} LIMIT $5`,
   count: 'SELECT count(*) AS n FROM capture',
@@ -131,6 +140,22 @@ export class CaptureIndex {
   async byFileHash(algorithm: FileHashAlgorithm, hex: string): Promise<Capture | null> {
     const sql = { sha1: CAPTURE_SQL.bySha1hex, md5: CAPTURE_SQL.byMd5hex, sha256: CAPTURE_SQL.bySha256hex }[algorithm];
     return this.one(sql, [hex.toLowerCase()]);
+  }
+
+  /**
+   * Captures that may hold this file, most direct first: the latest 2xx capture of `url`, then the
+   * latest of the decoded file by each hash given (as byFileHash), in one round trip. The same
+   * capture can appear more than once.
+   */
+  async existingCopies(url: string, hashes: Partial<Record<FileHashAlgorithm, string | null>>): Promise<Capture[]> {
+    const hex = (value: string | null | undefined) => (value ? value.toLowerCase() : null);
+    const rows = await this.db.query<CaptureRow & { lookup: number }>(CAPTURE_SQL.existingCopies, [
+      url,
+      hex(hashes.sha1),
+      hex(hashes.sha256),
+      hex(hashes.md5),
+    ]);
+    return rows.sort((a, b) => a.lookup - b.lookup).map(toCapture);
   }
 
   /**

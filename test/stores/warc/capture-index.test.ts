@@ -296,6 +296,28 @@ describe.each([pglite(), postgres()])('CaptureIndex on $name', (backend) => {
       expect(await index.byFileHash('sha1', original.sha1hex!)).toMatchObject({ url: 'https://c.example/copy.bin' });
       expect(await index.byFileHash('md5', hex('md5', 'never seen'))).toBeNull();
     });
+
+    it('existingCopies gives what latestByUrl and byFileHash give, in that order, in one statement', async () => {
+      const url = 'https://a.example/file.bin';
+      const hashes = { sha1: original.sha1hex, sha256: original.sha256hex, md5: original.md5hex!.toUpperCase() };
+      const expected = [
+        await index.latestByUrl(url),
+        await index.byFileHash('sha1', hashes.sha1!),
+        await index.byFileHash('sha256', hashes.sha256!),
+        await index.byFileHash('md5', hashes.md5),
+      ];
+      expect(expected.map((c) => c?.url)).toEqual([
+        url,
+        'https://c.example/copy.bin',
+        url,
+        'https://c.example/copy.bin',
+      ]);
+      expect(await index.existingCopies(url, hashes)).toEqual(expected);
+      // A hash not given is not asked; a URL never captured gives only the hash lookups.
+      expect(await index.existingCopies(url, { sha1: null })).toEqual([expected[0]]);
+      expect(await index.existingCopies('https://nowhere.example/x', { md5: hashes.md5 })).toEqual([expected[3]]);
+      expect(await index.existingCopies('https://nowhere.example/x', {})).toEqual([]);
+    });
   });
 
   describe('exportCdxj', () => {
@@ -544,6 +566,29 @@ describe('CaptureIndex queries at 200k rows (PostgreSQL EXPLAIN)', () => {
     expect(plan.map((n) => n['Node Type'])).not.toContain('Sort');
     expect(plan.map((n) => n['Index Name'])).toContain(indexName);
     expect(ms).toBeLessThan(100);
+  });
+
+  it('existingCopies is four index scans, one on each of its indexes, with no sequential scan or sort', async () => {
+    const { nodes: plan } = await explain(CAPTURE_SQL.existingCopies, [
+      'https://example.org/file/12345',
+      sha1Of(12345),
+      hex('md5', '12345') + hex('md5', '12347'),
+      hex('md5', '12345'),
+    ]);
+    const types = plan.map((n) => n['Node Type']);
+    expect(types).not.toContain('Seq Scan');
+    expect(types).not.toContain('Sort');
+    expect(
+      plan
+        .map((n) => n['Index Name'])
+        .filter(Boolean)
+        .sort(),
+    ).toEqual([
+      'capture_md5hex_datetime_idx',
+      'capture_sha1hex_datetime_idx',
+      'capture_sha256hex_datetime_idx',
+      'capture_url_datetime_idx',
+    ]);
   });
 
   it('starts each export page at its key inside the index (a condition, not a filter from the start)', async () => {
