@@ -47,25 +47,69 @@ export function storedSize(length: number): number {
 }
 
 /**
- * `block` as stored deflate blocks (RFC 1951 §3.2.4), the last one final when `last`. Needs a
- * byte-aligned start, which the stream has at its beginning and after every block we emit
- * (a sync flush ends aligned). Returns headers and slices of `block`: nothing is copied.
+ * `block` (one buffer, or parts in order) as stored deflate blocks (RFC 1951 §3.2.4), the last one
+ * final when `last`. Needs a byte-aligned start, which the stream has at its beginning and after
+ * every block we emit (a sync flush ends aligned). Returns headers and slices of the input: nothing
+ * is copied.
  */
-export function storedBlocks(block: Buffer, last: boolean): Buffer[] {
-  const count = Math.max(1, Math.ceil(block.length / STORED_MAX));
+export function storedBlocks(block: Buffer | readonly Buffer[], last: boolean): Buffer[] {
+  const parts = Buffer.isBuffer(block) ? [block] : block;
+  const length = totalLength(parts);
+  const count = Math.max(1, Math.ceil(length / STORED_MAX));
   const headers = Buffer.allocUnsafe(5 * count);
   const out: Buffer[] = [];
+  let part = 0;
+  let at = 0;
   for (let i = 0; i < count; i++) {
-    const piece = block.subarray(i * STORED_MAX, (i + 1) * STORED_MAX);
+    const size = Math.min(STORED_MAX, length - i * STORED_MAX);
     const header = headers.subarray(5 * i, 5 * i + 5);
     header[0] = last && i === count - 1 ? 1 : 0; // BFINAL, BTYPE=00, then padding to the byte
-    header.writeUInt16LE(piece.length, 1);
-    header.writeUInt16LE(~piece.length & 0xffff, 3);
+    header.writeUInt16LE(size, 1);
+    header.writeUInt16LE(~size & 0xffff, 3);
     out.push(header);
-    if (piece.length > 0) out.push(piece);
+    for (let need = size; need > 0;) {
+      const from = parts[part]!;
+      const n = Math.min(need, from.length - at);
+      if (n > 0) out.push(from.subarray(at, at + n));
+      at += n;
+      need -= n;
+      if (at === from.length) {
+        part += 1;
+        at = 0;
+      }
+    }
   }
   return out;
 }
+
+function totalLength(parts: readonly Buffer[]): number {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  return length;
+}
+
+/** The first `length` bytes of `parts` (a slice when the first part holds them all). */
+function head(parts: readonly Buffer[], length: number): Buffer {
+  if (parts[0]!.length >= length) return parts[0]!.subarray(0, length);
+  return Buffer.concat(parts, Math.min(length, totalLength(parts)));
+}
+
+/** The last `length` bytes of `before` followed by `parts` (a slice when the last part holds them all). */
+function tail(before: Buffer | undefined, parts: readonly Buffer[], length: number): Buffer {
+  const last = parts[parts.length - 1]!;
+  if (last.length >= length) return last.subarray(last.length - length);
+  const pieces: Buffer[] = [];
+  let have = 0;
+  for (let i = parts.length - 1; i >= 0 && have < length; i--) {
+    pieces.unshift(parts[i]!);
+    have += parts[i]!.length;
+  }
+  if (have < length && before) pieces.unshift(before);
+  return Buffer.concat(pieces).subarray(-length);
+}
+
+/** The parts as one buffer (copied only when there is more than one). */
+const joined = (parts: readonly Buffer[]): Buffer => (parts.length === 1 ? parts[0]! : Buffer.concat(parts));
 
 /**
  * One raw deflate stream written through `sink`. Each block is compressed on its own, primed
@@ -128,25 +172,38 @@ export class AdaptiveDeflater {
     await this.chain.catch(() => undefined);
   }
 
-  private take(length: number): Buffer {
-    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength);
-    const block = all.subarray(0, length);
-    const rest = all.subarray(length);
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingLength = rest.length;
-    return block;
+  /**
+   * The next `length` pending bytes, as the pushed chunks themselves (the last one sliced): a block
+   * that is stored is never copied, one that is deflated is joined once.
+   */
+  private take(length: number): Buffer[] {
+    const parts: Buffer[] = [];
+    let need = length;
+    while (need > 0) {
+      const chunk = this.pending[0]!;
+      if (chunk.length <= need) {
+        parts.push(chunk);
+        this.pending.shift();
+        need -= chunk.length;
+      } else {
+        parts.push(chunk.subarray(0, need));
+        this.pending[0] = chunk.subarray(need);
+        need = 0;
+      }
+    }
+    this.pendingLength -= length;
+    return parts.length > 0 ? parts : [Buffer.alloc(0)];
   }
 
-  private async dispatch(block: Buffer, last: boolean, final = false): Promise<void> {
+  private async dispatch(parts: Buffer[], last: boolean, final = false): Promise<void> {
     const dictionary = this.dictionary;
-    this.dictionary =
-      block.length >= DICTIONARY_SIZE
-        ? block.subarray(block.length - DICTIONARY_SIZE)
-        : Buffer.concat([dictionary ?? Buffer.alloc(0), block]).subarray(-DICTIONARY_SIZE);
-    this.crcValue = crc32(block, this.crcValue);
-    this.inputLength += block.length;
+    const length = totalLength(parts);
+    if (length > 0)
+      this.dictionary = tail(dictionary, parts, Math.min(DICTIONARY_SIZE, length + (dictionary?.length ?? 0)));
+    for (const part of parts) this.crcValue = crc32(part, this.crcValue);
+    this.inputLength += length;
     this.blockCount += 1;
-    const encoded = this.encode(block, dictionary, final);
+    const encoded = this.encode(parts, length, dictionary, final);
     encoded.catch(() => undefined); // surfaced through the chain
     const step = this.chain.then(async () => {
       const chunks = await encoded;
@@ -159,32 +216,37 @@ export class AdaptiveDeflater {
     while (this.inFlight.length >= this.options.inFlight) await this.inFlight.shift();
   }
 
-  private async encode(block: Buffer, dictionary: Buffer | undefined, final: boolean): Promise<Buffer[]> {
+  private async encode(
+    parts: Buffer[],
+    length: number,
+    dictionary: Buffer | undefined,
+    final: boolean,
+  ): Promise<Buffer[]> {
     const { level } = this.options;
-    if (level === 0) return this.stored(block, final);
-    const options = (compressLevel: number, length: number, finishFlush: number): ZlibOptions => ({
+    if (level === 0) return this.stored(parts, final);
+    const options = (compressLevel: number, inputLength: number, finishFlush: number): ZlibOptions => ({
       level: compressLevel,
       // One output buffer big enough for the whole input: a single trip to the pool.
-      chunkSize: Math.max(64 * 1024, length + (length >>> 8) + 1024),
+      chunkSize: Math.max(64 * 1024, inputLength + (inputLength >>> 8) + 1024),
       finishFlush,
       ...(dictionary ? { dictionary } : {}),
     });
     const flush = final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH;
     let deflated: Buffer;
-    if (block.length <= SMALL_BLOCK) {
-      deflated = deflateRawSync(block, options(level, block.length, flush));
+    if (length <= SMALL_BLOCK) {
+      deflated = deflateRawSync(joined(parts), options(level, length, flush));
     } else {
-      if (block.length > 2 * PROBE_SIZE) {
-        const sample = block.subarray(0, PROBE_SIZE);
+      if (length > 2 * PROBE_SIZE) {
+        const sample = head(parts, PROBE_SIZE);
         const probe = await deflateAsync(sample, options(1, PROBE_SIZE, constants.Z_SYNC_FLUSH));
-        if (probe.length > sample.length * PROBE_WORTHWHILE) return this.stored(block, final);
+        if (probe.length > sample.length * PROBE_WORTHWHILE) return this.stored(parts, final);
       }
-      deflated = await deflateAsync(block, options(level, block.length, flush));
+      deflated = await deflateAsync(joined(parts), options(level, length, flush));
     }
-    return deflated.length > storedSize(block.length) ? this.stored(block, final) : [deflated];
+    return deflated.length > storedSize(length) ? this.stored(parts, final) : [deflated];
   }
 
-  private stored(block: Buffer, final: boolean): Buffer[] {
+  private stored(block: readonly Buffer[], final: boolean): Buffer[] {
     this.storedBlockCount += 1;
     // Stored blocks end byte-aligned, so no sync marker is needed before whatever follows.
     return storedBlocks(block, final);

@@ -31,9 +31,42 @@ describe('storedBlocks', () => {
       expect(inflateRawSync(out).equals(input)).toBe(true);
     }
   });
+
+  it('frames parts as one input, blocks crossing the parts, slicing them rather than copying', () => {
+    const input = randomBytes(300_000);
+    // Cuts off the 64 KiB grid, an empty part, parts shorter than a block and longer than one.
+    const cuts = [0, 1, 1, 65_536, 70_000, 131_070, 131_071, 290_000, 300_000];
+    const parts = cuts.slice(1).map((end, i) => input.subarray(cuts[i], end));
+    const out = storedBlocks(parts, true);
+    expect(Buffer.concat(out).equals(Buffer.concat(storedBlocks(input, true)))).toBe(true);
+    expect(inflateRawSync(Buffer.concat(out)).equals(input)).toBe(true);
+    const payload = out.filter((piece) => piece.buffer === input.buffer);
+    expect(payload.reduce((n, piece) => n + piece.length, 0)).toBe(input.length);
+  });
 });
 
 describe('AdaptiveDeflater', () => {
+  it('cuts blocks across many small chunks: the same stream, digests and block choices as from one buffer', async () => {
+    const input = Buffer.concat([randomBytes(700_000), text(600_000), randomBytes(50_000)]);
+    const whole = await deflate([input]);
+    // Chunks of odd sizes (as sockets deliver them), so block and dictionary edges fall inside chunks.
+    const chunks: Buffer[] = [];
+    for (let at = 0, i = 0; at < input.length; i++) {
+      const size = [1, 4093, 65_536, 16_384, 333][i % 5]!;
+      chunks.push(Buffer.from(input.subarray(at, at + size)));
+      at += size;
+    }
+    const chunked = await deflate(chunks);
+    expect(chunked.out.equals(whole.out)).toBe(true);
+    expect({ crc: chunked.crc, length: chunked.length, stored: chunked.stored, total: chunked.total }).toEqual({
+      crc: whole.crc,
+      length: input.length,
+      stored: whole.stored,
+      total: whole.total,
+    });
+    expect(inflateRawSync(chunked.out).equals(input)).toBe(true);
+  });
+
   it('stores blocks of random bytes and deflates blocks of text, per block in one stream', async () => {
     const random = randomBytes(1 << 20);
     const csv = text(1 << 20);
