@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
@@ -34,13 +34,11 @@ import {
   type FileServer,
   type Route,
   type TestFile,
+  cpuProfileArgs,
+  cpuProfileDir,
 } from './lib.js';
 
 const BROKERS = process.env.FILESET_KAFKA_BROKERS ?? '127.0.0.1:9092';
-/** Where ingest workers' CPU profiles go with BENCH_CPU_PROF=1: outside the temp dirs the benchmark deletes. */
-const cpuProfileDir = process.env.BENCH_CPU_PROF
-  ? join(process.env.BENCH_TMPDIR ?? tmpdir(), `fileset-bench-profiles-${process.pid}`)
-  : undefined;
 /** Record ids base..base+N-1: far from the fixture's own id and concept id (7078725, 7078724). */
 const BASE_ID = 9_000_000;
 /** Ingest processes per run, one run each, in this order. */
@@ -243,7 +241,7 @@ class Worker {
       if (value !== undefined) env[name] = value;
     }
     // BENCH_CPU_PROF=1: V8 writes a .cpuprofile of each ingest worker when it exits (bench/profile.ts reads it).
-    const profile = kind === 'ingest' && cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
+    const profile = kind === 'ingest' ? cpuProfileArgs() : [];
     this.child = spawn(process.execPath, [...profile, CLI, 'worker', kind], {
       cwd: REPO,
       env,

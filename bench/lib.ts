@@ -301,7 +301,15 @@ export interface IngestRun extends Timed {
   warcBytes: number;
 }
 
-/** `node bin/fileset-ingest.js <args>` with only the FILESET_* variables given here. */
+/** Where CLI and worker CPU profiles go with BENCH_CPU_PROF=1: outside the temp dirs the benchmark deletes. */
+export const cpuProfileDir = process.env.BENCH_CPU_PROF
+  ? join(process.env.BENCH_TMPDIR ?? tmpdir(), `fileset-bench-profiles-${process.pid}`)
+  : undefined;
+
+/** `node` options that write a V8 CPU profile when the process exits (none without BENCH_CPU_PROF). */
+export const cpuProfileArgs = (): string[] => (cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : []);
+
+/** `node bin/fileset-ingest.js <args>` with only the FILESET_* variables given here (profiled with BENCH_CPU_PROF). */
 export async function runCli(
   args: string[],
   dataDir: string,
@@ -312,7 +320,12 @@ export async function runCli(
   for (const [name, value] of Object.entries({ FILESET_LOG_LEVEL: 'warn', FILESET_DATA_DIR: dataDir, ...vars })) {
     if (value !== undefined) env[name] = value;
   }
-  return timedRun(process.execPath, [CLI, ...args], env, join(dataDir, '..', `time-${Date.now()}`));
+  return timedRun(
+    process.execPath,
+    [...cpuProfileArgs(), CLI, ...args],
+    env,
+    join(dataDir, '..', `time-${Date.now()}`),
+  );
 }
 
 /** The variables that send the CLI to a zenodoSite() and keep every file on the `web` backend. */
