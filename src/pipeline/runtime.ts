@@ -40,6 +40,8 @@ export interface RuntimeOptions {
   budgetObserver?: BudgetObserver;
   /** Told of WARC shipping (backlog, files shipped, failures): workers export it. */
   shipObserver?: ShipObserver;
+  /** First HTTP retry delay before jitter and doubling (default 500 ms); tests shorten it. */
+  httpRetryBaseDelayMs?: number;
 }
 
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -125,6 +127,7 @@ async function open(
     logger,
     budgets,
     ...(options.onHttpRetry ? { onRetry: options.onHttpRetry } : {}),
+    ...(options.httpRetryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.httpRetryBaseDelayMs } : {}),
   });
   const deps: IngestDeps = {
     config,

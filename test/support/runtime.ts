@@ -28,7 +28,8 @@ export async function testRuntime(
     { FILESET_DATA_DIR: dataDir, FILESET_DATABASE_URL: database.url, ...env },
     rewritten,
   );
-  const runtime = await openRuntime(config, silentLogger);
+  // Retries wait milliseconds, not the production half second: what they do is tested, not how long.
+  const runtime = await openRuntime(config, silentLogger, { httpRetryBaseDelayMs: 5 });
   let closed = false;
   const close = async () => {
     if (!closed) await runtime.close();
