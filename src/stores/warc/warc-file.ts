@@ -27,6 +27,8 @@ export interface OpenFile {
   /** Bytes of whole records written, buffered ones included. */
   size: number;
   warcinfoId: string;
+  /** Bytes of the warcinfo record that starts the file. */
+  warcinfoSize: number;
   /** Members compressed in memory, not yet written: they end at `size`. See appendBuffered(). */
   buffered: Buffer[];
   bufferedLength: number;
@@ -97,20 +99,36 @@ export class WarcFileRotation {
       this.written(file.size);
       return result;
     } catch (err) {
-      file.buffered = [];
-      file.bufferedLength = 0;
-      try {
-        await file.handle.truncate(start);
-        file.size = start;
-      } catch (truncateErr) {
-        // The file can no longer be trusted; leave it `.open` for recovery by a later process.
-        this.options.logger.error({ err: truncateErr, file: file.name }, 'WARC truncate after failed write failed');
-        this.file = undefined;
-        await file.handle.close().catch(() => undefined);
-      }
+      await this.cutBack(start);
       if (err instanceof InfrastructureError || err instanceof TypeError) throw err;
       throw new InfrastructureError(`WARC write failed: ${describeError(err)}`, { cause: err });
     }
+  }
+
+  /**
+   * Cuts the current file back to its first `size` bytes (whole records), dropping what was written
+   * after them. If that fails the file can no longer be trusted: it is let go, left `.open` for
+   * recovery by a later process, and the next write opens a new one.
+   */
+  async cutBack(size: number): Promise<void> {
+    const file = this.file;
+    if (!file) return;
+    file.buffered = [];
+    file.bufferedLength = 0;
+    try {
+      await file.handle.truncate(size);
+      file.size = size;
+    } catch (err) {
+      this.options.logger.error({ err, file: file.name }, 'WARC truncate after failed write failed');
+      this.file = undefined;
+      await file.handle.close().catch(() => undefined);
+    }
+  }
+
+  /** Closes the current file, or removes it if it holds nothing but its warcinfo record. */
+  async closeOrDiscard(): Promise<void> {
+    if (this.file && this.file.size <= this.file.warcinfoSize) await this.discard();
+    else await this.close();
   }
 
   /**
@@ -171,9 +189,17 @@ export class WarcFileRotation {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
         throw new InfrastructureError(`cannot create WARC file in ${dir}`, { cause: err });
       }
-      const file: OpenFile = { name, handle, size: 0, warcinfoId: newRecordId(), buffered: [], bufferedLength: 0 };
+      const file: OpenFile = {
+        name,
+        handle,
+        size: 0,
+        warcinfoSize: 0,
+        warcinfoId: newRecordId(),
+        buffered: [],
+        bufferedLength: 0,
+      };
       try {
-        file.size = await this.writeWarcinfo(file);
+        file.size = file.warcinfoSize = await this.writeWarcinfo(file);
       } catch (err) {
         await handle.close().catch(() => undefined);
         await rm(join(dir, `${name}.open`), { force: true }).catch(() => undefined);

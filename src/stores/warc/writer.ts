@@ -135,6 +135,18 @@ export interface DeflatedSpoolHint {
 /** Room for the WARC header fields of a request and a response besides the heads and URLs. */
 const HEADER_ROOM = 4096;
 
+/**
+ * Payloads declared at least this large (or the rollover size, if smaller) are deflated straight
+ * into a lane; smaller ones into a spool file that is copied into the WARC when the record is written.
+ */
+const LANE_MIN = 16 << 20;
+
+/** A lane's WARC file while one payload is deflated into it: the size to cut back to if it is not written. */
+interface BusyLane {
+  lane: WarcFileRotation;
+  start: number;
+}
+
 export class WarcWriter {
   readonly dir: string;
   private readonly hostname: string;
@@ -142,9 +154,17 @@ export class WarcWriter {
   private readonly files: WarcFileRotation;
   private readonly fileOptions: WarcFileOptions;
   private readonly rolloverSize: number;
-  /** WARC files of their own, each for one record whose payload is being written into it; by path. */
-  private readonly ownFiles = new Map<string, WarcFileRotation>();
+  /**
+   * Lanes: WARC files that take large payloads straight from the download, one at a time each
+   * (records cannot interleave), as many as there are such downloads at once. A lane takes the
+   * next large payload once its record is written, and rolls over by size like the main file.
+   */
+  private readonly idleLanes: WarcFileRotation[] = [];
+  /** Lanes with a payload being written into them, by the path of their file. */
+  private readonly busyLanes = new Map<string, BusyLane>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** While close() runs: a lane that frees up meanwhile is closed rather than kept. */
+  private closed = false;
 
   private constructor(options: WarcWriterOptions) {
     this.dir = resolve(options.dir);
@@ -187,23 +207,30 @@ export class WarcWriter {
    * A spool that deflates a payload while it downloads, at this writer's level, for
    * writeExchange's `deflatedPayload`. The caller releases it after the write (or discards it).
    *
-   * A payload declared at least the rollover size would fill a WARC file on its own, so it gets
-   * one: its part is written straight into a new WARC file after room for the request record and
-   * the response's header part (filled with empty deflate blocks when the record is written),
-   * rather than into a spool file at `path` that would be copied into the WARC afterwards.
+   * A payload declared large (LANE_MIN) is written straight into a lane's WARC file after room for
+   * the request record and the response's header part (filled with empty deflate blocks when the
+   * record is written), rather than into a spool file at `path` that would be copied afterwards.
    */
   async createDeflatedSpool(path: string, hint?: DeflatedSpoolHint): Promise<DeflatedSpool> {
-    if (!hint || hint.declaredLength < this.rolloverSize) return DeflatedSpool.create(path, this.gzip);
-    const files = new WarcFileRotation(this.fileOptions);
-    const file = await files.transaction(async (opened) => opened);
+    if (!hint || hint.declaredLength < Math.min(LANE_MIN, this.rolloverSize)) {
+      return DeflatedSpool.create(path, this.gzip);
+    }
+    const lane = this.idleLanes.pop() ?? new WarcFileRotation(this.fileOptions);
+    let file: OpenFile;
+    try {
+      file = await lane.transaction(async (opened) => opened);
+    } catch (err) {
+      await this.settleLane(lane);
+      throw err;
+    }
     const filePath = resolve(this.dir, `${file.name}.open`);
-    this.ownFiles.set(filePath, files);
+    this.busyLanes.set(filePath, { lane, start: file.size });
     // The request member and the response's header part each take at most 5 bytes per 64 KiB
     // more than their input (stored blocks), plus gzip framing: twice the input is ample.
     const at = file.size + 2 * (hint.headBytes + HEADER_ROOM);
     return DeflatedSpool.into(filePath, file.handle, at, this.gzip, {
-      written: (end) => files.written(end),
-      release: () => this.dropOwnFile(filePath),
+      written: (end) => lane.written(end),
+      release: () => this.releaseLane(filePath),
     });
   }
 
@@ -260,9 +287,19 @@ export class WarcWriter {
     });
   }
 
-  /** Closes the current file: flush, fsync, rename .open → final name. Later writes open a new file. */
+  /**
+   * Closes the current file and the idle lanes' files: flush, fsync, rename .open → final name.
+   * A lane still taking a payload is closed once its record is written (or dropped).
+   */
   close(): Promise<void> {
-    return this.enqueue(() => this.files.close());
+    return this.enqueue(async () => {
+      this.closed = true;
+      const lanes = this.idleLanes.splice(0);
+      const results = await Promise.allSettled([this.files.close(), ...lanes.map((lane) => lane.closeOrDiscard())]);
+      this.closed = false;
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
@@ -301,9 +338,9 @@ export class WarcWriter {
       const requestId = newRecordId();
       const responseId = newRecordId();
       const date = warcDate(input.date);
-      const own = deflated?.at !== undefined ? this.ownFiles.get(deflated.path) : undefined;
+      const own = deflated?.at !== undefined ? this.busyLanes.get(deflated.path) : undefined;
       if (deflated?.at !== undefined && !own) throw new TypeError('WARC write: a payload part in an unknown file');
-      const files = own ?? this.files;
+      const files = own?.lane ?? this.files;
       const written = await files.transaction(async (file) => {
         const request = await this.writeRecord(
           file,
@@ -353,9 +390,9 @@ export class WarcWriter {
         return { request, response };
       });
       if (own) {
-        // The record is the file's last: it is closed now, and no longer this writer's to drop.
-        this.ownFiles.delete(deflated!.path);
-        await own.close();
+        // The record is written: the lane takes the next large payload.
+        this.busyLanes.delete(deflated!.path);
+        await this.settleLane(own.lane);
       }
       return written;
     } finally {
@@ -363,12 +400,26 @@ export class WarcWriter {
     }
   }
 
-  /** Drops a WARC file of its own whose record was not written (a failure, or a revisit). */
-  private async dropOwnFile(path: string): Promise<void> {
-    const files = this.ownFiles.get(path);
-    if (!files) return;
-    this.ownFiles.delete(path);
-    await files.discard();
+  /**
+   * A lane whose payload will not be written (a failure, or a revisit): its file is cut back to
+   * before the payload, and the lane takes the next one.
+   */
+  private async releaseLane(path: string): Promise<void> {
+    const busy = this.busyLanes.get(path);
+    if (!busy) return;
+    this.busyLanes.delete(path);
+    await busy.lane.cutBack(busy.start);
+    await this.settleLane(busy.lane);
+  }
+
+  /**
+   * Back to the idle lanes, its file closed first if full (so it ships now, not when the lane is
+   * next used); closed for good while the writer closes.
+   */
+  private async settleLane(lane: WarcFileRotation): Promise<void> {
+    if (this.closed) return lane.closeOrDiscard();
+    if ((lane.current()?.size ?? 0) >= this.rolloverSize) await lane.close();
+    this.idleLanes.push(lane);
   }
 
   private transaction<T>(body: (file: OpenFile) => Promise<T>): Promise<T> {

@@ -670,6 +670,122 @@ describe('WarcWriter', () => {
       await reopened.close();
     });
 
+    describe('lanes: the files large payloads are deflated into', () => {
+      const LANE_ROLLOVER = 64 << 20;
+
+      /** A spool hinted as a large download (16 MiB declared), fed `payload` in uneven chunks. */
+      async function laneSpool(writer: WarcWriter, url: string, payload: Buffer) {
+        const { payloadPath: _unused, ...input } = await exchange(url, payload);
+        const headBytes = input.requestHead.length + input.responseHead.length + 2 * url.length;
+        const spool = await writer.createDeflatedSpool(join(tmp, 'never-made'), {
+          declaredLength: 16 << 20,
+          headBytes,
+        });
+        const feed = async () => {
+          for (let at = 0; at < payload.length; at += 77_777) await spool.push(payload.subarray(at, at + 77_777));
+          return { ...input, deflatedPayload: await spool.finish() };
+        };
+        return { spool, feed };
+      }
+
+      /** Record types and payload sha1s of a file, read by warcio; the file also checked by jwarc and verify. */
+      async function readBack(path: string): Promise<{ types: string[]; payloads: Buffer[] }> {
+        await expectValidWarc(path);
+        const audit = new WarcAudit();
+        await audit.file(path, 'lane.warc.gz');
+        audit.finish();
+        expect(audit.problems).toEqual([]);
+        const types: string[] = [];
+        const payloads: Buffer[] = [];
+        for await (const r of new WARCParser(createReadStream(path))) {
+          types.push(r.warcType);
+          const bytes = Buffer.from(await r.readFully(false));
+          if (r.warcType === 'response') payloads.push(sha1(bytes));
+        }
+        return { types, payloads };
+      }
+
+      it('two payloads at once go into two files; the next one goes after a finished one, in the same file', async () => {
+        const writer = await openWriter({ rolloverSize: LANE_ROLLOVER });
+        const payloads = [randomBytes(300_000), csvText(400_000, 3), randomBytes(200_000)];
+        const a = await laneSpool(writer, 'https://example.org/a.bin', payloads[0]!);
+        const b = await laneSpool(writer, 'https://example.org/b.csv', payloads[1]!);
+        const [inputA, inputB] = await Promise.all([a.feed(), b.feed()]);
+        const written = [await writer.writeExchange(inputA), await writer.writeExchange(inputB)];
+        await Promise.all([a.spool.release(), b.spool.release()]);
+        expect(written[0]!.response.warcPath).not.toBe(written[1]!.response.warcPath);
+        const c = await laneSpool(writer, 'https://example.org/c.bin', payloads[2]!);
+        written.push(await writer.writeExchange(await c.feed()));
+        await c.spool.release();
+        // The third took an idle lane: right after the record it follows, in the same file.
+        const previous = written.slice(0, 2).find((w) => w.response.warcPath === written[2]!.response.warcPath)!;
+        expect(previous).toBeDefined();
+        expect(written[2]!.request.offset).toBe(previous.response.offset + previous.response.csize);
+        await writer.close();
+        expect((await warcFiles()).sort()).toEqual(
+          [written[0]!.response.warcPath, written[1]!.response.warcPath].sort(),
+        );
+        const shared = await readBack(join(dir, written[2]!.response.warcPath));
+        expect(shared.types).toEqual(['warcinfo', 'request', 'response', 'request', 'response']);
+        const other = await readBack(
+          join(dir, written.find((w) => w.response.warcPath !== written[2]!.response.warcPath)!.response.warcPath),
+        );
+        expect(other.types).toEqual(['warcinfo', 'request', 'response']);
+        expect([...shared.payloads, ...other.payloads].map((p) => p.toString('hex')).sort()).toEqual(
+          payloads.map((p) => sha1(p).toString('hex')).sort(),
+        );
+        for (const w of written) expectDigests(await readAt(w.response));
+      });
+
+      it('a payload that is not written (a failure, or a revisit) is cut off the lane; the records before it stay', async () => {
+        const writer = await openWriter({ rolloverSize: LANE_ROLLOVER });
+        const first = await laneSpool(writer, 'https://example.org/kept.bin', randomBytes(250_000));
+        const kept = await writer.writeExchange(await first.feed());
+        await first.spool.release();
+        const end = kept.response.offset + kept.response.csize;
+        const path = join(dir, `${kept.response.warcPath}.open`);
+        // A download that fails half-way: its bytes went into the lane, and are cut off again.
+        const failed = await laneSpool(writer, 'https://example.org/cut.bin', randomBytes(600_000));
+        // Four blocks: with at most three in flight, the first has been written once the last is pushed.
+        await failed.spool.push(randomBytes(4 << 20));
+        expect((await stat(path)).size).toBeGreaterThan(end);
+        await failed.spool.discard();
+        expect((await stat(path)).size).toBe(end);
+        // A revisit: the payload is not written, and the revisit record goes to the main file.
+        const again = await laneSpool(writer, 'https://example.org/again.bin', randomBytes(250_000));
+        const revisit = await writer.writeExchange({
+          ...(await again.feed()),
+          revisitOf: { targetUri: 'https://example.org/kept.bin', date: new Date('2024-01-01T00:00:00Z') },
+        });
+        await again.spool.release();
+        expect(revisit.response.warcPath).not.toBe(kept.response.warcPath);
+        expect((await stat(path)).size).toBe(end);
+        await writer.close();
+        expect((await readBack(join(dir, kept.response.warcPath))).types).toEqual(['warcinfo', 'request', 'response']);
+      });
+
+      it('a lane file left by a crash mid-payload is recovered to its last whole record', async () => {
+        const writer = await openWriter({ rolloverSize: LANE_ROLLOVER });
+        const first = await laneSpool(writer, 'https://example.org/whole.bin', randomBytes(250_000));
+        const kept = await writer.writeExchange(await first.feed());
+        await first.spool.release();
+        const cut = await laneSpool(writer, 'https://example.org/half.bin', randomBytes(900_000));
+        await cut.spool.push(randomBytes(4 << 20));
+        const name = `${kept.response.warcPath}.open`;
+        expect((await stat(join(dir, name))).size).toBeGreaterThan(kept.response.offset + kept.response.csize);
+        const deadName = name.replace(`-${process.pid}.warc.gz.open`, '-999999.warc.gz.open');
+        await copyFile(join(dir, name), join(dir, deadName));
+        await cut.spool.discard();
+        await writer.close();
+        await rm(join(dir, kept.response.warcPath));
+        const reopened = await openWriter();
+        const recovered = deadName.replace(/\.open$/, '');
+        expect(await warcFiles()).toEqual([recovered]);
+        expect((await readBack(join(dir, recovered))).types).toEqual(['warcinfo', 'request', 'response']);
+        await reopened.close();
+      });
+    });
+
     it('keeps the spool file of a payload below the rollover size', async () => {
       const writer = await openWriter({ rolloverSize: ROLLOVER });
       const spool = await writer.createDeflatedSpool(join(tmp, 'spooled'), {
