@@ -5,7 +5,7 @@
 // when its holder dies. rate-limiter-flexible's PostgreSQL store was weighed and not used: it
 // counts fixed windows by each client's clock (twice the limit can pass across a window edge),
 // and has no leases for concurrency.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { BudgetLimits } from '../config.js';
 import { budgetLimits, isHostBudget, startInterval, type BudgetObserver, type RequestBudgets } from '../http/budget.js';
@@ -29,9 +29,11 @@ const claimStart = (source: string) => `
     RETURNING 1`;
 
 /**
- * Takes the first free slot below the concurrency (free: no lease, or an expired one) and, with
+ * Takes a free slot below the concurrency (free: no lease, or an expired one), looking from slot
+ * $6 on so that requests taking slots at the same moment mostly look at different ones, and, with
  * it, claims the budget's next start if the rate and pauses allow: one round trip when nothing
- * waits. `slot` is null when every slot is taken (nothing is claimed then).
+ * waits. `slot` is null when no slot was taken (nothing is claimed then): `had_free` says whether
+ * one looked free, that is, whether a concurrent request took it first.
  */
 const TAKE_SLOT_AND_START = `
   WITH free AS (
@@ -39,6 +41,7 @@ const TAKE_SLOT_AND_START = `
     WHERE NOT EXISTS (
       SELECT 1 FROM fileset_budget_lease l
       WHERE l.budget = $1 AND l.slot = s.slot AND l.expires_at > clock_timestamp())
+    ORDER BY (s.slot + $2::integer - $6::integer) % $2::integer
     LIMIT 1),
   lease AS (
     INSERT INTO fileset_budget_lease AS l (budget, slot, holder, expires_at)
@@ -47,7 +50,8 @@ const TAKE_SLOT_AND_START = `
       WHERE l.expires_at <= clock_timestamp()
     RETURNING slot),
   claim AS (${claimStart(`SELECT $1, ${fromNow('$5')} WHERE EXISTS (SELECT 1 FROM lease)`)})
-  SELECT (SELECT slot FROM lease) AS slot, EXISTS (SELECT 1 FROM claim) AS claimed`;
+  SELECT (SELECT slot FROM lease) AS slot, EXISTS (SELECT 1 FROM claim) AS claimed,
+         EXISTS (SELECT 1 FROM free) AS had_free`;
 
 /**
  * Claims the budget's next start if the rate and pauses allow; otherwise says how long until they
@@ -122,6 +126,11 @@ export class SharedBudgets implements RequestBudgets {
   #hostPauses: { readAt: number; until: Map<string, number> } | undefined;
   #hostPausesRead: Promise<void> | undefined;
   readonly #renewer: NodeJS.Timeout;
+  /**
+   * Where the next take starts looking: one on from the last, so the requests of this process
+   * look at different slots, from a random place, so other processes mostly do too.
+   */
+  #nextLook = randomInt(1 << 16);
 
   constructor(db: Database, options: SharedBudgetsOptions) {
     this.#db = db;
@@ -205,23 +214,22 @@ export class SharedBudgets implements RequestBudgets {
     intervalMs: number,
     signal: AbortSignal | undefined,
   ): Promise<{ slot: number; claimed: boolean }> {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; ;) {
       // A 429 this process saw holds back even the first try, while its write reaches the database.
       await this.#waitForLocalPause(name, signal);
-      const [row] = await this.#db.query<{ slot: number | null; claimed: boolean }>(TAKE_SLOT_AND_START, [
-        name,
-        concurrency,
-        this.holder,
-        this.#leaseMs,
-        intervalMs,
-      ]);
+      const [row] = await this.#db.query<{ slot: number | null; claimed: boolean; had_free: boolean }>(
+        TAKE_SLOT_AND_START,
+        [name, concurrency, this.holder, this.#leaseMs, intervalMs, this.#nextLook++ % concurrency],
+      );
       if (row && row.slot !== null) {
         let slots = this.#held.get(name);
         if (!slots) this.#held.set(name, (slots = new Set()));
         slots.add(row.slot);
         return { slot: row.slot, claimed: row.claimed };
       }
-      await this.#wait(backoffDelay(attempt, { baseMs: 50, maxMs: this.#maxPollMs, jitter: true }), signal);
+      // A slot that another request took between our look and our lease: others may still be free.
+      if (row?.had_free) continue;
+      await this.#wait(backoffDelay(attempt++, { baseMs: 50, maxMs: this.#maxPollMs, jitter: true }), signal);
     }
   }
 

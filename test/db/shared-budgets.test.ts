@@ -176,6 +176,18 @@ describe('SharedBudgets', () => {
     expect(takes).toHaveLength(5);
   });
 
+  it('requests taking slots at the same moment take different ones, none waiting for a retry', async () => {
+    const statements: string[] = [];
+    const waits: number[] = [];
+    const sleep = async (ms: number) => void waits.push(ms);
+    const budgets = await worker('many:download=8', { sleep }, statements);
+    const releases = await Promise.all(Array.from({ length: 8 }, () => budgets.acquire('many:download')));
+    expect((await leases('many:download')).map((l) => l.slot)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(waits).toEqual([]);
+    expect(statements.filter((sql) => sql.startsWith('WITH free AS'))).toHaveLength(8);
+    for (const release of releases) release();
+  });
+
   it('spaces the starts of a budget by its rate across workers', async () => {
     const workers = [await worker('r1:api=9@600'), await worker('r1:api=9@600'), await worker('r1:api=9@600')];
     const started = Date.now();
