@@ -224,13 +224,14 @@ export class WarcWriter {
       throw err;
     }
     const filePath = resolve(this.dir, `${file.name}.open`);
-    this.busyLanes.set(filePath, { lane, start: file.size });
+    const busy: BusyLane = { lane, start: file.size };
+    this.busyLanes.set(filePath, busy);
     // The request member and the response's header part each take at most 5 bytes per 64 KiB
     // more than their input (stored blocks), plus gzip framing: twice the input is ample.
     const at = file.size + 2 * (hint.headBytes + HEADER_ROOM);
     return DeflatedSpool.into(filePath, file.handle, at, this.gzip, {
       written: (end) => lane.written(end),
-      release: () => this.releaseLane(filePath),
+      release: () => this.releaseLane(filePath, busy),
     });
   }
 
@@ -404,9 +405,10 @@ export class WarcWriter {
    * A lane whose payload will not be written (a failure, or a revisit): its file is cut back to
    * before the payload, and the lane takes the next one.
    */
-  private async releaseLane(path: string): Promise<void> {
-    const busy = this.busyLanes.get(path);
-    if (!busy) return;
+  private async releaseLane(path: string, busy: BusyLane): Promise<void> {
+    // Once this payload's record is written, the lane (same file, same path) may hold the next
+    // payload: a release that comes after that must not touch it.
+    if (this.busyLanes.get(path) !== busy) return;
     this.busyLanes.delete(path);
     await busy.lane.cutBack(busy.start);
     await this.settleLane(busy.lane);

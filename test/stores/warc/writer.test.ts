@@ -737,6 +737,25 @@ describe('WarcWriter', () => {
         for (const w of written) expectDigests(await readAt(w.response));
       });
 
+      it('a release that comes after the next payload took the lane leaves that payload alone (regression)', async () => {
+        const writer = await openWriter({ rolloverSize: LANE_ROLLOVER });
+        const payloads = [randomBytes(300_000), csvText(2 << 20, 5)];
+        const a = await laneSpool(writer, 'https://example.org/first.bin', payloads[0]!);
+        const first = await writer.writeExchange(await a.feed());
+        // The next payload takes the same lane (same file) before the first one's spool is released.
+        const b = await laneSpool(writer, 'https://example.org/next.csv', payloads[1]!);
+        const fed = b.feed();
+        await a.spool.release();
+        const next = await writer.writeExchange(await fed);
+        await b.spool.release();
+        expect(next.response.warcPath).toBe(first.response.warcPath);
+        expect(next.request.offset).toBe(first.response.offset + first.response.csize);
+        await writer.close();
+        const read = await readBack(join(dir, first.response.warcPath));
+        expect(read.types).toEqual(['warcinfo', 'request', 'response', 'request', 'response']);
+        expect(read.payloads).toEqual(payloads.map((p) => sha1(p)));
+      });
+
       it('a payload that is not written (a failure, or a revisit) is cut off the lane; the records before it stay', async () => {
         const writer = await openWriter({ rolloverSize: LANE_ROLLOVER });
         const first = await laneSpool(writer, 'https://example.org/kept.bin', randomBytes(250_000));
