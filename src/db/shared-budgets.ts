@@ -19,12 +19,15 @@ const fromNow = (param: string) => `clock_timestamp() + ${param}::float8 * inter
 
 /**
  * Claims the budget's next start (the row from `source`: budget, the start after this one), unless
- * the rate or a pause forbids starting now. Returns a row when it claimed.
+ * the rate or a pause forbids starting now. Returns a row when it claimed. The next start is
+ * computed again when the row is updated (`interval`: the parameter holding the milliseconds): a
+ * claim that waited for another's row lock must not count its interval from before the wait, or
+ * two starts could be closer than the rate allows.
  */
-const claimStart = (source: string) => `
+const claimStart = (source: string, interval: string) => `
     INSERT INTO fileset_budget AS b (budget, next_start)
     ${source}
-    ON CONFLICT (budget) DO UPDATE SET next_start = excluded.next_start
+    ON CONFLICT (budget) DO UPDATE SET next_start = ${fromNow(interval)}
       WHERE b.next_start <= clock_timestamp() AND b.paused_until <= clock_timestamp()
     RETURNING 1`;
 
@@ -49,7 +52,7 @@ const TAKE_SLOT_AND_START = `
     ON CONFLICT (budget, slot) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
       WHERE l.expires_at <= clock_timestamp()
     RETURNING slot),
-  claim AS (${claimStart(`SELECT $1, ${fromNow('$5')} WHERE EXISTS (SELECT 1 FROM lease)`)})
+  claim AS (${claimStart(`SELECT $1, ${fromNow('$5')} WHERE EXISTS (SELECT 1 FROM lease)`, '$5')})
   SELECT (SELECT slot FROM lease) AS slot, EXISTS (SELECT 1 FROM claim) AS claimed,
          EXISTS (SELECT 1 FROM free) AS had_free`;
 
@@ -58,7 +61,7 @@ const TAKE_SLOT_AND_START = `
  * might (a row locked by a concurrent claim reads as it was before that claim).
  */
 const CLAIM_START = `
-  WITH claim AS (${claimStart(`VALUES ($1, ${fromNow('$2')})`)})
+  WITH claim AS (${claimStart(`VALUES ($1, ${fromNow('$2')})`, '$2')})
   SELECT EXISTS (SELECT 1 FROM claim) AS claimed,
          (SELECT extract(epoch FROM greatest(next_start, paused_until) - clock_timestamp())::float8 * 1000
           FROM fileset_budget WHERE budget = $1) AS wait_ms`;

@@ -189,6 +189,43 @@ describe('SharedBudgets', () => {
     for (const release of releases) release();
   });
 
+  it("a start claimed after waiting for another claim's row lock counts its interval from the claim, not from before the wait", async () => {
+    // 12 a minute: 5 s between starts. The row is claimable; another transaction holds its lock for 2 s.
+    const budgets = await worker('lock:api=1@12');
+    (await budgets.acquire('lock:api'))();
+    const db = open[0]!.db;
+    await db.query(
+      "UPDATE fileset_budget SET next_start = clock_timestamp() - interval '1 second' WHERE budget = 'lock:api'",
+    );
+    const other = await openPostgres(database.url, silentLogger, { max: 1 });
+    try {
+      let claimed: Promise<Release> | undefined;
+      await other.transaction(async (tx) => {
+        await tx.query("SELECT 1 FROM fileset_budget WHERE budget = 'lock:api' FOR UPDATE");
+        claimed = budgets.acquire('lock:api');
+        await waitFor(
+          async () =>
+            (
+              await db.query(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+              )
+            ).length > 0,
+          { what: () => 'the claim to wait for the row lock' },
+        );
+        const held = Date.now();
+        await waitFor(() => Date.now() > held + 2000, { timeoutMs: 10_000 });
+      });
+      (await claimed!)();
+      const [row] = await db.query<{ ahead_ms: number }>(
+        "SELECT extract(epoch FROM next_start - clock_timestamp())::float8 * 1000 AS ahead_ms FROM fileset_budget WHERE budget = 'lock:api'",
+      );
+      // Counted from before the wait, the next start would be about 3 s ahead; from the claim, about 5 s.
+      expect(row!.ahead_ms).toBeGreaterThan(4000);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('spaces the starts of a budget by its rate across workers', async () => {
     const workers = [await worker('r1:api=9@600'), await worker('r1:api=9@600'), await worker('r1:api=9@600')];
     const started = Date.now();
