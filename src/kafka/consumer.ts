@@ -113,12 +113,20 @@ export class JsonConsumer {
     try {
       try {
         await admin.connect();
-        await this.#start(handler);
       } catch (err) {
         // At start-up a broker that cannot be reached is far more often a wrong address than an outage.
         throw new InfrastructureError(`Kafka: ${describeError(err)}`, { cause: err });
       }
-      this.#log.info({ topics: this.#options.topics }, 'consuming');
+      try {
+        await this.#start(handler);
+        this.#log.info({ topics: this.#options.topics }, 'consuming');
+      } catch (err) {
+        if (!isTransientKafkaError(err) || this.#stop.signal.aborted)
+          throw new InfrastructureError(`Kafka: ${describeError(err)}`, { cause: err });
+        // The broker answered the admin client a moment ago: an outage that began while the
+        // consumer joined, ridden out as a running consumer rides one out.
+        await this.#restart(err, handler);
+      }
       await this.#consumeUntilStopped(handler);
       await this.#drain();
     } finally {

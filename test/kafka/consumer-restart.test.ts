@@ -250,6 +250,33 @@ describe('JsonConsumer after kafkajs gives up', () => {
     expect(await restarts(metrics)).toBe(0);
   });
 
+  it('rides out an outage that begins while it first joins (the broker answered its admin client just before)', async () => {
+    const refused = new FakeConsumer(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED'));
+    const { kafka, built } = fakeKafka(refused);
+    const { consumer, metrics } = setup(kafka);
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const running = consumer.run(async (message) => void seen.push(message.offset), stop.signal);
+    await until(() => built.length === 2 && built[1]!.eachBatch !== undefined, 'a second consumer running');
+    expect(await restarts(metrics)).toBe(1);
+    built[1]!.join([0]);
+    await built[1]!.deliver(0, '0');
+    await until(() => built[1]!.commits.length === 1, 'a commit');
+    expect(seen).toEqual(['0']);
+    stop.abort();
+    await expect(running).resolves.toBeUndefined();
+  });
+
+  it('ends the run at once when the first consumer fails for a reason that is not an outage', async () => {
+    const { kafka, built } = fakeKafka(new FakeConsumer(make(KafkaJSSASLAuthenticationError, 'SASL failed')));
+    const { consumer, metrics } = setup(kafka);
+    const running = consumer.run(async () => {}, new AbortController().signal);
+    await expect(running).rejects.toThrow(InfrastructureError);
+    await expect(running).rejects.toThrow(/^Kafka: .*SASL failed/);
+    expect(built).toHaveLength(1);
+    expect(await restarts(metrics)).toBe(0);
+  });
+
   it('stops during the backoff without building another consumer', async () => {
     const first = new FakeConsumer();
     const { kafka, built } = fakeKafka(first);
