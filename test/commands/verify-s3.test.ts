@@ -4,13 +4,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { run } from '../../src/commands/verify.js';
 import { createS3ItemStore } from '../../src/stores/items/s3.js';
 import { silentLogger, testConfig } from '../support/context.js';
 import { startS3Proxy, type S3Proxy } from '../support/s3proxy.js';
+import { verifyLines } from '../support/verify.js';
 import { localFile } from '../stores/items/contract.js';
 
 let proxy: S3Proxy;
@@ -43,15 +42,7 @@ async function verify(): Promise<{ code: number; lines: string[] }> {
     FILESET_DATA_DIR: dir,
     FILESET_ITEM_STORE: `s3://${proxy.bucket}/items`,
   });
-  let text = '';
-  const output = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  const code = await run({ ...config, s3: proxy.config() }, silentLogger, [], { output });
-  return { code, lines: text.trim().split('\n') };
+  return verifyLines({ ...config, s3: proxy.config() });
 }
 
 it('exits 0 when every object still has the size and hashes recorded with it, having read them all', async () => {

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config.js';
 import { kafkaNames } from '../../src/kafka/topics.js';
 import { FilesetResultSchema } from '../../src/schemas/result.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { FixtureServer } from '../support/fixture-server.js';
+import { FixtureServer, slowFile } from '../support/fixture-server.js';
 import { expectValidWarc } from '../support/jwarc.js';
 import {
   committedOffsets,
@@ -78,18 +78,7 @@ describe.skipIf(!brokers)('ingest worker killed with SIGKILL', () => {
     for (let i = 0; i < REQUESTS; i += 1) {
       const path = `/crash/${i}.bin`;
       const body = randomBytes(256 * 1024);
-      // Answers take a while, so that kills land while requests are in flight.
-      server.route(path, {
-        handler: (_req, res) => {
-          setTimeout(
-            () =>
-              res
-                .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length })
-                .end(body),
-            randomInt(50, 400),
-          );
-        },
-      });
+      server.route(path, slowFile(body, 50, 400));
       urls.push(`https://data.example.org${path}`);
     }
     const env = {

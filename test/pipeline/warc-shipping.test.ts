@@ -16,7 +16,6 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatStatus, statusReport } from '../../src/commands/status.js';
-import { run as verify } from '../../src/commands/verify.js';
 import type { Config } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { persistResults } from '../../src/db/persist.js';
@@ -27,6 +26,7 @@ import { CaptureIndex } from '../../src/stores/warc/capture-index.js';
 import { pywbArchivePath, warcLocator } from '../../src/stores/warc/destination.js';
 import { wireWarcPath } from '../../src/stores/warc/location.js';
 import { silentLogger, testConfig } from '../support/context.js';
+import { verifyLines } from '../support/verify.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { expectValidWarc } from '../support/jwarc.js';
@@ -164,13 +164,7 @@ describe('a fleet shipping its WARC files to S3', () => {
         await admin.send(new HeadObjectCommand({ Bucket: s3proxy.bucket, Key: filename }));
 
       // verify audits the shipped files in the bucket, and names a damaged one by its place there.
-      const audit = async () => {
-        const output = new PassThrough();
-        let text = '';
-        output.on('data', (d: Buffer) => (text += d.toString()));
-        const code = await verify(config, silentLogger, [], { output });
-        return { code, lines: text.trim().split('\n') };
-      };
+      const audit = () => verifyLines(config);
       const intact = await audit();
       expect(intact.code).toBe(0);
       expect(JSON.parse(intact.lines.at(-1)!)).toMatchObject({

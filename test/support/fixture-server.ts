@@ -1,4 +1,5 @@
 // A local HTTP server on port 0 serving recorded platform responses and file bodies by path.
+import { randomInt } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,6 +13,22 @@ export interface Route {
   file?: string;
   /** Full control, for misbehaving servers. */
   handler?: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/**
+ * A file body answered after a random delay of `minMs` to `maxMs`: requests stay in flight for a
+ * while, so that the faults a test injects land in the middle of them.
+ */
+export function slowFile(body: Buffer, minMs: number, maxMs: number): Route {
+  return {
+    handler: (_req, res) => {
+      setTimeout(
+        () =>
+          res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length }).end(body),
+        randomInt(minMs, maxMs),
+      );
+    },
+  };
 }
 
 export class FixtureServer {

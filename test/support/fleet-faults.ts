@@ -15,7 +15,7 @@ import { openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { kafkaNames, type KafkaNames } from '../../src/kafka/topics.js';
 import { createLogger } from '../../src/logger.js';
-import { FixtureServer } from './fixture-server.js';
+import { FixtureServer, slowFile } from './fixture-server.js';
 import { jwarcCdx, validateWarc, warcProblems } from './jwarc.js';
 import { startPrivateKafka, type PrivateKafka } from './kafka-broker.js';
 import {
@@ -174,18 +174,7 @@ function serveDatasets(server: FixtureServer, count: number, spooledEvery: numbe
     if (spooledEvery && i % spooledEvery === 0) bodies.push(['large.bin', randomBytes(1_500_000)]);
     const files = bodies.map(([key, body]) => {
       const path = `/api/files/${bucket}/${id}/${key}`;
-      // Answers take a while, so that faults land while requests are in flight.
-      server.route(path, {
-        handler: (_req, res) => {
-          setTimeout(
-            () =>
-              res
-                .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length })
-                .end(body),
-            randomInt(100, 800),
-          );
-        },
-      });
+      server.route(path, slowFile(body, 100, 800));
       return {
         bucket,
         checksum: `md5:${createHash('md5').update(body).digest('hex')}`,

@@ -6,9 +6,7 @@ import { readFile, readdir, rm, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { run as verify } from '../../../src/commands/verify.js';
 import { loadConfig } from '../../../src/config.js';
 import { openDatabase, type Database } from '../../../src/db/database.js';
 import { migrate } from '../../../src/db/migrate.js';
@@ -25,6 +23,7 @@ import { S3Destination } from '../../../src/stores/warc/destination-s3.js';
 import { WarcShipper, type ShipStep } from '../../../src/stores/warc/ship.js';
 import { WarcWriter } from '../../../src/stores/warc/writer.js';
 import { silentLogger } from '../../support/context.js';
+import { verifyLines } from '../../support/verify.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { Ias3Server } from '../../support/ias3-server.js';
 import { expectValidWarc } from '../../support/jwarc.js';
@@ -395,13 +394,7 @@ describe('verify with an fs:// WARC store', () => {
       FILESET_WARC_STORE: `fs://${store}/warcs`,
       FILESET_LOG_LEVEL: 'silent',
     });
-    const audit = async () => {
-      const output = new PassThrough();
-      let text = '';
-      output.on('data', (d: Buffer) => (text += d.toString()));
-      const code = await verify(config, silentLogger, [], { output });
-      return { code, lines: text.trim().split('\n') };
-    };
+    const audit = () => verifyLines(config);
     const intact = await audit();
     expect(intact.code).toBe(0);
     expect(JSON.parse(intact.lines.at(-1)!)).toMatchObject({ warc_files: 2, shipped_warc_files: 2, problems: 0 });
