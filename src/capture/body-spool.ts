@@ -6,11 +6,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import type { DeflatedPayload, DeflatedSpool } from '../stores/warc/deflated-spool.js';
+import { LANE_MIN } from '../stores/warc/writer.js';
 
 /** Bodies up to this size stay in memory (unless kept as a file). */
 export const IN_MEMORY_MAX = 1 << 20;
-/** Bodies declared at least this large are deflated while they download. */
-export const DEFLATE_WHILE_DOWNLOADING_MIN = 16 << 20;
+/** Bodies declared at least this large are deflated while they download: straight into a lane of the writer. */
+export const DEFLATE_WHILE_DOWNLOADING_MIN = LANE_MIN;
 
 /** The body in the form WarcWriter.writeExchange takes it. */
 export type SpooledBody = { payload: Buffer } | { payloadPath: string } | { deflatedPayload: DeflatedPayload };

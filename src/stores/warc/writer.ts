@@ -139,7 +139,7 @@ const HEADER_ROOM = 4096;
  * Payloads declared at least this large (or the rollover size, if smaller) are deflated straight
  * into a lane; smaller ones into a spool file that is copied into the WARC when the record is written.
  */
-const LANE_MIN = 16 << 20;
+export const LANE_MIN = 16 << 20;
 
 /** A lane's WARC file while one payload is deflated into it: the size to cut back to if it is not written. */
 interface BusyLane {
