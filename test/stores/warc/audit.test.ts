@@ -58,6 +58,14 @@ async function sample(revisitDate?: Date) {
   return { name, path: join(dir, 'warcs', name), original, revisit, last };
 }
 
+function unchanged(member: Buffer, held: Buffer): boolean {
+  try {
+    return gunzipSync(member).equals(held);
+  } catch {
+    return false;
+  }
+}
+
 async function audit(path: string, name: string): Promise<WarcAudit> {
   const result = new WarcAudit();
   await result.file(path, name);
@@ -119,11 +127,15 @@ describe('WarcAudit', () => {
     const { path, name, last } = await sample();
     const bytes = await readFile(path);
     const { offset, csize } = last.response;
+    const held = gunzipSync(bytes.subarray(offset, offset + csize));
     for (let at = offset; at < offset + csize; at += 1) {
       // The gzip header's MTIME, XFL and OS bytes: no checksum covers them, nothing to find.
       if (at - offset >= 4 && at - offset <= 9) continue;
       const changed = Buffer.from(bytes);
       changed[at]! ^= 0x5a;
+      // Nor in the padding bits after the last deflate block (where they fall depends on the
+      // record's random id): a member that still inflates to the same bytes changed nothing.
+      if (unchanged(changed.subarray(offset, offset + csize), held)) continue;
       await writeFile(path, changed);
       const problems = (await audit(path, name)).problems;
       expect(problems.length, `byte ${at - offset} of the member changed`).toBeGreaterThan(0);
