@@ -86,15 +86,40 @@ describe('AdaptiveDeflater', () => {
     expect(inflateRawSync(out).equals(input)).toBe(true);
   });
 
-  it('probes with the previous 32 KiB as dictionary: repeats of random bytes across blocks still compress', async () => {
-    // Each 64 KiB block repeats the same 16 KiB random unit: alone a sample of it looks random,
-    // with the dictionary it is one long match.
-    const unit = randomBytes(16 * 1024);
-    const data = Buffer.concat(Array.from({ length: 32 }, () => unit));
-    const { out, stored } = await deflate([data], { blockSize: 64 * 1024 });
-    expect(inflateRawSync(out).equals(data)).toBe(true);
-    expect(stored).toBe(1); // the first block: its sample has nothing before it to refer to
-    expect(out.length).toBeLessThan(100 * 1024);
+  it('judges a block by its own first 16 KiB: repeats within the sample compress, repeats further apart do not count', async () => {
+    // Blocks repeating a 4 KiB random unit: the probe sees the repeats and the block is deflated.
+    const short = randomBytes(4 * 1024);
+    const near = Buffer.concat(Array.from({ length: 64 }, () => short));
+    const nearOut = await deflate([near], { blockSize: 64 * 1024 });
+    expect(inflateRawSync(nearOut.out).equals(near)).toBe(true);
+    expect({ stored: nearOut.stored, total: nearOut.total }).toEqual({ stored: 0, total: 4 });
+    expect(nearOut.out.length).toBeLessThan(40 * 1024);
+    // A 32 KiB unit: a block's first 16 KiB is random, so every block is stored.
+    const long = randomBytes(32 * 1024);
+    const far = Buffer.concat(Array.from({ length: 8 }, () => long));
+    const farOut = await deflate([far], { blockSize: 64 * 1024 });
+    expect(inflateRawSync(farOut.out).equals(far)).toBe(true);
+    expect({ stored: farOut.stored, total: farOut.total }).toEqual({ stored: 4, total: 4 });
+  });
+
+  it('shares zlib engines between blocks and streams: no block refers to bytes another block left in an engine', async () => {
+    // Blocks alternate between two texts, each four copies of a 16 KiB unit (well inside zlib's
+    // 32 KiB window). An engine that kept the last block it compressed would find long matches
+    // into it: into bytes the decoder does not have just before that block (its neighbour there
+    // is the other text), so the output would not inflate to the input.
+    const x = Buffer.concat(Array.from({ length: 4 }, () => text(16 * 1024, 3)));
+    const y = Buffer.concat(Array.from({ length: 4 }, () => text(16 * 1024, 4)));
+    const streams = Array.from({ length: 6 }, (_, i) =>
+      Buffer.concat(Array.from({ length: 8 }, (_, block) => ((block + i) % 2 ? x : y))),
+    );
+    const results = await Promise.all(streams.map((input) => deflate([input], { blockSize: 64 * 1024 })));
+    results.forEach((result, i) => {
+      expect(result.stored).toBe(0);
+      expect(inflateRawSync(result.out).equals(streams[i]!)).toBe(true);
+    });
+    // Blocks compress alone: the 8 blocks take about 8 times one block's output.
+    const one = await deflate([x], { blockSize: 64 * 1024 });
+    expect(results[0]!.out.length).toBeGreaterThan(7 * one.out.length);
   });
 
   it('stores everything at level 0 and deflates compressible blocks at the level asked', async () => {
