@@ -42,7 +42,9 @@ const BROKERS = process.env.FILESET_KAFKA_BROKERS ?? '127.0.0.1:9092';
 /** Record ids base..base+N-1: far from the fixture's own id and concept id (7078725, 7078724). */
 const BASE_ID = 9_000_000;
 /** Ingest processes per run, one run each, in this order. */
-const WORKER_COUNTS = [1, 2, 3];
+const WORKER_COUNTS = process.env.BENCH_KAFKA_WORKERS
+  ? process.env.BENCH_KAFKA_WORKERS.split(',').map(Number)
+  : [1, 2, 3];
 const FILES: Array<[key: string, size: number, kind: 'text' | 'random']> = [
   ['stations.csv', 48_000, 'text'],
   ['readme.txt', 12_000, 'text'],

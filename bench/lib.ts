@@ -307,7 +307,10 @@ export const cpuProfileDir = process.env.BENCH_CPU_PROF
   : undefined;
 
 /** `node` options that write a V8 CPU profile when the process exits (none without BENCH_CPU_PROF). */
-export const cpuProfileArgs = (): string[] => (cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : []);
+export const cpuProfileArgs = (): string[] => [
+  ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : []),
+  ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+];
 
 /** `node bin/fileset-ingest.js <args>` with only the FILESET_* variables given here (profiled with BENCH_CPU_PROF). */
 export async function runCli(
