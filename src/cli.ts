@@ -1,15 +1,17 @@
 // The `fileset-ingest` command: parses arguments, builds the runtime, runs one subcommand.
 import { createWriteStream } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import * as persist from './commands/persist.js';
-import * as produce from './commands/produce.js';
-import * as topics from './commands/topics.js';
-import * as verify from './commands/verify.js';
 import { checkInput, inputOf, jsonLines } from './commands/json-lines.js';
-import * as workerIngest from './commands/worker-ingest.js';
-import * as workerPersist from './commands/worker-persist.js';
-import { createProgress, type ProgressDisplay } from './commands/progress.js';
-import * as status from './commands/status.js';
+import type { ProgressDisplay } from './commands/progress.js';
+import {
+  persistUsage,
+  produceUsage,
+  statusUsage,
+  topicsUsage,
+  verifyUsage,
+  workerIngestUsage,
+  workerPersistUsage,
+} from './commands/usage.js';
 import {
   ENV_NAMES,
   flagName,
@@ -40,14 +42,14 @@ import { pywbArchivePath, warcLocator } from './stores/warc/destination.js';
 import { wireWarcPath } from './stores/warc/location.js';
 
 const HELP: Record<string, string> = {
-  persist: persist.usage,
-  produce: produce.usage,
-  topics: topics.usage,
-  status: status.usage,
-  verify: verify.usage,
-  worker: `${workerIngest.usage}\n\n${workerPersist.usage}`,
-  'worker ingest': workerIngest.usage,
-  'worker persist': workerPersist.usage,
+  persist: persistUsage,
+  produce: produceUsage,
+  topics: topicsUsage,
+  status: statusUsage,
+  verify: verifyUsage,
+  worker: `${workerIngestUsage}\n\n${workerPersistUsage}`,
+  'worker ingest': workerIngestUsage,
+  'worker persist': workerPersistUsage,
   main: `fileset-ingest: archive research datasets (Zenodo, ...) into WARC files
 
 Usage: fileset-ingest <command> [options]
@@ -235,7 +237,9 @@ export async function main(
   // ingest shows its progress on stderr, and log lines go above the live display, never across it.
   const display =
     command === 'ingest' && values.quiet !== true
-      ? createProgress(process.stderr, { mode: process.stderr.isTTY ? 'live' : 'lines' })
+      ? (await import('./commands/progress.js')).createProgress(process.stderr, {
+          mode: process.stderr.isTTY ? 'live' : 'lines',
+        })
       : undefined;
   const secrets = configSecrets(config);
   const logger =
@@ -245,6 +249,7 @@ export async function main(
   const stopOnInterrupt = !command.startsWith('worker');
   if (stopOnInterrupt) process.once('SIGINT', onInterrupt);
   try {
+    // Each command's module is loaded when it runs: a command pays only for the packages it uses.
     switch (command) {
       case 'ingest':
         return await ingestCommand(config, logger, args, values['force-recrawl'] === true, display);
@@ -253,28 +258,36 @@ export async function main(
       case 'inspect':
         return await inspectCommand(config, logger, args);
       case 'status':
-        return await status.run(config, logger, args, { json: values.json === true });
+        return await (await import('./commands/status.js')).run(config, logger, args, { json: values.json === true });
       case 'cdxj':
         return await cdxjCommand(config, logger, values.output as string | undefined);
       case 'db':
         return await dbCommand(config, logger, args);
       case 'persist':
-        return await persist.run(config, logger, args);
+        return await (await import('./commands/persist.js')).run(config, logger, args);
       case 'produce':
-        return await produce.run(config, logger, args, {
+        return await (
+          await import('./commands/produce.js')
+        ).run(config, logger, args, {
           ...(typeof values.topic === 'string' ? { topic: values.topic } : {}),
         });
       case 'topics':
-        return await topics.run(config, logger, args);
+        return await (await import('./commands/topics.js')).run(config, logger, args);
       case 'verify':
-        return await verify.run(config, logger, args, {
+        return await (
+          await import('./commands/verify.js')
+        ).run(config, logger, args, {
           ...(typeof values.since === 'string' ? { since: values.since } : {}),
           ...(typeof values['metrics-file'] === 'string' ? { metricsFile: values['metrics-file'] } : {}),
         });
       default: {
         const [kind, ...rest] = args;
-        const worker = kind === 'ingest' ? workerIngest : kind === 'persist' ? workerPersist : undefined;
-        if (!worker) throw new UsageError('expected "worker ingest" or "worker persist"');
+        if (kind !== 'ingest' && kind !== 'persist')
+          throw new UsageError('expected "worker ingest" or "worker persist"');
+        const worker =
+          kind === 'ingest'
+            ? await import('./commands/worker-ingest.js')
+            : await import('./commands/worker-persist.js');
         return await worker.run(config, logger, rest);
       }
     }

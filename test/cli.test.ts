@@ -1,7 +1,8 @@
 // The built `fileset-ingest` binary, spawned as a user would run it.
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, runCli, spawnCli } from './support/cli.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -166,6 +167,22 @@ describe('fileset-ingest CLI', () => {
     expect(fileResult).toMatchObject({ status: 'success', request: { ingest_type: 'dataset-file' } });
     expect(filesetResult).toMatchObject({ status: 'success-file', ingest_strategy: 'web-file' });
     for (const warc of await warcFiles(join(dataDir, 'warcs'))) await expectValidWarc(join(dataDir, 'warcs', warc));
+  });
+
+  it('ingest loads the packages it runs on, not the Kafka client or the metrics registry', async () => {
+    const record = join(dataDir, 'loaded-packages.json');
+    const file = await run(['ingest', 'https://files.example.org/one.csv'], {
+      env: {
+        FILESET_HTTP_REWRITE: `https://files.example.org=${server.origin}`,
+        NODE_OPTIONS: `--import=${pathToFileURL(join(import.meta.dirname, 'support', 'loaded-packages.mjs')).href}`,
+        FILESET_TEST_LOADED_PACKAGES: record,
+      },
+    });
+    expect(file.code).toBe(0);
+    const loaded = JSON.parse(await readFile(record, 'utf8')) as string[];
+    expect(loaded).toEqual(expect.arrayContaining(['pg', 'undici']));
+    expect(loaded).not.toContain('kafkajs');
+    expect(loaded).not.toContain('prom-client');
   });
 
   it('processes JSON lines, reporting bad lines and continuing', async () => {

@@ -14,21 +14,7 @@ import { UsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { checkInput, inputOf, jsonLines } from './json-lines.js';
 
-export const usage = `Usage: fileset-ingest persist [file|-] [config flags]
-
-Reads fileset results as JSON lines ("-" or no file: stdin) and writes them to the sandcrawler
-tables (ingest_request, ingest_file_result, ingest_fileset_platform, cdx, file_meta) of
-FILESET_DATABASE_URL (or the embedded database), applying the migrations first. Results go in
-batches of FILESET_PERSIST_BATCH_SIZE, one transaction each; persisting the same lines again
-changes nothing. Dataset-file result lines are skipped (counted); a line that is not JSON is
-reported on stderr ("line N: ...") and skipped.
-Each result is written whole or not at all: one with a value a table refuses (a malformed hash
-or date, a NUL, a key too long for an index) is checked out before any of its rows is written.
-stdout: one summary line {"results", "rows" (inserted or changed, by table), "rejected" (each
-refused result with its key, the table and the reason), "skipped" (counts by reason)}.
-Exit status: 0 when every line was persisted or skipped on purpose, 1 when a line was not JSON or
-a result was rejected, 2 on bad usage, 3 when the database failed (batches already
-committed stay; run the command again).`;
+export { persistUsage as usage } from './usage.js';
 
 interface RunOptions {
   input?: NodeJS.ReadableStream;

@@ -7,14 +7,7 @@ import { parseRequest } from '../schemas/request.js';
 import { checkInput, inputOf, jsonLines } from './json-lines.js';
 import { UsageError } from '../errors.js';
 
-export const usage = `Usage: fileset-ingest produce --topic TOPIC [file|-] [config flags]
-
-Reads ingest requests as JSON lines ("-" or no file: stdin), checks each against the request
-schema and sends the good ones to TOPIC on FILESET_KAFKA_BROKERS, keyed by base_url, in batches,
-each acknowledged by all in-sync replicas. A bad line is reported on stderr ("line N: ...") and
-not sent. stdout: {"produced": n, "rejected": m}.
-Exit status: 0 when every line was sent, 1 when some were rejected, 2 on bad usage, 3 when
-Kafka could not be reached.`;
+export { produceUsage as usage } from './usage.js';
 
 /** Messages per acknowledged send. */
 const BATCH = 500;

@@ -9,14 +9,7 @@ import { embeddedDatabaseExists, openDatabase, type Database } from '../db/datab
 import { UsageError } from '../errors.js';
 import { redactUrl, type Logger } from '../logger.js';
 
-export const usage = `Usage: fileset-ingest status [--json] [config flags]
-
-What is archived, from the configured database (FILESET_DATABASE_URL or the embedded one) and
-the WARC directory (<FILESET_DATA_DIR>/warcs): captured files, bytes and WARC files in the
-capture index (landing pages, files, error pages); datasets, their files, bytes and items, counted by status with the time of the
-last run, from the results persisted to the sandcrawler tables (persist, worker persist); the
-last few runs; with FILESET_WARC_STORE, the WARC files waiting on this machine to be shipped
-there and those shipped. A table on stdout, or one JSON object with --json. Writes nothing.`;
+export { statusUsage as usage } from './usage.js';
 
 export interface StatusReport {
   database: string;

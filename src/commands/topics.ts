@@ -5,12 +5,7 @@ import { kafkaNames } from '../kafka/topics.js';
 import type { Logger } from '../logger.js';
 import { UsageError } from '../errors.js';
 
-export const usage = `Usage: fileset-ingest topics create [config flags]
-
-Creates the request topics (FILESET_KAFKA_REQUEST_TOPICS), the fileset results topic and the
-file results topic on FILESET_KAFKA_BROKERS, each with FILESET_KAFKA_PARTITIONS partitions and
-FILESET_KAFKA_REPLICATION replicas. Topics that already exist are left as they are and reported.
-stdout: {"created": [...], "existing": [...]}.`;
+export { topicsUsage as usage } from './usage.js';
 
 /** `args`: the positionals after "topics" (exactly "create"). */
 export async function run(

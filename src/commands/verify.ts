@@ -16,24 +16,7 @@ import { openWarcDestination } from '../stores/warc/destination.js';
 import { LOCAL_WARC_PREFIX } from '../stores/warc/location.js';
 import { warcFileNames } from '../stores/warc/files.js';
 
-export const usage = `Usage: fileset-ingest verify [--since T] [--metrics-file F] [config flags]
-
-Audits what FILESET_DATA_DIR holds, from the files alone (no database needed): every closed WARC
-file under warcs/ (read with warcio: one record per gzip member, block and payload digests,
-Content-Length, request/response pairing, revisit originals), and every item of the item store:
-fs (files.json sizes and md5/sha1/sha256 against the bytes, previous versions, notes) or s3 (each
-object read back against the size and hashes the store recorded with it); ias3 items are not
-audited. With FILESET_WARC_STORE, the WARC files shipped there too (fs:// in place, s3://
-downloaded one at a time; an ias3:// store is not audited).
-  --since T          only WARC files and items written at or after T (ISO 8601 date or time, or
-                     Unix seconds); revisits whose original is older are counted as unchecked
-  --metrics-file F   also write the figures in Prometheus text format to F (for node_exporter's
-                     textfile collector), replacing it atomically
-stdout: one line per problem, "<file>@<offset>: <what>" or "<item>/<path>: <what>", then a
-summary line {"warc_files", "shipped_warc_files", "records", "payload_bytes", "items", "item_files", "problems",
-"unchecked_revisits", "seconds"}.
-Exit status: 0 when everything is intact, 1 when a problem was found, 2 on bad usage, 3 when the
-audit itself failed.`;
+export { verifyUsage as usage } from './usage.js';
 
 /** The audit of the configured item store: fs and s3 (the AWS SDK loaded only for s3); none for ias3. */
 async function itemAudit(config: Config, logger: Logger) {

@@ -9,18 +9,7 @@ import { DRAIN_GRACE_MS } from '../kafka/consumer.js';
 import { runIngestWorker } from '../workers/ingest-fileset.js';
 import { UsageError } from '../errors.js';
 
-export const usage = `Usage: fileset-ingest worker ingest [config flags]
-
-Consumes ingest requests from FILESET_KAFKA_REQUEST_TOPICS (group sandcrawler-{env}-ingest-fileset),
-archives every "dataset" request (other ingest types are skipped and counted), and produces
-each fileset result to sandcrawler-{env}.ingest-fileset-results and each dataset-file result
-to sandcrawler-{env}.ingest-file-results, keyed by base_url. A request's offset is committed
-only after its results were acknowledged. FILESET_WORKER_CONCURRENCY requests run at once.
-Prometheus metrics on http://FILESET_METRICS_HOST:FILESET_METRICS_PORT/metrics, /healthz and /readyz (port 0: off).
-SIGTERM or SIGINT: stop taking requests, let those in flight finish for up to
-${DRAIN_GRACE_MS / 1000} s (the rest are redelivered later), commit, exit 0. A second signal
-ends the process at once (what is uncommitted is redelivered).
-Exit status 3 when Kafka, the database or the disk fail at start or for good.`;
+export { workerIngestUsage as usage } from './usage.js';
 
 export interface WorkerIngestOptions {
   /** Aborting it stops the worker like SIGTERM does (tests, embedding). */

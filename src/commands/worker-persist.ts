@@ -9,18 +9,7 @@ import { createMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
 import { runPersistWorker } from '../workers/persist-ingest-fileset.js';
 import { UsageError } from '../errors.js';
 
-export const usage = `Usage: fileset-ingest worker persist [config flags]
-
-Consumes fileset results from sandcrawler-{env}.ingest-fileset-results as consumer group
-sandcrawler-{env}-persist-ingest-fileset and writes them to FILESET_DATABASE_URL: ingest_request,
-ingest_file_result, ingest_fileset_platform, cdx and file_meta. One transaction per batch of at
-most FILESET_PERSIST_BATCH_SIZE results, waiting at most FILESET_PERSIST_LINGER_MS to fill one.
-Offsets are committed only after the transaction; while the database is down the same batch is
-retried, never skipped. A message that is not JSON is logged, counted and committed past.
-Applies pending migrations first. Prometheus metrics on
-http://FILESET_METRICS_HOST:FILESET_METRICS_PORT/metrics, /healthz and /readyz (port 0: off).
-Runs until SIGTERM or SIGINT, then finishes the current batch, commits and exits 0.
-Exit status: 2 on bad usage, 3 when the database or the broker cannot be used.`;
+export { workerPersistUsage as usage } from './usage.js';
 
 export async function run(
   config: Config,

@@ -8,10 +8,10 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { retry, sleep, type Backoff } from '../retry.js';
 import { consumerLag } from './client.js';
+import { DRAIN_GRACE_MS } from './drain.js';
 import { OffsetTracker, type CommitOffset, type TopicPartition } from './offsets.js';
 
-/** In-flight work gets this long to finish after a stop; then it is abandoned (and redelivered later). */
-export const DRAIN_GRACE_MS = 60_000;
+export { DRAIN_GRACE_MS } from './drain.js';
 /** A failed commit is tried again after 1 s, 2 s, ... up to 10 s; while stopping, five tries in all. */
 const COMMIT_BACKOFF = { baseMs: 1_000, maxMs: 10_000 };
 const COMMIT_TRIES_WHEN_STOPPING = 5;
