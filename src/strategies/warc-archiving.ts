@@ -46,10 +46,29 @@ function existingResult(capture: Capture, ctx: StrategyContext): CaptureResult |
 
 /** An earlier capture of this file whose bytes agree with every size and hash the platform gave. */
 export async function findExisting(file: PlatformFile, ctx: StrategyContext): Promise<FileOutcome | null> {
-  const url = file.platform_url;
-  if (file.restricted || !url) return null;
-  // Every identification in one round trip, the most direct first: by URL, then by each hash given.
-  const candidates = await ctx.index.existingCopies(url, { sha1: file.sha1, sha256: file.sha256, md5: file.md5 });
+  return (await findExistingAll([file], ctx))[0]!;
+}
+
+/**
+ * findExisting for each file, all in one round trip to the index: every identification of every
+ * file, the most direct first (by URL, then by each hash given).
+ */
+export async function findExistingAll(
+  files: readonly PlatformFile[],
+  ctx: StrategyContext,
+): Promise<Array<FileOutcome | null>> {
+  const asked = files.filter((file) => !file.restricted && file.platform_url);
+  const copies = await ctx.index.existingCopiesOf(
+    asked.map((file) => ({
+      url: file.platform_url!,
+      hashes: { sha1: file.sha1, sha256: file.sha256, md5: file.md5 },
+    })),
+  );
+  const found = new Map(asked.map((file, i) => [file, firstAgreeing(file, copies[i]!, ctx)]));
+  return files.map((file) => found.get(file) ?? null);
+}
+
+function firstAgreeing(file: PlatformFile, candidates: Capture[], ctx: StrategyContext): FileOutcome | null {
   for (const capture of candidates) {
     const result = existingResult(capture, ctx);
     if (!result?.file_meta || verifyFile(file, result.file_meta).status !== 'success') continue;
@@ -129,6 +148,10 @@ async function download(file: PlatformFile, ctx: StrategyContext, budget: string
 export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Promise<FileOutcome[]> {
   // Downloads count against the platform's download budget, apart from its API budget.
   const budget = `${item.platformName}:download`;
+  // A file captured during this ingest (the landing page itself) is new, not "exists".
+  const lookFor = ctx.request.force_recrawl === true ? [] : item.manifest.filter((file) => !file.prefetched);
+  const existing = await findExistingAll(lookFor, ctx);
+  const copies = new Map(lookFor.map((file, i) => [file, existing[i]]));
   return mapLimit(item.manifest, ctx.config.downloadConcurrency, async (file) => {
     if (file.restricted) {
       return { entry: wireEntry(file, 'platform-restricted'), message: `${file.path}: restricted by the platform` };
@@ -141,9 +164,7 @@ export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Pr
         message: `unsafe path in the manifest: ${JSON.stringify(file.path)}`,
       };
     }
-    // A file captured during this ingest (the landing page itself) is new, not "exists".
-    const lookForCopy = ctx.request.force_recrawl !== true && !file.prefetched;
-    const outcome = (lookForCopy && (await findExisting(file, ctx))) || (await download(file, ctx, budget));
+    const outcome = copies.get(file) ?? (await download(file, ctx, budget));
     ctx.onFileDone?.(outcome.entry, outcome.entry.size ?? 0);
     return outcome;
   });

@@ -2,7 +2,7 @@
 import { isSafeItemPath } from '../stores/items/types.js';
 import type { ArchiveStrategy } from './types.js';
 import { summarise } from './outcomes.js';
-import { archiveFiles, findExisting } from './warc-archiving.js';
+import { archiveFiles, findExistingAll } from './warc-archiving.js';
 
 export const webFileset: ArchiveStrategy = {
   name: 'web-fileset',
@@ -10,12 +10,8 @@ export const webFileset: ArchiveStrategy = {
   async checkExisting(item, ctx) {
     const open = item.manifest.filter((f) => !f.restricted);
     if (!open.length || open.length !== item.manifest.length || !open.every((f) => isSafeItemPath(f.path))) return null;
-    const found = [];
-    for (const file of open) {
-      const existing = await findExisting(file, ctx);
-      if (!existing) return null;
-      found.push(existing);
-    }
+    const found = await findExistingAll(open, ctx);
+    if (!found.every((f) => f !== null)) return null;
     return { status: 'success-existing', manifest: found.map((f) => f.entry) };
   },
 

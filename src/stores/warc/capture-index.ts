@@ -54,6 +54,8 @@ const lookup = (n: number) => `SELECT ${n} AS lookup, ${COLUMNS} FROM capture`;
 
 /** Hashes of a decoded file the index can look up (platforms publish md5, sha1 or sha256). */
 export type FileHashAlgorithm = 'sha1' | 'md5' | 'sha256';
+/** The hashes of a file a platform gave (null or absent: not given). */
+export type FileHashes = Partial<Record<FileHashAlgorithm, string | null>>;
 
 /** Every statement the index runs, exported so a test can EXPLAIN exactly these at scale. */
 export const CAPTURE_SQL = {
@@ -68,13 +70,16 @@ export const CAPTURE_SQL = {
   bySha1hex: byFileHashSql('sha1hex'),
   byMd5hex: byFileHashSql('md5hex'),
   bySha256hex: byFileHashSql('sha256hex'),
-  // latestByUrl, then bySha1hex, bySha256hex and byMd5hex ($2-$4, null: not asked), in one round
-  // trip; each part is the same index lookup as on its own.
+  // For each file n of the arrays $1-$4 (URL, sha1, sha256, md5; a null hash is not asked):
+  // latestByUrl, then bySha1hex, bySha256hex and byMd5hex, all files in one round trip; each part
+  // is the same index lookup as on its own.
   existingCopies:
-    `(${lookup(0)} WHERE url = $1 AND ${USABLE} ${LATEST}) ` +
-    `UNION ALL (${byFileHashSql('sha1hex', '$2', lookup(1))}) ` +
-    `UNION ALL (${byFileHashSql('sha256hex', '$3', lookup(2))}) ` +
-    `UNION ALL (${byFileHashSql('md5hex', '$4', lookup(3))})`,
+    'SELECT f.n AS file, c.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ' +
+    'WITH ORDINALITY AS f(url, sha1, sha256, md5, n) CROSS JOIN LATERAL (' +
+    `(${lookup(0)} WHERE url = f.url AND ${USABLE} ${LATEST}) ` +
+    `UNION ALL (${byFileHashSql('sha1hex', 'f.sha1', lookup(1))}) ` +
+    `UNION ALL (${byFileHashSql('sha256hex', 'f.sha256', lookup(2))}) ` +
+    `UNION ALL (${byFileHashSql('md5hex', 'f.md5', lookup(3))})) AS c`,
   exportFirst: `${SELECT} ${EXPORT_ORDER} LIMIT $1`,
   exportAfter: `${SELECT} WHERE (surt, datetime, warc_path, warc_offset) > ($1, $2, $3, $4) ${EXPORT_ORDER} LIMIT $5`,
   count: 'SELECT count(*) AS n FROM capture',
@@ -147,15 +152,28 @@ export class CaptureIndex {
    * latest of the decoded file by each hash given (as byFileHash), in one round trip. The same
    * capture can appear more than once.
    */
-  async existingCopies(url: string, hashes: Partial<Record<FileHashAlgorithm, string | null>>): Promise<Capture[]> {
+  async existingCopies(url: string, hashes: FileHashes): Promise<Capture[]> {
+    return (await this.existingCopiesOf([{ url, hashes }]))[0]!;
+  }
+
+  /** existingCopies of several files in one round trip, in the order given. */
+  async existingCopiesOf(files: ReadonlyArray<{ url: string; hashes: FileHashes }>): Promise<Capture[][]> {
+    if (files.length === 0) return [];
     const hex = (value: string | null | undefined) => (value ? value.toLowerCase() : null);
-    const rows = await this.db.query<CaptureRow & { lookup: number }>(CAPTURE_SQL.existingCopies, [
-      url,
-      hex(hashes.sha1),
-      hex(hashes.sha256),
-      hex(hashes.md5),
-    ]);
-    return rows.sort((a, b) => a.lookup - b.lookup).map(toCapture);
+    const rows = await this.db.query<CaptureRow & { file: string | number; lookup: number }>(
+      CAPTURE_SQL.existingCopies,
+      [
+        files.map((f) => f.url),
+        files.map((f) => hex(f.hashes.sha1)),
+        files.map((f) => hex(f.hashes.sha256)),
+        files.map((f) => hex(f.hashes.md5)),
+      ],
+    );
+    const copies: Capture[][] = files.map(() => []);
+    // ORDINALITY is a bigint: a string from node-postgres, a number elsewhere.
+    rows.sort((a, b) => Number(a.file) - Number(b.file) || a.lookup - b.lookup);
+    for (const row of rows) copies[Number(row.file) - 1]!.push(toCapture(row));
+    return copies;
   }
 
   /**
