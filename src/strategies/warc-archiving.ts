@@ -50,6 +50,13 @@ export async function findExisting(file: PlatformFile, ctx: StrategyContext): Pr
 }
 
 /**
+ * What the last findExistingAll of an ingest (its strategy context) found for each file, until
+ * archiveFiles takes it: the check for an existing fileset and the download that follows it ask
+ * the index once, not twice.
+ */
+const foundBefore = new WeakMap<StrategyContext, Map<PlatformFile, FileOutcome | null>>();
+
+/**
  * findExisting for each file, all in one round trip to the index: every identification of every
  * file, the most direct first (by URL, then by each hash given).
  */
@@ -57,15 +64,27 @@ export async function findExistingAll(
   files: readonly PlatformFile[],
   ctx: StrategyContext,
 ): Promise<Array<FileOutcome | null>> {
-  const asked = files.filter((file) => !file.restricted && file.platform_url);
+  const found = await lookUp(files, ctx, new Map());
+  foundBefore.set(ctx, found);
+  return files.map((file) => found.get(file) ?? null);
+}
+
+/** Adds to `found` what the index holds of each file not in it yet. */
+async function lookUp(
+  files: readonly PlatformFile[],
+  ctx: StrategyContext,
+  found: Map<PlatformFile, FileOutcome | null>,
+): Promise<Map<PlatformFile, FileOutcome | null>> {
+  const asked = files.filter((file) => !found.has(file) && !file.restricted && file.platform_url);
+  if (asked.length === 0) return found;
   const copies = await ctx.index.existingCopiesOf(
     asked.map((file) => ({
       url: file.platform_url!,
       hashes: { sha1: file.sha1, sha256: file.sha256, md5: file.md5 },
     })),
   );
-  const found = new Map(asked.map((file, i) => [file, firstAgreeing(file, copies[i]!, ctx)]));
-  return files.map((file) => found.get(file) ?? null);
+  asked.forEach((file, i) => found.set(file, firstAgreeing(file, copies[i]!, ctx)));
+  return found;
 }
 
 function firstAgreeing(file: PlatformFile, candidates: Capture[], ctx: StrategyContext): FileOutcome | null {
@@ -150,8 +169,9 @@ export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Pr
   const budget = `${item.platformName}:download`;
   // A file captured during this ingest (the landing page itself) is new, not "exists".
   const lookFor = ctx.request.force_recrawl === true ? [] : item.manifest.filter((file) => !file.prefetched);
-  const existing = await findExistingAll(lookFor, ctx);
-  const copies = new Map(lookFor.map((file, i) => [file, existing[i]]));
+  const known = foundBefore.get(ctx) ?? new Map<PlatformFile, FileOutcome | null>();
+  foundBefore.delete(ctx);
+  const copies = await lookUp(lookFor, ctx, known);
   return mapLimit(item.manifest, ctx.config.downloadConcurrency, async (file) => {
     if (file.restricted) {
       return { entry: wireEntry(file, 'platform-restricted'), message: `${file.path}: restricted by the platform` };
@@ -164,7 +184,7 @@ export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Pr
         message: `unsafe path in the manifest: ${JSON.stringify(file.path)}`,
       };
     }
-    const outcome = copies.get(file) ?? (await download(file, ctx, budget));
+    const outcome = (lookFor.includes(file) && copies.get(file)) || (await download(file, ctx, budget));
     ctx.onFileDone?.(outcome.entry, outcome.entry.size ?? 0);
     return outcome;
   });

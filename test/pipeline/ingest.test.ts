@@ -3,10 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ingestFileset } from '../../src/pipeline/ingest.js';
 import type { PlatformHelper, PlatformItem } from '../../src/platforms/types.js';
 import { FilesetResultSchema, type FilesetResult } from '../../src/schemas/result.js';
+import { CaptureIndex } from '../../src/stores/warc/capture-index.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { testRuntime, warcFiles, type TestRuntime } from '../support/runtime.js';
 import { recordFiles, recordJson, serveZenodoRecord } from '../support/zenodo-site.js';
@@ -149,6 +150,23 @@ describe('ingestFileset on a Zenodo dataset', () => {
     ).toEqual(['request', 'response', 'request', 'revisit']);
     expect(records.filter((r) => r.type === 'metadata')).toHaveLength(2);
     expect(records[0]!.type).toBe('warcinfo');
+  });
+
+  it('asks the capture index once per ingest for existing copies of all the files', async () => {
+    const rt = await runtime();
+    const lookups = vi.spyOn(CaptureIndex.prototype, 'existingCopiesOf');
+    try {
+      const first = await ingest(rt, { base_url: `https://zenodo.org/records/${RECORD}` });
+      expect(first.result.status).toBe('success');
+      // The check for an existing fileset asked for all three files; the downloads reused its answer.
+      expect(lookups.mock.calls.map(([files]) => files.length)).toEqual([3]);
+      lookups.mockClear();
+      const second = await ingest(rt, { base_url: `https://zenodo.org/records/${RECORD}` });
+      expect(second.result.status).toBe('success-existing');
+      expect(lookups.mock.calls.map(([files]) => files.length)).toEqual([3]);
+    } finally {
+      lookups.mockRestore();
+    }
   });
 
   it('reports a file whose bytes differ from the platform md5, per entry and for the dataset', async () => {
