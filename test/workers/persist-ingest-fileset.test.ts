@@ -129,6 +129,8 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
 
   interface Running {
     metrics: Metrics;
+    /** Settles when the worker ends by itself (or is stopped). */
+    done: Promise<void>;
     stop(): Promise<void>;
   }
 
@@ -152,7 +154,7 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
       await done;
     };
     cleanup.push(stop);
-    return { metrics, stop };
+    return { metrics, done, stop };
   }
 
   async function produce(topic: string, values: Array<FilesetResult | string | null>): Promise<void> {
@@ -167,10 +169,18 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
   /** Runs until the group has committed `count` messages; returns the stopped worker's metrics. */
   async function persistUntilCommitted(s: Setup, count: number, db?: Database): Promise<Metrics> {
     const worker = startWorker(s, db);
-    await waitFor(
-      async () => (await committedOffsets(admin, s.group, s.topic)).total === count,
-      `${count} offsets committed`,
-    );
+    // A worker that ends before committing fails the test with its own error, not a timeout.
+    const ended = worker.done.then(() => {
+      throw new Error('the persist worker ended before committing');
+    });
+    ended.catch(() => undefined); // once stopped below, it ends as it should
+    await Promise.race([
+      waitFor(
+        async () => (await committedOffsets(admin, s.group, s.topic)).total === count,
+        `${count} offsets committed`,
+      ),
+      ended,
+    ]);
     await worker.stop();
     return worker.metrics;
   }
