@@ -5,7 +5,8 @@
  * - FILESET_TEST_NO_KAFKA=1 skips Kafka; kafkaBrokers is then ''.
  * - FILESET_TEST_KAFKA_PORT picks the broker port (default 9092).
  * - The broker is taken with `scripts/kafka.sh acquire <pid>`: it starts one unless one
- *   already runs, and records a lease for this test run. Teardown's `release` stops the
+ *   already runs, and records a lease for this test run. Tests start once it coordinates
+ *   consumer groups (a fresh broker loads its offsets topic on the first group request). Teardown's `release` stops the
  *   broker only if a test harness started it and no other live test run holds a lease,
  *   so a broker you started yourself (`scripts/kafka.sh start`) is left running, and two
  *   concurrent test runs on one machine don't stop each other's broker.
@@ -13,6 +14,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { waitForGroupCoordinator } from './kafka.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -48,6 +50,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const lease = String(process.pid);
   const out = await run('kafka.sh', ['acquire', lease]);
   if (/kafka: started/.test(out)) process.stderr.write(out);
+  // No test's first consumer group should meet a broker still loading its offsets topic.
+  await waitForGroupCoordinator(`127.0.0.1:${port}`);
   project.provide('kafkaBrokers', `127.0.0.1:${port}`);
 
   return async () => {

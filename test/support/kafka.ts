@@ -134,6 +134,34 @@ export async function waitFor(
   }
 }
 
+/**
+ * Waits until the broker coordinates consumer groups. A fresh broker creates and loads its offsets
+ * topic on the first group request and answers "coordinator not available" or "coordinator is
+ * loading" meanwhile; on a loaded machine that outlasted a test's first group (CI saw a persist
+ * worker's first commits not land in 120 s). The test setup asks once, before any test runs.
+ */
+export async function waitForGroupCoordinator(brokers: string): Promise<void> {
+  const admin = testKafka(brokers).admin();
+  await admin.connect();
+  let last: unknown;
+  try {
+    await waitFor(
+      async () => {
+        try {
+          await admin.fetchOffsets({ groupId: 'fileset-test-setup', topics: [] });
+          return true;
+        } catch (err) {
+          last = err;
+          return false;
+        }
+      },
+      { intervalMs: 200, what: () => `the broker to coordinate groups (${String(last)})` },
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** The group's members and their assigned partitions, once it is Stable with `members` members. */
 export async function stableGroup(
   admin: Admin,
