@@ -1,6 +1,6 @@
 // `fileset-ingest topics create`: the request and result topics, with the configured partitions.
 import type { Config } from '../config.js';
-import { checkBrokers, createKafka } from '../kafka/client.js';
+import { checkBrokers, createKafka, createTopicsAndWait } from '../kafka/client.js';
 import { kafkaNames } from '../kafka/topics.js';
 import type { Logger } from '../logger.js';
 import { UsageError } from '../errors.js';
@@ -24,14 +24,14 @@ export async function run(
     const before = new Set(await admin.listTopics());
     const missing = wanted.filter((topic) => !before.has(topic));
     if (missing.length) {
-      await admin.createTopics({
-        topics: missing.map((topic) => ({
+      await createTopicsAndWait(
+        admin,
+        missing.map((topic) => ({
           topic,
           numPartitions: config.kafka.partitions,
           replicationFactor: config.kafka.replication,
         })),
-        waitForLeaders: true,
-      });
+      );
     }
     // Another process may have created some in between: ask the broker what exists now.
     const after = new Set(await admin.listTopics());

@@ -7,6 +7,7 @@ export type { Message, Producer } from 'kafkajs';
 import type { Config } from '../config.js';
 import { ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { sleep } from '../retry.js';
 
 export interface KafkaClientOptions {
   /** Names the process in broker logs and quotas, e.g. "fileset-ingest-worker". */
@@ -154,6 +155,40 @@ export async function consumerLag(
     }
   }
   return lags;
+}
+
+/** Metadata answers while a topic created a moment ago is not yet everywhere in the cluster. */
+const NOT_YET_IN_METADATA = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Creates the topics (those that exist are left alone) and waits until every partition of each has
+ * a leader. kafkajs's own wait (`waitForLeaders`) gives up on the first "unknown topic or
+ * partition", which a loaded broker answers for a moment after it created the topic; here that is
+ * "not yet", until `timeoutMs`. Resolves with whether kafkajs created any.
+ */
+export async function createTopicsAndWait(
+  admin: Pick<Admin, 'createTopics' | 'fetchTopicMetadata'>,
+  topics: Parameters<Admin['createTopics']>[0]['topics'],
+  options: { timeoutMs?: number; pollMs?: number } = {},
+): Promise<boolean> {
+  const created = await admin.createTopics({ topics, waitForLeaders: false });
+  const names = topics.map((t) => t.topic);
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    let missing: string;
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics: names });
+      const leaderless = meta.filter((t) => !t.partitions.length || t.partitions.some((p) => p.leader < 0));
+      if (!leaderless.length) return created;
+      missing = `no leader yet for ${leaderless.map((t) => t.name).join(', ')}`;
+    } catch (err) {
+      const type = (err as { type?: unknown }).type;
+      if (typeof type !== 'string' || !NOT_YET_IN_METADATA.has(type)) throw err;
+      missing = messageOf(err);
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${names.join(', ')} not ready: ${missing}`);
+    await sleep(options.pollMs ?? 200);
+  }
 }
 
 function messageOf(err: unknown): string {

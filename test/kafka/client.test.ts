@@ -3,10 +3,64 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { consumerLag, createKafka } from '../../src/kafka/client.js';
+import { consumerLag, createKafka, createTopicsAndWait } from '../../src/kafka/client.js';
 import { createTopics, produce, testKafka, uniqueEnv, waitFor } from '../support/kafka.js';
 
 const brokers = inject('kafkaBrokers');
+
+/** An admin whose metadata answers are scripted: an error, or each topic's partition leaders. */
+function scriptedAdmin(answers: Array<Error | number[]>) {
+  const asked: string[][] = [];
+  return {
+    asked,
+    createTopics: async () => true,
+    fetchTopicMetadata: async (options?: { topics: string[] }) => {
+      const topics = options?.topics ?? [];
+      asked.push(topics);
+      const answer = answers.shift() ?? [];
+      if (answer instanceof Error) throw answer;
+      return {
+        topics: topics.map((name) => ({
+          name,
+          partitions: answer.map((leader, partitionId) => ({
+            partitionId,
+            leader,
+            replicas: [],
+            isr: [],
+            offlineReplicas: [],
+            partitionErrorCode: 0,
+          })),
+        })),
+      };
+    },
+  };
+}
+
+const protocolError = (type: string) => Object.assign(new Error(type), { type });
+
+describe('createTopicsAndWait', () => {
+  it('waits through "unknown topic" and leaderless partitions until every partition has a leader', async () => {
+    const admin = scriptedAdmin([
+      protocolError('UNKNOWN_TOPIC_OR_PARTITION'),
+      [1, -1],
+      protocolError('LEADER_NOT_AVAILABLE'),
+      [1, 1],
+    ]);
+    await expect(createTopicsAndWait(admin, [{ topic: 't', numPartitions: 2 }], { pollMs: 1 })).resolves.toBe(true);
+    expect(admin.asked).toHaveLength(4);
+  });
+
+  it('passes any other error on, and gives up with what it was waiting for once its time is up', async () => {
+    const refused = scriptedAdmin([protocolError('TOPIC_AUTHORIZATION_FAILED')]);
+    await expect(createTopicsAndWait(refused, [{ topic: 't' }], { pollMs: 1 })).rejects.toThrow(
+      'TOPIC_AUTHORIZATION_FAILED',
+    );
+    const leaderless = scriptedAdmin(Array.from({ length: 1000 }, () => [-1]));
+    await expect(createTopicsAndWait(leaderless, [{ topic: 't' }], { pollMs: 1, timeoutMs: 20 })).rejects.toThrow(
+      'topics t not ready: no leader yet for t',
+    );
+  });
+});
 
 describe.skipIf(!brokers)('kafka client', () => {
   const lines: Array<Record<string, unknown>> = [];

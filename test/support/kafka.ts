@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AssignerProtocol, Kafka, logLevel, Partitioners, type Admin, type IHeaders } from 'kafkajs';
-import { KAFKA_RETRY } from '../../src/kafka/client.js';
+import { createTopicsAndWait, KAFKA_RETRY } from '../../src/kafka/client.js';
 
 /**
  * The workers' own retry policy: on a loaded machine a topic created a moment ago can answer
@@ -31,10 +31,10 @@ export async function createTopics(
   options: { partitions?: number; config?: Record<string, string> } = {},
 ): Promise<void> {
   const configEntries = Object.entries(options.config ?? {}).map(([name, value]) => ({ name, value }));
-  await admin.createTopics({
-    topics: topics.map((topic) => ({ topic, numPartitions: options.partitions ?? 1, configEntries })),
-    waitForLeaders: true,
-  });
+  await createTopicsAndWait(
+    admin,
+    topics.map((topic) => ({ topic, numPartitions: options.partitions ?? 1, configEntries })),
+  );
   // Leaders elected is not yet every partition in the metadata every client is served.
   await admin.fetchTopicMetadata({ topics });
 }
