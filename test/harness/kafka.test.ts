@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createTopicsAndWait } from '../../src/kafka/client.js';
 
 const brokers = inject('kafkaBrokers');
 
@@ -23,7 +24,7 @@ describe.skipIf(!brokers)('test Kafka broker', () => {
     const admin = kafka.admin();
     clients.push(admin);
     await admin.connect();
-    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true })).toBe(true);
+    expect(await createTopicsAndWait(admin, [{ topic, numPartitions: 3 }])).toBe(true);
     const [meta] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
     expect(meta?.partitions).toHaveLength(3);
 

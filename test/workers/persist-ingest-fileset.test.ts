@@ -10,6 +10,7 @@ import { run as runCommand } from '../../src/commands/worker-persist.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
+import { createTopicsAndWait } from '../../src/kafka/client.js';
 import { kafkaNames } from '../../src/kafka/topics.js';
 import { Readiness } from '../../src/health.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
@@ -123,7 +124,7 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     cleanup.push(() => db.close());
     await migrate(db, silentLogger);
     const { filesetResults: topic, persistGroup: group } = kafkaNames(config);
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    await createTopicsAndWait(admin, [{ topic, numPartitions: partitions }]);
     return { config, topic, group, db, database };
   }
 
