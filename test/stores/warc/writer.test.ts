@@ -126,6 +126,18 @@ function expectDigests(record: ParsedRecord): void {
   }
 }
 
+/** The record types of a WARC file and its response payloads' SHA-1s, read back by warcio. */
+async function warcioRecords(path: string): Promise<{ types: string[]; payloadSha1s: Buffer[] }> {
+  const types: string[] = [];
+  const payloadSha1s: Buffer[] = [];
+  for await (const r of new WARCParser(createReadStream(path))) {
+    types.push(r.warcType);
+    const bytes = Buffer.from(await r.readFully(false));
+    if (r.warcType === 'response') payloadSha1s.push(sha1(bytes));
+  }
+  return { types, payloadSha1s };
+}
+
 async function warcFiles(): Promise<string[]> {
   return (await readdir(dir)).sort();
 }
@@ -608,13 +620,7 @@ describe('WarcWriter', () => {
       expect(parsed.block.equals(Buffer.concat([input.responseHead, payload]))).toBe(true);
       // Text deflated, random stored, and only a few KiB of empty blocks before the payload part.
       expect(big.response.csize).toBeLessThan(payload.length * 0.7);
-      const types: string[] = [];
-      const payloadSha1s: Buffer[] = [];
-      for await (const r of new WARCParser(createReadStream(path))) {
-        types.push(r.warcType);
-        const bytes = Buffer.from(await r.readFully(false));
-        if (r.warcType === 'response') payloadSha1s.push(sha1(bytes));
-      }
+      const { types, payloadSha1s } = await warcioRecords(path);
       expect(types).toEqual(['warcinfo', 'request', 'response']);
       expect(payloadSha1s).toEqual([input.payloadSha1]);
       // Our own fixity audit (fileset-ingest verify): every member inflated, CRC and digests checked.
@@ -695,14 +701,8 @@ describe('WarcWriter', () => {
         await audit.file(path, 'lane.warc.gz');
         audit.finish();
         expect(audit.problems).toEqual([]);
-        const types: string[] = [];
-        const payloads: Buffer[] = [];
-        for await (const r of new WARCParser(createReadStream(path))) {
-          types.push(r.warcType);
-          const bytes = Buffer.from(await r.readFully(false));
-          if (r.warcType === 'response') payloads.push(sha1(bytes));
-        }
-        return { types, payloads };
+        const { types, payloadSha1s } = await warcioRecords(path);
+        return { types, payloads: payloadSha1s };
       }
 
       it('two payloads at once go into two files; the next one goes after a finished one, in the same file', async () => {
