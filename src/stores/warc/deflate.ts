@@ -54,7 +54,7 @@ class PooledEngine {
   private failure: Error | undefined;
   private onFailure: ((err: Error) => void) | undefined;
 
-  constructor(readonly level: number) {
+  constructor(level: number) {
     this.stream = createDeflateRaw({ level, chunkSize: ENGINE_OUTPUT });
     this.stream.on('data', (chunk: Buffer) => this.output.push(chunk));
     this.stream.on('error', (err: Error) => {
@@ -106,8 +106,8 @@ const idleEngines = new Map<number, PooledEngine[]>();
 
 /** Deflates one block on an idle engine of its level (a new one when none is idle). */
 async function deflatePooled(parts: readonly Buffer[], length: number, level: number): Promise<Buffer[]> {
-  const idle = idleEngines.get(level) ?? [];
-  idleEngines.set(level, idle);
+  let idle = idleEngines.get(level);
+  if (!idle) idleEngines.set(level, (idle = []));
   const engine = idle.pop() ?? new PooledEngine(level);
   try {
     return await engine.deflate(parts, length);
@@ -238,7 +238,8 @@ export class AdaptiveDeflater {
 
   /**
    * The next `length` pending bytes, as the pushed chunks themselves (the last one sliced): a block
-   * that is stored is never copied, one that is deflated is joined once.
+   * that is stored is never copied, one that is deflated is copied once, into its engine's staging
+   * buffer (or joined, when small enough to deflate on this thread).
    */
   private take(length: number): Buffer[] {
     const parts: Buffer[] = [];
