@@ -169,8 +169,11 @@ export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Pr
   const budget = `${item.platformName}:download`;
   // A file captured during this ingest (the landing page itself) is new, not "exists".
   const lookFor = ctx.request.force_recrawl === true ? [] : item.manifest.filter((file) => !file.prefetched);
-  const known = foundBefore.get(ctx) ?? new Map<PlatformFile, FileOutcome | null>();
+  // What the check for an existing fileset found, for the files looked for here (only these).
+  const before = foundBefore.get(ctx);
   foundBefore.delete(ctx);
+  const known = new Map<PlatformFile, FileOutcome | null>();
+  for (const file of lookFor) if (before?.has(file)) known.set(file, before.get(file) ?? null);
   const copies = await lookUp(lookFor, ctx, known);
   return mapLimit(item.manifest, ctx.config.downloadConcurrency, async (file) => {
     if (file.restricted) {
@@ -184,7 +187,7 @@ export async function archiveFiles(item: PlatformItem, ctx: StrategyContext): Pr
         message: `unsafe path in the manifest: ${JSON.stringify(file.path)}`,
       };
     }
-    const outcome = (lookFor.includes(file) && copies.get(file)) || (await download(file, ctx, budget));
+    const outcome = copies.get(file) ?? (await download(file, ctx, budget));
     ctx.onFileDone?.(outcome.entry, outcome.entry.size ?? 0);
     return outcome;
   });
