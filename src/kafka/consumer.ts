@@ -83,6 +83,14 @@ export class JsonConsumer {
   #lagUpdate: Promise<void> = Promise.resolve();
   /** Our member id while we are a member of the group (between a join and a rebalance, crash or stop). */
   #memberId: string | null = null;
+  /**
+   * Set by each join, cleared by the first fetch after it. kafkajs answers a commit made while its
+   * consumer is not running (restarting after a crash, joining, stopping) with success and sends
+   * nothing; so once the consumer fetches again, everything done is committed again.
+   */
+  #recommitOnFetch = false;
+  /** Bumped when commits are made again: a commit begun before then does not count as made. */
+  #commitEpoch = 0;
   /** Resolves with the error when the running kafkajs consumer gives up for good on a transient error. */
   #crashed: Promise<unknown> = new Promise(() => {});
 
@@ -196,7 +204,16 @@ export class JsonConsumer {
     this.#crashed = new Promise((resolve) => (crashed = resolve));
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#memberId = payload.memberId;
+      this.#recommitOnFetch = true;
       this.#assign(payload.memberAssignment);
+    });
+    // kafkajs emits a join before its consumer runs; a fetch only while it runs.
+    consumer.on(consumer.events.FETCH_START, () => {
+      if (!this.#recommitOnFetch) return;
+      this.#recommitOnFetch = false;
+      this.#commitEpoch += 1;
+      this.#tracker.forgetCommits();
+      this.#scheduleCommit();
     });
     for (const left of [consumer.events.REBALANCING, consumer.events.STOP, consumer.events.DISCONNECT])
       consumer.on(left, () => (this.#memberId = null));
@@ -465,7 +482,10 @@ export class JsonConsumer {
   async #commitDue(): Promise<void> {
     const due = this.#tracker.due();
     if (!due.length) return;
+    const epoch = this.#commitEpoch;
     await this.#consumer!.commitOffsets(due);
+    // Commits were forgotten meanwhile (a rejoin): this one may have been dropped; the loop goes on.
+    if (epoch !== this.#commitEpoch) return;
     this.#tracker.committed(due);
     this.#lagAfterCommit(due);
   }

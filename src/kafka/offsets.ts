@@ -99,6 +99,14 @@ export class OffsetTracker {
     return due;
   }
 
+  /**
+   * Forgets what was committed: every partition's commit point is due again. For when commits may
+   * have been lost without an error (kafkajs drops a commit while its consumer is not running).
+   */
+  forgetCommits(): void {
+    for (const state of this.#partitions.values()) state.committed = -1n;
+  }
+
   /** A commit of these offsets succeeded. */
   committed(offsets: readonly CommitOffset[]): void {
     for (const { topic, partition, offset } of offsets) {

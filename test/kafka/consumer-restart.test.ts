@@ -29,14 +29,27 @@ const EVENTS = {
   STOP: 'stop',
   DISCONNECT: 'disconnect',
   CRASH: 'crash',
+  FETCH_START: 'fetch_start',
 };
 
-/** One kafkajs consumer as JsonConsumer uses it, driven by the test. */
+type Offsets = Array<{ topic: string; partition: number; offset: string }>;
+
+/**
+ * One kafkajs consumer as JsonConsumer uses it, driven by the test. As kafkajs's does, it answers
+ * a commit made while it is not running (restarting after a crash, before its rejoin) with success
+ * and sends nothing; so does a commit under way when it stopped running.
+ */
 class FakeConsumer extends EventEmitter {
   readonly events = EVENTS;
-  readonly commits: Array<Array<{ topic: string; partition: number; offset: string }>> = [];
+  readonly commits: Offsets[] = [];
+  /** Commits answered with success and never sent. */
+  readonly dropped: Offsets[] = [];
   eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
   disconnected = false;
+  running = false;
+  /** While set, commits wait for release() (a slow broker). */
+  holdCommits = false;
+  readonly #held: Array<() => void> = [];
   constructor(readonly connectError?: Error) {
     super();
   }
@@ -52,15 +65,33 @@ class FakeConsumer extends EventEmitter {
   }
   pause() {}
   resume() {}
-  async commitOffsets(offsets: Array<{ topic: string; partition: number; offset: string }>) {
+  async commitOffsets(offsets: Offsets) {
     if (this.disconnected) throw new Error('Consumer group was not initialized');
-    this.commits.push(offsets);
+    let sent = this.running;
+    if (this.holdCommits) {
+      const stopped = () => (sent = false);
+      this.once('not-running', stopped);
+      await new Promise<void>((resolve) => this.#held.push(resolve));
+      this.off('not-running', stopped);
+    }
+    (sent ? this.commits : this.dropped).push(offsets);
   }
+  /** Lets the held commits finish. */
+  release() {
+    this.holdCommits = false;
+    for (const resolve of this.#held.splice(0)) resolve();
+  }
+  /** A join (or a rejoin after kafkajs restarted it), then its first fetch, in kafkajs's order. */
   join(partitions: number[]) {
     this.emit(EVENTS.GROUP_JOIN, { payload: { memberId: 'm', memberAssignment: { [TOPIC]: partitions } } });
+    this.running = true;
+    this.emit(EVENTS.FETCH_START, { payload: { nodeId: 0 } });
   }
+  /** kafkajs gave up (restart false: for good, and disconnected) or restarts the consumer itself. */
   crash(error: Error, restart = false) {
-    this.disconnected = true; // kafkajs disconnects a crashed consumer itself
+    this.running = false;
+    this.emit('not-running');
+    if (!restart) this.disconnected = true; // kafkajs disconnects a crashed consumer itself
     this.emit(EVENTS.CRASH, { payload: { error, restart, groupId: 'g' } });
   }
   /** Hands one message to the consumer, as a fetch would. */
@@ -298,5 +329,71 @@ describe('JsonConsumer after kafkajs gives up', () => {
     stop.abort();
     await expect(running).resolves.toBeUndefined();
     expect(built).toHaveLength(1);
+  });
+});
+
+describe('JsonConsumer while kafkajs restarts its consumer itself', () => {
+  const restartable = () =>
+    make(KafkaJSNumberOfRetriesExceeded, new KafkaJSConnectionError('Connection error: read ECONNRESET'), {
+      retryCount: 8,
+      retryTime: 1,
+    });
+  const offsetsOf = (commits: Offsets[]) => commits.flat().map((c) => c.offset);
+
+  it('makes again, once the consumer fetches after its rejoin, a commit kafkajs dropped while restarting', async () => {
+    const first = new FakeConsumer();
+    const { kafka } = fakeKafka(first);
+    const { consumer } = setup(kafka);
+    const { handler, finish, pending } = gatedHandler();
+    const stop = new AbortController();
+    const running = consumer.run(handler, stop.signal);
+    await until(() => first.eachBatch !== undefined, 'consumer running');
+    first.join([0]);
+    await first.deliver(0, '0');
+    await first.deliver(0, '1');
+    finish(0, '0');
+    await until(() => first.commits.length === 1, 'first commit');
+
+    // kafkajs's fetch gives up (a loaded broker); it restarts the consumer itself. Meanwhile the
+    // work of offset 1 ends: its commit is answered with success and never sent.
+    first.crash(restartable(), true);
+    finish(0, '1');
+    await until(() => first.dropped.length === 1, 'the commit dropped');
+    expect(offsetsOf(first.dropped)).toEqual(['2']);
+
+    // Rejoined with the same partition; the group's commit point is still 1, so 1 is fetched again:
+    // done here already, it is not worked again, and the commit point moves past it.
+    first.join([0]);
+    await first.deliver(0, '1');
+    expect(pending).toEqual([]);
+    await until(() => offsetsOf(first.commits).includes('2'), 'offset 2 committed after the rejoin');
+    expect(offsetsOf(first.commits)).toEqual(['1', '2']);
+
+    stop.abort();
+    await expect(running).resolves.toBeUndefined();
+  });
+
+  it('does not take a commit under way across the rejoin for made; it commits again', async () => {
+    const first = new FakeConsumer();
+    const { kafka } = fakeKafka(first);
+    const { consumer } = setup(kafka);
+    const { handler, finish } = gatedHandler();
+    const stop = new AbortController();
+    const running = consumer.run(handler, stop.signal);
+    await until(() => first.eachBatch !== undefined, 'consumer running');
+    first.join([0]);
+    await first.deliver(0, '0');
+    first.holdCommits = true; // the commit of offset 0's work is on its way when the consumer crashes
+    finish(0, '0');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    first.crash(restartable(), true);
+    first.join([0]); // rejoined before the old commit answers
+    first.release(); // the old commit answers success, having sent nothing
+    await until(() => first.commits.length === 1, 'a commit after the rejoin');
+    expect(offsetsOf(first.dropped)).toEqual(['1']);
+    expect(offsetsOf(first.commits)).toEqual(['1']);
+
+    stop.abort();
+    await expect(running).resolves.toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 // Building configs, loggers and HTTP clients for tests that talk to a local fixture server.
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
 import { HttpClient } from '../../src/http/client.js';
 import type { PlatformContext } from '../../src/platforms/types.js';
@@ -28,4 +28,22 @@ export function testHttp(config: Config): HttpClient {
 
 export function platformContext(config: Config): PlatformContext & { http: HttpClient } {
   return { config, logger: silentLogger, http: testHttp(config) };
+}
+
+/**
+ * A debug logger that keeps its last `keep` lines in memory, for a test to attach to a failure
+ * (a worker that stalls says why: its joins, crashes, commits and retries).
+ */
+export function recordingLogger(keep = 400): { logger: Logger; tail(): string } {
+  const lines: string[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    {
+      write: (line: string) => {
+        lines.push(line.trimEnd());
+        if (lines.length > keep) lines.splice(0, lines.length - keep);
+      },
+    },
+  );
+  return { logger, tail: () => lines.join('\n') };
 }

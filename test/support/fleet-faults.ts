@@ -243,7 +243,8 @@ async function fleetRun(
     FILESET_PLATFORM_BUDGETS: '*:api=16,*:download=16',
     FILESET_PERSIST_BATCH_SIZE: '10',
     FILESET_PERSIST_LINGER_MS: '200',
-    FILESET_LOG_LEVEL: 'warn',
+    // info: a worker that does not stop shows how far its drain got (draining, drained, stopped).
+    FILESET_LOG_LEVEL: 'info',
     ...(store ? { FILESET_WARC_STORE: `fs://${store}`, FILESET_WARC_ROLLOVER_SIZE: '1MB' } : {}),
   };
   const names = kafkaNames(loadConfig(env));
@@ -428,7 +429,16 @@ async function fleetRun(
     );
     for (const proc of procs) proc.child.kill('SIGTERM');
   }
-  const stopCodes = await Promise.all(procs.map((p) => p.exited(90_000).catch(() => (p.child.kill('SIGKILL'), -1))));
+  const stopCodes = await Promise.all(
+    procs.map((p, i) =>
+      p.exited(90_000).catch(() => {
+        // What it was doing when it did not stop says why (its drain, commit or disconnect).
+        event(`${name(roles[i]!)} did not exit within 90 s of SIGTERM; its log ends: ${p.stderr().slice(-3000)}`);
+        p.child.kill('SIGKILL');
+        return -1;
+      }),
+    ),
+  );
   const wallS = (Date.now() - started) / 1000;
   event('every worker stopped');
 

@@ -17,13 +17,13 @@ import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { ingestFileset } from '../../src/pipeline/ingest.js';
 import { FilesetResultSchema, type FilesetResult } from '../../src/schemas/result.js';
 import { runPersistWorker } from '../../src/workers/persist-ingest-fileset.js';
-import { silentLogger } from '../support/context.js';
+import { recordingLogger, silentLogger } from '../support/context.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
 import { testRuntime } from '../support/runtime.js';
 import { startTcpProxy, targetOf, viaProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { recordFiles, recordJson, serveZenodoRecord } from '../support/zenodo-site.js';
-import { UsageError } from '../../src/errors.js';
+import { describeError, UsageError } from '../../src/errors.js';
 const brokers = inject('kafkaBrokers');
 
 /** Real results, made once: a success, a failure with a platform, and two without one. */
@@ -130,6 +130,8 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
 
   interface Running {
     metrics: Metrics;
+    /** The worker's last log lines (debug, kafkajs included), for a failure to show. */
+    logTail(): string;
     /** Settles when the worker ends by itself (or is stopped). */
     done: Promise<void>;
     stop(): Promise<void>;
@@ -142,7 +144,8 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     readiness?: Readiness,
   ): Running {
     const controller = new AbortController();
-    const done = runPersistWorker(s.config, silentLogger, {
+    const { logger, tail } = recordingLogger();
+    const done = runPersistWorker(s.config, logger, {
       signal: controller.signal,
       metrics,
       db,
@@ -155,7 +158,7 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
       await done;
     };
     cleanup.push(stop);
-    return { metrics, done, stop };
+    return { metrics, done, stop, logTail: tail };
   }
 
   async function produce(topic: string, values: Array<FilesetResult | string | null>): Promise<void> {
@@ -175,13 +178,17 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
       throw new Error('the persist worker ended before committing');
     });
     ended.catch(() => undefined); // once stopped below, it ends as it should
-    await Promise.race([
-      waitFor(
-        async () => (await committedOffsets(admin, s.group, s.topic)).total === count,
-        `${count} offsets committed`,
-      ),
-      ended,
-    ]);
+    try {
+      await Promise.race([
+        waitFor(
+          async () => (await committedOffsets(admin, s.group, s.topic)).total === count,
+          `${count} offsets committed`,
+        ),
+        ended,
+      ]);
+    } catch (err) {
+      throw new Error(`${describeError(err)}\nthe worker's last log lines:\n${worker.logTail()}`, { cause: err });
+    }
     await worker.stop();
     return worker.metrics;
   }
