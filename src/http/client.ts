@@ -56,6 +56,8 @@ export interface HttpResponse {
 }
 
 const DEFAULT_JSON_LIMIT = 64 * 1024 * 1024;
+/** How long close() lets requests in flight finish before it cuts them. */
+const CLOSE_GRACE_MS = 5_000;
 
 export class HttpClient {
   readonly #config: Config;
@@ -161,9 +163,13 @@ export class HttpClient {
     return { backoff: this.#backoff, sleep: this.#sleep };
   }
 
-  /** Waits for requests in flight to finish, then closes every connection. */
-  async close(): Promise<void> {
-    await this.#transport.close();
+  /**
+   * Waits up to `graceMs` for requests in flight to finish, then closes every connection; a
+   * response whose body is still unread by then is cut (a stopping worker must not hang on it).
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    if (await this.#transport.close(graceMs))
+      this.#log.warn({ graceMs }, 'HTTP client closed with responses still unread: their connections were cut');
   }
 
   async #attempt(

@@ -3,6 +3,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { sleep } from '../retry.js';
 import { createGuardedLookup } from './ssrf.js';
 
 export interface TransportOptions {
@@ -18,6 +19,8 @@ interface Slot {
 }
 
 const CREATE = 'undici:request:create';
+/** How often close() looks whether the requests in flight have finished. */
+const CLOSE_POLL_MS = 20;
 const SEND_HEADERS = 'undici:client:sendHeaders';
 
 export class Transport {
@@ -64,10 +67,32 @@ export class Transport {
     return slot.remoteAddress ? { data, remoteAddress: slot.remoteAddress } : { data };
   }
 
-  async close(): Promise<void> {
+  /**
+   * Lets requests in flight finish for up to `graceMs`, then closes every connection, cutting
+   * whatever is still open. (undici's close() waits for every response body to be read, and one
+   * nobody reads would hold it, and the process, for ever; once close() has begun, destroy() no
+   * longer cuts it.) Returns true if something had to be cut.
+   */
+  async close(graceMs: number): Promise<boolean> {
     unsubscribe(CREATE, this.#onCreate);
     unsubscribe(SEND_HEADERS, this.#onSendHeaders);
-    await this.#agent.close();
+    const deadline = Date.now() + graceMs;
+    while (this.#inFlight() > 0 && Date.now() < deadline)
+      await sleep(Math.min(CLOSE_POLL_MS, Math.max(1, deadline - Date.now())));
+    if (this.#inFlight() === 0) {
+      await this.#agent.close();
+      return false;
+    }
+    await this.#agent.destroy(new Error('HTTP client closed with this response still unread'));
+    return true;
+  }
+
+  /** Requests sent or queued whose response has not been read to its end, across origins. */
+  #inFlight(): number {
+    let count = 0;
+    for (const stats of Object.values(this.#agent.stats))
+      count += stats.running + stats.pending + ('queued' in stats ? stats.queued : 0);
+    return count;
   }
 
   #onCreate = (message: unknown): void => {

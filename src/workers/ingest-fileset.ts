@@ -85,6 +85,7 @@ export async function runIngestWorker(config: Config, logger: Logger, options: I
     for (const remove of removeChecks) remove?.();
     await producer.disconnect().catch((err: unknown) => log.warn({ err }, 'Kafka producer disconnect failed'));
     if (!options.runtime) await runtime.close();
+    log.info('ingest worker stopped');
   }
 }
 

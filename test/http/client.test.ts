@@ -344,3 +344,38 @@ describe('bodies that are not what their headers say', () => {
     }
   });
 });
+
+describe('close', () => {
+  it('cuts a response whose body nobody reads once the grace is over, and says so', async () => {
+    // Headers and a first chunk, then nothing: the body never ends by itself.
+    server = await startServer((_req, res) => {
+      res.writeHead(200);
+      res.write(Buffer.alloc(64 * 1024));
+    });
+    const made = testClient();
+    const unread = await made.client.request(`${server.origin}/never-read`);
+    await made.client.close(50); // undici's own close() would wait for that body for ever
+    await expect(readBody(unread.body)).rejects.toThrow('HTTP client closed with this response still unread');
+    expect(made.lines.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([
+      'HTTP client closed with responses still unread: their connections were cut',
+    ]);
+  });
+
+  it('lets a body being read finish within the grace, and closes saying nothing', async () => {
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    server = await startServer((_req, res) => {
+      res.writeHead(200);
+      res.write('first half, ');
+      void finished.then(() => res.end('second half'));
+    });
+    const made = testClient();
+    const response = await made.client.request(`${server.origin}/slow`);
+    const body = readBody(response.body);
+    const closed = made.client.close(120_000);
+    finish(); // the rest arrives while close() waits
+    await closed;
+    expect((await body).toString()).toBe('first half, second half');
+    expect(made.lines.filter((l) => l.level >= 40)).toEqual([]);
+  });
+});
