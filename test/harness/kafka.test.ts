@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createTopicsAndWait } from '../../src/kafka/client.js';
+import { testProducer } from '../support/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 
@@ -36,7 +37,7 @@ describe.skipIf(!brokers)('test Kafka broker', () => {
       { key: 'b', value: 'b-2' },
       { key: 'a', value: 'a-3' },
     ];
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = testProducer(kafka);
     clients.push(producer);
     await producer.connect();
     const acks = await producer.send({ topic, messages: sent, acks: -1 });

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AssignerProtocol, Kafka, logLevel, Partitioners, type Admin, type IHeaders } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel, Partitioners, type Admin, type IHeaders, type Producer } from 'kafkajs';
 import { createTopicsAndWait, KAFKA_RETRY } from '../../src/kafka/client.js';
 
 /**
@@ -44,9 +44,22 @@ export interface TestMessage {
   value: string | Buffer;
 }
 
+/**
+ * A producer for a test's own messages, idempotent as the workers' is: on a loaded broker a send
+ * can time out after it was written, and the retry of a plain producer writes it again (a test
+ * then waits for a count of messages that is never the count in the topic).
+ */
+export function testProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+}
+
 /** Sends each message on its own (a 10 MB message must not share a record batch), acks from all replicas. */
 export async function produce(kafka: Kafka, topic: string, messages: TestMessage[]): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = testProducer(kafka);
   await producer.connect();
   try {
     for (const message of messages) await producer.send({ topic, acks: -1, messages: [message] });

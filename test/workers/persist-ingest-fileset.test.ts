@@ -2,7 +2,7 @@
 // by the real pipeline (recorded Zenodo records, real file bytes) go through a results topic into
 // the sandcrawler tables. Each test has its own FILESET_KAFKA_ENV (topic and group) and database.
 import { randomBytes } from 'node:crypto';
-import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import pg from 'pg';
 import type { Counter } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -20,6 +20,7 @@ import { runPersistWorker } from '../../src/workers/persist-ingest-fileset.js';
 import { recordingLogger, silentLogger } from '../support/context.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FixtureServer } from '../support/fixture-server.js';
+import { testProducer } from '../support/kafka.js';
 import { testRuntime } from '../support/runtime.js';
 import { startTcpProxy, targetOf, viaProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { recordFiles, recordJson, serveZenodoRecord } from '../support/zenodo-site.js';
@@ -87,7 +88,7 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
     ]);
     admin = kafka.admin();
     await admin.connect();
-    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    producer = testProducer(kafka);
     await producer.connect();
   });
 
@@ -178,16 +179,20 @@ describe.skipIf(!brokers)('persist worker (Kafka → PostgreSQL)', () => {
       throw new Error('the persist worker ended before committing');
     });
     ended.catch(() => undefined); // once stopped below, it ends as it should
+    let seen: number | undefined;
     try {
       await Promise.race([
         waitFor(
-          async () => (await committedOffsets(admin, s.group, s.topic)).total === count,
+          async () => (seen = (await committedOffsets(admin, s.group, s.topic)).total) === count,
           `${count} offsets committed`,
         ),
         ended,
       ]);
     } catch (err) {
-      throw new Error(`${describeError(err)}\nthe worker's last log lines:\n${worker.logTail()}`, { cause: err });
+      throw new Error(
+        `${describeError(err)} (last seen: ${seen ?? 'none'})\nthe worker's last log lines:\n${worker.logTail()}`,
+        { cause: err },
+      );
     }
     await worker.stop();
     return worker.metrics;
