@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // Entry shim: runs the compiled CLI (built by `npm run build`, which `npm ci` runs through `prepare`).
-import { main } from '../dist/cli.js';
+import { exitAfter, main } from '../dist/cli.js';
 
-process.exitCode = await main(process.argv.slice(2));
+exitAfter(await main(process.argv.slice(2)));

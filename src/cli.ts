@@ -192,6 +192,30 @@ function seeHelp(command: string | undefined, args: string[]): string {
   return `run "fileset-ingest ${sub && HELP[sub] ? `${sub} ` : ''}--help" for usage`;
 }
 
+/**
+ * After a command has returned, how long what a library left running may keep the process alive:
+ * kafkajs goes on retrying a connect given up at a stop for tens of seconds and cannot be
+ * interrupted, and a worker must end within systemd's TimeoutStopSec.
+ */
+export const EXIT_LINGER_MS = 10_000;
+
+/**
+ * Sets the exit status of a command that has returned; if something still keeps the process alive
+ * `lingerMs` later, says what and exits.
+ */
+export function exitAfter(code: number, lingerMs = EXIT_LINGER_MS): void {
+  process.exitCode = code;
+  setTimeout(() => {
+    const open = new Map<string, number>();
+    for (const kind of process.getActiveResourcesInfo()) open.set(kind, (open.get(kind) ?? 0) + 1);
+    const list = [...open].map(([kind, n]) => `${n} ${kind}`); // not this unref'd timer
+    process.stderr.write(
+      `fileset-ingest: exiting ${lingerMs / 1000} s after the command ended; still open: ${list.join(', ')}\n`,
+    );
+    process.exit(code);
+  }, lingerMs).unref();
+}
+
 /** Runs one command line; resolves to the exit status. `environment` (default: the process's) wins over `<cwd>/.env`. */
 export async function main(
   argv: string[],

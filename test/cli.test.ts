@@ -8,6 +8,7 @@ import { jsonLines, runCli, spawnCli } from './support/cli.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { FixtureServer } from './support/fixture-server.js';
 import { expectValidWarc } from './support/jwarc.js';
+import { spawnTsx } from './support/kafka.js';
 import { warcFiles } from './support/runtime.js';
 import { recordFiles, serveZenodoRecord } from './support/zenodo-site.js';
 
@@ -397,5 +398,26 @@ describe('fileset-ingest as a new user meets it', () => {
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/^✓ \[1\/1\] data\.bin {2}8 B {2}success$/m);
     await rm(join(cwd, 'data'), { recursive: true, force: true });
+  });
+});
+
+describe('ending the process after a command', () => {
+  it('exits with the status when something a library left open would keep it alive, saying what', async () => {
+    const script = `const { exitAfter } = await import('./src/cli.ts');
+      setInterval(() => {}, 60_000);
+      exitAfter(3, 100);`;
+    const proc = spawnTsx(script, {});
+    expect(await proc.exited()).toBe(3);
+    expect(proc.stderr()).toMatch(
+      /^fileset-ingest: exiting 0\.1 s after the command ended; still open: .*\b1 Timeout\n$/,
+    );
+  });
+
+  it('leaves a process with nothing open to end by itself, with the status', async () => {
+    const script = `const { exitAfter } = await import('./src/cli.ts');
+      exitAfter(4, 60_000);`;
+    const proc = spawnTsx(script, {});
+    expect(await proc.exited()).toBe(4);
+    expect(proc.stderr()).toBe('');
   });
 });

@@ -6,7 +6,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kaf
 import { describeError, InfrastructureError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { retry, sleep, type Backoff } from '../retry.js';
+import { abortable, retry, sleep, type Backoff } from '../retry.js';
 import { consumerLag } from './client.js';
 import { DRAIN_GRACE_MS } from './drain.js';
 import { OffsetTracker, type CommitOffset, type TopicPartition } from './offsets.js';
@@ -17,6 +17,8 @@ const COMMIT_BACKOFF = { baseMs: 1_000, maxMs: 10_000 };
 const COMMIT_TRIES_WHEN_STOPPING = 5;
 /** A consumer kafkajs gave up on is built again after 1 s, 2 s, ... up to 30 s, jittered (a fleet restarts at once). */
 const RESTART_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 30_000, jitter: true };
+/** How long a stop waits for a consumer-lag query under way before it disconnects the admin client. */
+const LAG_WAIT_AT_STOP_MS = 2_000;
 
 export interface ConsumerTimings {
   /** kafkajs consumer timings (ms); defaults: session 30 s, heartbeat 3 s, rebalance 60 s. */
@@ -79,7 +81,7 @@ export class JsonConsumer {
   #admin: Admin | undefined;
   #commitWanted = false;
   #committing: Promise<void> | null = null;
-  /** The lag query under way: one at a time, awaited before the admin client disconnects. */
+  /** The lag query under way: one at a time, awaited (LAG_WAIT_AT_STOP_MS at most) before the admin client disconnects. */
   #lagUpdate: Promise<void> = Promise.resolve();
   /** Our member id while we are a member of the group (between a join and a rebalance, crash or stop). */
   #memberId: string | null = null;
@@ -120,20 +122,15 @@ export class JsonConsumer {
     const lagTimer = setInterval(() => this.#refreshLag(), this.#options.lagIntervalMs ?? 15_000);
     try {
       try {
-        await admin.connect();
-      } catch (err) {
-        // At start-up a broker that cannot be reached is far more often a wrong address than an outage.
-        throw new InfrastructureError(`Kafka: ${describeError(err)}`, { cause: err });
-      }
-      try {
-        await this.#start(handler);
+        await this.#startUnlessStopped(handler);
         this.#log.info({ topics: this.#options.topics }, 'consuming');
       } catch (err) {
-        if (!isTransientKafkaError(err) || this.#stop.signal.aborted)
+        if (this.#stop.signal.aborted) this.#log.info('stopped while joining');
+        else if (!isTransientKafkaError(err))
           throw new InfrastructureError(`Kafka: ${describeError(err)}`, { cause: err });
-        // The broker answered the admin client a moment ago: an outage that began while the
-        // consumer joined, ridden out as a running consumer rides one out.
-        await this.#restart(err, handler);
+        // The command's start-up check (checkBrokers) found a broker a moment ago: an outage that
+        // began while the consumer joined, ridden out as a running consumer rides one out.
+        else await this.#restart(err, handler);
       }
       await this.#consumeUntilStopped(handler);
       await this.#drain();
@@ -141,7 +138,10 @@ export class JsonConsumer {
       this.#halt();
       clearInterval(lagTimer);
       signal.removeEventListener('abort', onAbort);
-      await this.#lagUpdate;
+      // A lag query against a broker that is down retries for tens of seconds: not waited for that long.
+      await abortable(this.#lagUpdate, AbortSignal.timeout(LAG_WAIT_AT_STOP_MS)).catch(() =>
+        this.#log.debug('consumer lag query still under way at the stop'),
+      );
       await Promise.allSettled([this.#consumer?.disconnect(), admin.disconnect()]);
     }
     if (this.#fatal) throw this.#fatal;
@@ -179,7 +179,7 @@ export class JsonConsumer {
       await retry(
         async (n) => {
           if (n === 0) throw crash; // the first wait, before any new consumer
-          await this.#start(handler);
+          await this.#startUnlessStopped(handler);
         },
         {
           retries: Infinity,
@@ -193,6 +193,28 @@ export class JsonConsumer {
     } catch (err) {
       if (this.#stop.signal.aborted) return;
       this.#halt(new InfrastructureError(`Kafka consumer stopped: ${describeError(err)}`, { cause: err }));
+    }
+  }
+
+  /**
+   * #start, given up the moment the consumer stops. Against a broker that refuses, kafkajs retries
+   * a connect for tens of seconds and cannot be interrupted; a stop does not wait for that (a
+   * worker must stop within systemd's TimeoutStopSec). The consumer being built is left to finish
+   * its attempt and disconnected when it has (#start disconnects it itself when the attempt fails).
+   */
+  async #startUnlessStopped(handler: MessageHandler): Promise<void> {
+    const starting = this.#start(handler);
+    try {
+      await abortable(starting, this.#stop.signal);
+    } catch (err) {
+      if (this.#stop.signal.aborted) {
+        const consumer = this.#consumer;
+        starting.then(
+          () => consumer?.disconnect().catch(() => undefined),
+          () => undefined,
+        );
+      }
+      throw err;
     }
   }
 

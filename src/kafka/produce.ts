@@ -1,6 +1,8 @@
 // Producing to Kafka: acknowledged sends, and results shaped to fit a topic's message size limit.
 import type { Message, Producer, TopicMessages } from 'kafkajs';
+import { abortable, retry, type Backoff } from '../retry.js';
 import type { DatasetFileResult, FilesetResult } from '../schemas/result.js';
+import { isTransientKafkaError } from './consumer.js';
 import type { KafkaNames } from './topics.js';
 
 /**
@@ -13,6 +15,36 @@ export const MAX_MESSAGE_BYTES = 1_000_000;
 
 /** Longest key; a key is a base_url, which a hostile request can make megabytes long. */
 export const MAX_KEY_CHARS = 4096;
+
+/**
+ * Connects a worker's producer. The command's start-up check (checkBrokers) found a broker a moment
+ * ago, so a broker that is down now is an outage that began since: waited out with `backoff` until
+ * it is over, as the consumer waits one out. Resolves false when `signal` aborts first, without
+ * waiting for kafkajs's connect retries (it cannot be interrupted: a producer whose connect is
+ * given up is disconnected once it ends). Any other failure (a refused login) is thrown.
+ */
+export async function connectProducer(
+  producer: Producer,
+  options: { signal: AbortSignal; backoff: Backoff; onRetry: (err: unknown, retry: number, delayMs: number) => void },
+): Promise<boolean> {
+  const { signal } = options;
+  try {
+    await retry(
+      async () => {
+        const connecting = producer.connect();
+        await abortable(connecting, signal).catch((err: unknown) => {
+          if (signal.aborted) connecting.then(() => producer.disconnect()).catch(() => undefined);
+          throw err;
+        });
+      },
+      { ...options, retries: Infinity, retryable: (err) => !signal.aborted && isTransientKafkaError(err) },
+    );
+    return true;
+  } catch (err) {
+    if (signal.aborted) return false;
+    throw err;
+  }
+}
 
 /** Sends and resolves once every in-sync replica has the messages (acks: -1). */
 export async function sendAcked(producer: Producer, topicMessages: TopicMessages[]): Promise<void> {

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { describeError, InfrastructureError } from '../errors.js';
 import { createKafka, createProducer, type Producer } from '../kafka/client.js';
 import { JsonConsumer, type ConsumedMessage, type ConsumerTimings, type MessageContext } from '../kafka/consumer.js';
-import { keyOf, outcomeMessages, sendAcked } from '../kafka/produce.js';
+import { connectProducer, keyOf, outcomeMessages, sendAcked } from '../kafka/produce.js';
 import { kafkaNames, type KafkaNames } from '../kafka/topics.js';
 import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
@@ -79,8 +79,15 @@ export async function runIngestWorker(config: Config, logger: Logger, options: I
     options.readiness?.add('kafka', () => consumer.checkGroup()),
   ];
   try {
-    await producer.connect();
-    await consumer.run((message, ctx) => worker.handle(message, ctx), options.signal);
+    const connected = await connectProducer(producer, {
+      signal: options.signal,
+      backoff: { baseMs: initialMs, maxMs, jitter: true },
+      onRetry: (err, attempt, delayMs) => {
+        metrics.infraRetries.inc({ reason: 'broker' });
+        log.warn({ err, attempt, delayMs }, 'Kafka producer could not connect; retrying');
+      },
+    });
+    if (connected) await consumer.run((message, ctx) => worker.handle(message, ctx), options.signal);
   } finally {
     for (const remove of removeChecks) remove?.();
     await producer.disconnect().catch((err: unknown) => log.warn({ err }, 'Kafka producer disconnect failed'));

@@ -46,7 +46,10 @@ class FakeConsumer extends EventEmitter {
   readonly dropped: Offsets[] = [];
   eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
   disconnected = false;
+  disconnects = 0;
   running = false;
+  /** While set, connect() waits for it (kafkajs retrying against a broker that refuses). */
+  connectGate: Promise<void> | undefined;
   /** While set, commits wait for release() (a slow broker). */
   holdCommits = false;
   readonly #held: Array<() => void> = [];
@@ -54,6 +57,7 @@ class FakeConsumer extends EventEmitter {
     super();
   }
   async connect() {
+    await this.connectGate;
     if (this.connectError) throw this.connectError;
   }
   async subscribe() {}
@@ -62,6 +66,7 @@ class FakeConsumer extends EventEmitter {
   }
   async disconnect() {
     this.disconnected = true;
+    this.disconnects += 1;
   }
   pause() {}
   resume() {}
@@ -281,7 +286,7 @@ describe('JsonConsumer after kafkajs gives up', () => {
     expect(await restarts(metrics)).toBe(0);
   });
 
-  it('rides out an outage that begins while it first joins (the broker answered its admin client just before)', async () => {
+  it('rides out an outage that begins while it first joins (the start-up check found a broker just before)', async () => {
     const refused = new FakeConsumer(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED'));
     const { kafka, built } = fakeKafka(refused);
     const { consumer, metrics } = setup(kafka);
@@ -296,6 +301,48 @@ describe('JsonConsumer after kafkajs gives up', () => {
     expect(seen).toEqual(['0']);
     stop.abort();
     await expect(running).resolves.toBeUndefined();
+  });
+
+  it('stops at once while its first consumer still connects, and disconnects it when the connect ends', async () => {
+    const slow = new FakeConsumer();
+    let connected!: () => void;
+    slow.connectGate = new Promise((resolve) => (connected = resolve));
+    const { kafka, built } = fakeKafka(slow);
+    const { consumer, metrics } = setup(kafka);
+    const stop = new AbortController();
+    const running = consumer.run(async () => {}, stop.signal);
+    await until(() => built.length === 1, 'a consumer being built');
+    stop.abort();
+    // Resolves with the connect still under way (kafkajs's retries take tens of seconds).
+    await expect(running).resolves.toBeUndefined();
+    expect(slow.eachBatch).toBeUndefined();
+    const before = slow.disconnects;
+    connected();
+    // The consumer given up went on to join and run: it is disconnected again.
+    await until(() => slow.eachBatch !== undefined && slow.disconnects > before, 'the late consumer disconnected');
+    expect(built).toHaveLength(1);
+    expect(await restarts(metrics)).toBe(0);
+  });
+
+  it('stops at once while a consumer built after a crash still connects', async () => {
+    const first = new FakeConsumer();
+    const second = new FakeConsumer();
+    let connected!: () => void;
+    second.connectGate = new Promise((resolve) => (connected = resolve));
+    const { kafka, built } = fakeKafka(first, second);
+    const { consumer } = setup(kafka);
+    const stop = new AbortController();
+    const running = consumer.run(async () => {}, stop.signal);
+    await until(() => first.eachBatch !== undefined, 'consumer running');
+    first.join([0]);
+    first.crash(make(KafkaJSGroupCoordinatorNotFound, 'Failed to find group coordinator'));
+    await until(() => built.length === 2, 'a second consumer being built');
+    stop.abort();
+    await expect(running).resolves.toBeUndefined();
+    const before = second.disconnects;
+    connected();
+    await until(() => second.disconnects > before, 'the late consumer disconnected');
+    expect(built).toHaveLength(2);
   });
 
   it('ends the run at once when the first consumer fails for a reason that is not an outage', async () => {

@@ -1,9 +1,17 @@
 // Producing: results made to fit a Kafka message, and `fileset-ingest produce` against the test broker.
 import { PassThrough, Readable } from 'node:stream';
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { run, usage } from '../../src/commands/produce.js';
 import { loadConfig } from '../../src/config.js';
-import { fitResult, keyOf, MAX_KEY_CHARS, MAX_MESSAGE_BYTES, resultMessage } from '../../src/kafka/produce.js';
+import {
+  connectProducer,
+  fitResult,
+  keyOf,
+  MAX_KEY_CHARS,
+  MAX_MESSAGE_BYTES,
+  resultMessage,
+} from '../../src/kafka/produce.js';
 import type { FilesetResult } from '../../src/schemas/result.js';
 import { silentLogger } from '../support/context.js';
 import { createTopics, readTopic, testKafka, uniqueEnv } from '../support/kafka.js';
@@ -17,6 +25,61 @@ function sink(): { stream: PassThrough; text: () => string } {
   stream.on('data', (d: Buffer) => (text += d.toString()));
   return { stream, text: () => text };
 }
+
+/** A producer whose connects fail with `failures` in order, then wait for `gate` (when set) and succeed. */
+function scriptedProducer(failures: Error[], gate?: Promise<void>) {
+  const calls = { connects: 0, disconnects: 0, connected: false };
+  const producer = {
+    async connect() {
+      calls.connects += 1;
+      const failure = failures.shift();
+      if (failure) throw failure;
+      await gate;
+      calls.connected = true;
+    },
+    async disconnect() {
+      calls.disconnects += 1;
+      calls.connected = false;
+    },
+  } as unknown as Producer;
+  return { producer, calls };
+}
+
+describe("connecting a worker's producer", () => {
+  const backoff = { baseMs: 1, maxMs: 2 };
+  const refused = () => new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092');
+
+  it('waits out a broker outage that began after the start-up check', async () => {
+    const { producer, calls } = scriptedProducer([refused(), refused()]);
+    const retries: number[] = [];
+    const signal = new AbortController().signal;
+    await expect(connectProducer(producer, { signal, backoff, onRetry: (_e, n) => retries.push(n) })).resolves.toBe(
+      true,
+    );
+    expect(calls).toEqual({ connects: 3, disconnects: 0, connected: true });
+    expect(retries).toEqual([0, 1]);
+  });
+
+  it('throws what is not an outage at once', async () => {
+    const { producer, calls } = scriptedProducer([new KafkaJSNonRetriableError('SASL authentication failed')]);
+    const signal = new AbortController().signal;
+    await expect(connectProducer(producer, { signal, backoff, onRetry: () => {} })).rejects.toThrow(/SASL/);
+    expect(calls.connects).toBe(1);
+  });
+
+  it('gives up at a stop without waiting for the connect, and disconnects it once it ends', async () => {
+    let connected!: () => void;
+    const { producer, calls } = scriptedProducer([], new Promise((resolve) => (connected = resolve)));
+    const stop = new AbortController();
+    const connecting = connectProducer(producer, { signal: stop.signal, backoff, onRetry: () => {} });
+    stop.abort();
+    await expect(connecting).resolves.toBe(false);
+    expect(calls.disconnects).toBe(0);
+    connected();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toEqual({ connects: 1, disconnects: 1, connected: false });
+  });
+});
 
 describe('fitting results into a Kafka message', () => {
   const result: FilesetResult = {

@@ -149,7 +149,22 @@ const workerScript = (kind: 'ingest' | 'persist') => `
   await runIngestWorker(config, createLogger(config.logLevel), { ...options, infraBackoff: { initialMs: 500, maxMs: 5000 } });`
       : `const { runPersistWorker } = await import('./src/workers/persist-ingest-fileset.ts');
   await runPersistWorker(config, createLogger(config.logLevel), { ...options, retryDelayMs: 500, maxRetryDelayMs: 5000 });`
-  }`;
+  }
+  // As bin/fileset-ingest.js ends a command.
+  const { exitAfter } = await import('./src/cli.ts');
+  exitAfter(0);`;
+
+/**
+ * What a worker's log says about why it did what it did: its own lines (kafkajs's retries would
+ * push them out of any tail), then the last of everything.
+ */
+function logStory(stderr: string): string {
+  const own = stderr
+    .split('\n')
+    .filter((line) => line !== '' && !line.includes('"module":"kafkajs"'))
+    .join('\n');
+  return `its own log lines end: ${own.slice(-3000)}\nits log ends: ${stderr.slice(-1500)}`;
+}
 
 interface Dataset {
   url: string;
@@ -282,7 +297,7 @@ async function fleetRun(
     // An exit nobody asked for: restarted after a second, as systemd's Restart=on-failure would.
     proc.child.on('exit', (code, signal) => {
       if (stopping.has(proc) || procs[i] !== proc) return;
-      unexpectedExits.push(`${name(role)} exited ${code ?? signal}: ${proc.stderr().slice(-2000)}`);
+      unexpectedExits.push(`${name(role)} exited ${code ?? signal}: ${logStory(proc.stderr())}`);
       event(`${name(role)} exited by itself (${code ?? signal}); restarting it`);
       setTimeout(() => procs[i] === proc && spawnRole(i), 1000);
     });
@@ -433,7 +448,7 @@ async function fleetRun(
     procs.map((p, i) =>
       p.exited(90_000).catch(() => {
         // What it was doing when it did not stop says why (its drain, commit or disconnect).
-        event(`${name(roles[i]!)} did not exit within 90 s of SIGTERM; its log ends: ${p.stderr().slice(-3000)}`);
+        event(`${name(roles[i]!)} did not exit within 90 s of SIGTERM; ${logStory(p.stderr())}`);
         p.child.kill('SIGKILL');
         return -1;
       }),
