@@ -4,7 +4,7 @@
 const LAYERS = [
   ['schemas', '^src/schemas/'],
   ['errors', '^src/(errors|redact)\\.ts$'],
-  ['leaves', '^src/(logger|map-limit|retry|mimetype|archiveorg-rules|did-you-mean)\\.ts$'],
+  ['leaves', '^src/(logger|map-limit|retry|mimetype|archiveorg-rules|did-you-mean|heap-growth)\\.ts$'],
   ['config', '^src/config\\.ts$'],
   ['metrics', '^src/(health|metrics)\\.ts$'],
   ['http', '^src/http/'],

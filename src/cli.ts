@@ -23,6 +23,7 @@ import {
   type EnvName,
 } from './config.js';
 import { closest } from './did-you-mean.js';
+import { tuneHeapGrowth } from './heap-growth.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/database.js';
 import {
@@ -219,7 +220,12 @@ export function exitAfter(code: number, lingerMs = EXIT_LINGER_MS): void {
 /** Runs one command line; resolves to the exit status. `environment` (default: the process's) wins over `<cwd>/.env`. */
 export async function main(
   argv: string[],
-  options: { environment?: Record<string, string | undefined>; cwd?: string } = {},
+  options: {
+    environment?: Record<string, string | undefined>;
+    cwd?: string;
+    /** Set V8's heap growth for bulk data on PostgreSQL (heap-growth.ts): the process is the command's own. */
+    tuneHeap?: boolean;
+  } = {},
 ): Promise<number> {
   const say = (line: string) => process.stderr.write(`fileset-ingest: ${line}\n`);
   let line: CommandLine;
@@ -258,6 +264,7 @@ export async function main(
     say(describeError(err));
     return 2;
   }
+  if (options.tuneHeap && config.databaseUrl) tuneHeapGrowth();
   // ingest shows its progress on stderr, and log lines go above the live display, never across it.
   const display =
     command === 'ingest' && values.quiet !== true
