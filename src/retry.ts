@@ -81,6 +81,18 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * abortable() for work that cannot be interrupted and holds something once done (a connection):
+ * when `signal` aborts first, the caller goes on at once, and what the work yields later is handed
+ * to `release` (its failure, and release's, are ignored).
+ */
+export function abandonable<T>(work: Promise<T>, signal: AbortSignal, release: (value: T) => unknown): Promise<T> {
+  return abortable(work, signal).catch((err: unknown) => {
+    if (signal.aborted) work.then(release).catch(() => undefined);
+    throw err;
+  });
+}
+
 /** Makes any promise give up when `signal` aborts (an injected sleep may ignore the signal). */
 export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;

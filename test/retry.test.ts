@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, retry, retryAfterDelay, sleep, type RetryPolicy } from '../src/retry.js';
+import { abandonable, backoffDelay, retry, retryAfterDelay, sleep, type RetryPolicy } from '../src/retry.js';
 
 describe('retryAfterDelay', () => {
   const now = Date.parse('2024-05-01T12:00:00Z');
@@ -100,5 +100,50 @@ describe('sleep', () => {
     controller.abort(new Error('now'));
     await expect(waiting).rejects.toThrow('now');
     await expect(sleep(1, controller.signal)).rejects.toThrow('now');
+  });
+});
+
+describe('abandonable', () => {
+  it('passes the result through when the work ends first, releasing nothing', async () => {
+    const released: string[] = [];
+    const signal = new AbortController().signal;
+    await expect(abandonable(Promise.resolve('conn'), signal, (v) => released.push(v))).resolves.toBe('conn');
+    await expect(abandonable(Promise.reject(new Error('refused')), signal, (v) => released.push(v))).rejects.toThrow(
+      'refused',
+    );
+    expect(released).toEqual([]);
+  });
+
+  it('gives up at an abort without waiting, and releases what the work yields afterwards', async () => {
+    let done!: (value: string) => void;
+    const work = new Promise<string>((resolve) => (done = resolve));
+    const released: string[] = [];
+    const stop = new AbortController();
+    const waiting = abandonable(work, stop.signal, (v) => released.push(v));
+    stop.abort(new Error('stopping'));
+    await expect(waiting).rejects.toThrow('stopping');
+    expect(released).toEqual([]);
+    done('late conn');
+    await work;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(released).toEqual(['late conn']);
+  });
+
+  it('ignores a late failure of the work and of the release', async () => {
+    let fail!: (err: Error) => void;
+    const work = new Promise<string>((_, reject) => (fail = reject));
+    const stop = new AbortController();
+    const waiting = abandonable(work, stop.signal, () => {
+      throw new Error('never called');
+    });
+    stop.abort(new Error('stopping'));
+    await expect(waiting).rejects.toThrow('stopping');
+    fail(new Error('refused late'));
+    await new Promise((resolve) => setImmediate(resolve));
+    const failing = abandonable(Promise.resolve('x'), AbortSignal.abort(new Error('gone')), () =>
+      Promise.reject(new Error('disconnect failed')),
+    );
+    await expect(failing).rejects.toThrow('gone');
+    await new Promise((resolve) => setImmediate(resolve));
   });
 });

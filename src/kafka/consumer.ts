@@ -6,7 +6,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kaf
 import { describeError, InfrastructureError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { abortable, retry, sleep, type Backoff } from '../retry.js';
+import { abandonable, abortable, retry, sleep, type Backoff } from '../retry.js';
 import { consumerLag } from './client.js';
 import { DRAIN_GRACE_MS } from './drain.js';
 import { OffsetTracker, type CommitOffset, type TopicPartition } from './offsets.js';
@@ -203,23 +203,11 @@ export class JsonConsumer {
    * its attempt and disconnected when it has (#start disconnects it itself when the attempt fails).
    */
   async #startUnlessStopped(handler: MessageHandler): Promise<void> {
-    const starting = this.#start(handler);
-    try {
-      await abortable(starting, this.#stop.signal);
-    } catch (err) {
-      if (this.#stop.signal.aborted) {
-        const consumer = this.#consumer;
-        starting.then(
-          () => consumer?.disconnect().catch(() => undefined),
-          () => undefined,
-        );
-      }
-      throw err;
-    }
+    await abandonable(this.#start(handler), this.#stop.signal, (consumer) => consumer.disconnect());
   }
 
   /** A new kafkajs consumer, connected, subscribed and running; #crashed resolves when it gives up. */
-  async #start(handler: MessageHandler): Promise<void> {
+  async #start(handler: MessageHandler): Promise<Consumer> {
     const consumer = this.#kafka.consumer({ groupId: this.#options.groupId, ...this.#timings, maxWaitTimeInMs: 1_000 });
     this.#consumer = consumer;
     let crashed!: (err: unknown) => void;
@@ -264,6 +252,7 @@ export class JsonConsumer {
       await consumer.disconnect().catch(() => undefined);
       throw err;
     }
+    return consumer;
   }
 
   /** Forgets every partition, as a revocation does. */

@@ -1,6 +1,6 @@
 // Producing to Kafka: acknowledged sends, and results shaped to fit a topic's message size limit.
 import type { Message, Producer, TopicMessages } from 'kafkajs';
-import { abortable, retry, type Backoff } from '../retry.js';
+import { abandonable, retry, type Backoff } from '../retry.js';
 import type { DatasetFileResult, FilesetResult } from '../schemas/result.js';
 import { isTransientKafkaError } from './consumer.js';
 import type { KafkaNames } from './topics.js';
@@ -29,16 +29,11 @@ export async function connectProducer(
 ): Promise<boolean> {
   const { signal } = options;
   try {
-    await retry(
-      async () => {
-        const connecting = producer.connect();
-        await abortable(connecting, signal).catch((err: unknown) => {
-          if (signal.aborted) connecting.then(() => producer.disconnect()).catch(() => undefined);
-          throw err;
-        });
-      },
-      { ...options, retries: Infinity, retryable: (err) => !signal.aborted && isTransientKafkaError(err) },
-    );
+    await retry(() => abandonable(producer.connect(), signal, () => producer.disconnect()), {
+      ...options,
+      retries: Infinity,
+      retryable: (err) => !signal.aborted && isTransientKafkaError(err),
+    });
     return true;
   } catch (err) {
     if (signal.aborted) return false;
