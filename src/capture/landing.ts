@@ -91,7 +91,8 @@ async function fetchOnce(url: string, deps: LandingDeps, hops: string[], retries
   }
   const capture = await captureResponse(deps.capture, resumable(deps.http, final, { retries, ...signal }), {
     maxBytes: maybeHtml ? deps.config.landingMaxSize : deps.config.limits.maxTotalSize,
-    keepBody: maybeHtml && ok,
+    // A page we parse is read from memory: no spool file to write, read back and remove.
+    keepBody: maybeHtml && ok ? 'memory' : undefined,
     ...signal,
   });
   const landing: LandingPage = { url, hops, capture, headers: final.headers };
@@ -100,8 +101,8 @@ async function fetchOnce(url: string, deps: LandingDeps, hops: string[], retries
       landing.error = new TerminalBadStatusError(`HTTP ${capture.statusCode} from ${capture.url}`);
     } else if (capture.fileMeta.size_bytes === 0) {
       landing.error = new EmptyBlobError(`empty body from ${capture.url}`);
-    } else if (capture.bodyPath && isHtml(capture.fileMeta.mimetype)) {
-      landing.html = await readFile(capture.bodyPath, 'utf8');
+    } else if ((capture.body || capture.bodyPath) && isHtml(capture.fileMeta.mimetype)) {
+      landing.html = capture.body ? capture.body.toString('utf8') : await readFile(capture.bodyPath!, 'utf8');
       landing.biblio = extractBiblio(landing.html, capture.url);
     }
   } finally {

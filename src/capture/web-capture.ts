@@ -34,8 +34,12 @@ export interface WebCaptureDeps {
 export interface CaptureOptions {
   /** Abort with BodyTooLargeError when the body exceeds this many bytes, as transferred or as decoded. */
   maxBytes?: number;
-  /** Keep the decoded body on disk and return its path; the caller deletes it. */
-  keepBody?: boolean;
+  /**
+   * Keep the decoded body for the caller. `file`: on disk, its path returned as `bodyPath` (the
+   * caller deletes it). `memory`: returned as `body` when it fits in memory (IN_MEMORY_MAX) and
+   * arrived unencoded, else as `bodyPath` like `file`.
+   */
+  keepBody?: 'file' | 'memory' | undefined;
   signal?: AbortSignal;
 }
 
@@ -51,6 +55,8 @@ export interface CapturedResponse {
   terminal: Terminal;
   cdx: Cdx | null; // null when nothing was written
   revisitCdx: Cdx | null; // the original capture, when this one is a revisit
+  /** The decoded body, when the caller asked to keep it (`keepBody`): in memory or as a file. */
+  body?: Buffer;
   bodyPath?: string;
 }
 
@@ -89,19 +95,21 @@ export async function captureResponse(
   const date = deps.now();
   const datetime = warcDatetime(date);
   const responseHead = httpResponseHead(response);
-  // Most bodies stay in memory: the spool directory is made only for a body kept as a file here.
-  if (options.keepBody) await mkdir(deps.tmpDir, { recursive: true });
   const spoolPath = join(deps.tmpDir, `spool-${randomUUID()}`);
   const encoding = response.header('content-encoding');
   // An unknown coding is hashed as transferred.
   const decoder = contentDecoder(encoding) ?? null;
-  // A kept body is the decoded file: the spool itself for identity encoding, else a second file.
+  // A kept body is the decoded bytes: the spool itself for identity encoding (in memory when asked
+  // and small enough, else its file), else a second file.
   const decodedPath = options.keepBody && decoder ? `${spoolPath}.body` : undefined;
-  const bodyPath = options.keepBody ? (decodedPath ?? spoolPath) : undefined;
+  const keptSpool = options.keepBody !== undefined && !decoder;
+  // Most bodies stay in memory: the spool directory is made only for a body kept as a file here
+  // (an in-memory spool makes it when it spills).
+  if (decodedPath || (keptSpool && options.keepBody === 'file')) await mkdir(deps.tmpDir, { recursive: true });
 
   const declared = Number(response.header('content-length') ?? 0);
   const offThread = !decoder && declared >= OFF_THREAD_MIN;
-  const spool = await openSpool(deps, response, spoolPath, bodyPath === spoolPath, responseHead);
+  const spool = await openSpool(deps, response, spoolPath, keptSpool ? options.keepBody : undefined, responseHead);
   const hashes = new BodyHashes(responseHead, encoding, decoder, options.maxBytes, decodedPath, offThread);
   let file: { size: number; sha1hex: string; md5hex: string; sha256hex: string };
   let payloadSha1: Buffer;
@@ -114,6 +122,11 @@ export async function captureResponse(
     await Promise.all([spool.discard(), decodedPath ? rm(decodedPath, { force: true }) : null]);
     throw err;
   }
+  const spooled = spool.result();
+  let kept: { body: Buffer } | { bodyPath: string } | undefined;
+  if (decodedPath) kept = { bodyPath: decodedPath };
+  else if (keptSpool) kept = 'payload' in spooled ? { body: spooled.payload } : { bodyPath: spoolPath };
+  const bodyPath = kept && 'bodyPath' in kept ? kept.bodyPath : undefined;
 
   const contentType = mediaType(response.header('content-type'));
   const payloadSha1b32 = sha1Base32(payloadSha1);
@@ -140,7 +153,7 @@ export async function captureResponse(
     fileMeta,
     payloadSha1b32,
     terminal,
-    ...(bodyPath ? { bodyPath } : {}),
+    ...kept,
   };
 
   try {
@@ -155,7 +168,7 @@ export async function captureResponse(
       ...(response.remoteAddress ? { ipAddress: response.remoteAddress } : {}),
       requestHead: httpRequestHead(response),
       responseHead,
-      ...spool.result(),
+      ...spooled,
       payloadLength: hashes.rawLength,
       payloadSha1,
       blockSha1: hashes.blockSha1.digest(),
@@ -188,19 +201,19 @@ export async function captureResponse(
 
 /**
  * A body kept as the caller's file goes to that file; a large one that will be archived is
- * deflated as it arrives (declared size, so the choice is made before the first byte); the rest
- * stay in memory unless they outgrow it.
+ * deflated as it arrives (declared size, so the choice is made before the first byte), unless the
+ * caller keeps it; the rest stay in memory unless they outgrow it.
  */
 async function openSpool(
   deps: WebCaptureDeps,
   response: HttpResponse,
   path: string,
-  keptAsIs: boolean,
+  kept: 'file' | 'memory' | undefined,
   responseHead: Buffer,
 ): Promise<BodySpool> {
-  if (keptAsIs) return BodySpool.toFile(path);
+  if (kept === 'file') return BodySpool.toFile(path);
   const declared = Number(response.header('content-length') ?? 0);
-  if (deps.writer && declared >= DEFLATE_WHILE_DOWNLOADING_MIN) {
+  if (deps.writer && !kept && declared >= DEFLATE_WHILE_DOWNLOADING_MIN) {
     await mkdir(dirname(path), { recursive: true });
     const headBytes = httpRequestHead(response).length + responseHead.length + 2 * Buffer.byteLength(response.url);
     return BodySpool.deflating(await deps.writer.createDeflatedSpool(path, { declaredLength: declared, headBytes }));

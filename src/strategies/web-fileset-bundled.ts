@@ -19,7 +19,11 @@ async function fetchBundle(url: string, item: PlatformItem, ctx: StrategyContext
     ...signal,
     onHop: async (hop) => void (await captureResponse(ctx.capture, hop, signal)),
   });
-  return captureResponse(ctx.capture, final, { maxBytes: bundleMaxBytes(item, ctx.config), keepBody: true, ...signal });
+  return captureResponse(ctx.capture, final, {
+    maxBytes: bundleMaxBytes(item, ctx.config),
+    keepBody: 'file',
+    ...signal,
+  });
 }
 
 export const webFilesetBundled: ArchiveStrategy = {

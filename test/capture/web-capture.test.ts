@@ -12,6 +12,7 @@ import type { HttpClient } from '../../src/http/client.js';
 import { CaptureIndex } from '../../src/stores/warc/capture-index.js';
 import { base32Decode } from '../../src/stores/warc/record.js';
 import { captureResponse, type WebCaptureDeps } from '../../src/capture/web-capture.js';
+import { IN_MEMORY_MAX } from '../../src/capture/body-spool.js';
 import { WarcWriter } from '../../src/stores/warc/writer.js';
 import { silentLogger, testConfig, testHttp } from '../support/context.js';
 import { csvText } from '../support/csv-text.js';
@@ -25,6 +26,9 @@ const CSV = Buffer.from('id,name\n'.concat(Array.from({ length: 2000 }, (_, i) =
 const GZIPPED = gzipSync(CSV);
 // Declared large enough to be deflated while it downloads: text, then random bytes.
 const LARGE = Buffer.concat([csvText(12 << 20), randomBytes(12 << 20)]);
+// Landing-page-like bodies kept for the caller: small (in memory), and larger than IN_MEMORY_MAX.
+const PAGE = Buffer.from(`<html><head><title>kept</title></head><body>${'<p>row</p>'.repeat(500)}</body></html>`);
+const LARGE_PAGE = Buffer.concat([PAGE, randomBytes(IN_MEMORY_MAX)]);
 const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
 
 let server: FixtureServer;
@@ -46,6 +50,12 @@ beforeAll(async () => {
     '/plain.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
     '/large.bin': { body: LARGE, headers: { 'Content-Type': 'application/octet-stream' } },
     '/copy.csv': { body: CSV, headers: { 'Content-Type': 'text/csv' } },
+    '/page.html': { body: PAGE, headers: { 'Content-Type': 'text/html' } },
+    '/page-encoded.html': {
+      body: gzipSync(PAGE),
+      headers: { 'Content-Type': 'text/html', 'Content-Encoding': 'gzip' },
+    },
+    '/page-large.html': { body: LARGE_PAGE, headers: { 'Content-Type': 'text/html' } },
     // A lying server: claims gzip, sends something else (large enough to fill the decoder's buffers).
     '/lying.csv': {
       body: Buffer.concat([GZIPPED.subarray(0, 10), Buffer.alloc(4 << 20, 7)]),
@@ -81,7 +91,7 @@ describe('captureResponse', () => {
     const response = await http.request('https://data.example.org/encoded.csv', {
       headers: { 'Accept-Encoding': 'gzip' },
     });
-    const captured = await captureResponse(deps, response, { keepBody: true });
+    const captured = await captureResponse(deps, response, { keepBody: 'file' });
     expect(captured.fileMeta).toEqual({
       size_bytes: CSV.length,
       md5hex: hex('md5', CSV),
@@ -97,6 +107,37 @@ describe('captureResponse', () => {
       sha1hex: hex('sha1', GZIPPED),
       status_code: 200,
     });
+  });
+
+  it('keeps a small unencoded body in memory with no file, a large or encoded one as a file', async () => {
+    const before = await readdir(deps.tmpDir).catch(() => []);
+    const small = await captureResponse(deps, await http.request('https://data.example.org/page.html'), {
+      keepBody: 'memory',
+    });
+    expect(small.body).toEqual(PAGE);
+    expect(small.bodyPath).toBeUndefined();
+    expect(small.fileMeta).toMatchObject({ size_bytes: PAGE.length, sha1hex: hex('sha1', PAGE) });
+    expect(await readdir(deps.tmpDir).catch(() => [])).toEqual(before);
+
+    const large = await captureResponse(deps, await http.request('https://data.example.org/page-large.html'), {
+      keepBody: 'memory',
+    });
+    expect(large.body).toBeUndefined();
+    // Buffer.equals: toEqual compares a MiB byte by byte, for seconds.
+    expect((await readFile(large.bodyPath!)).equals(LARGE_PAGE)).toBe(true);
+    await rm(large.bodyPath!);
+
+    const encoded = await captureResponse(
+      deps,
+      await http.request('https://data.example.org/page-encoded.html', { headers: { 'Accept-Encoding': 'gzip' } }),
+      { keepBody: 'memory' },
+    );
+    expect(encoded.body).toBeUndefined();
+    expect(await readFile(encoded.bodyPath!)).toEqual(PAGE);
+    await rm(encoded.bodyPath!);
+    expect(await readdir(deps.tmpDir)).toEqual(before);
+    // Each was written to the WARC as transferred.
+    expect([small, large, encoded].map((c) => c.cdx?.status_code)).toEqual([200, 200, 200]);
   });
 
   it('writes a revisit for a payload already stored under another URL', async () => {
@@ -189,7 +230,7 @@ describe('captureResponse', () => {
   });
 
   it('stops a compression bomb at the limit of decoded bytes, keeping no spool or body file', async () => {
-    for (const keepBody of [false, true]) {
+    for (const keepBody of [undefined, 'file', 'memory'] as const) {
       const response = await http.request('https://data.example.org/bomb.html', {
         headers: { 'Accept-Encoding': 'gzip' },
       });
