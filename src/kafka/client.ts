@@ -194,3 +194,39 @@ export async function createTopicsAndWait(
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** kafkajs errors of a broker that is down, restarting or moving a group: they end when the broker is back. */
+const TRANSIENT_ERROR_NAMES = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+]);
+/** Kafka protocol error codes (KafkaJSProtocolError `type`) of the same kind. */
+const TRANSIENT_PROTOCOL_TYPES = new Set([
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_LOAD_IN_PROGRESS',
+  'REQUEST_TIMED_OUT',
+  'BROKER_NOT_AVAILABLE',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'NETWORK_EXCEPTION',
+]);
+
+/**
+ * Whether a Kafka failure (a consumer's crash, a producer's connect or send) is a broker outage
+ * that ends by itself: the error or one of its causes (kafkajs wraps the last failure of its
+ * retries as the cause) is one of the kinds above.
+ */
+export function isTransientKafkaError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth += 1) {
+    if (TRANSIENT_ERROR_NAMES.has(e.name)) return true;
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && TRANSIENT_PROTOCOL_TYPES.has(type)) return true;
+  }
+  return false;
+}

@@ -7,7 +7,7 @@ import { describeError, InfrastructureError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { abandonable, abortable, retry, sleep, type Backoff } from '../retry.js';
-import { consumerLag } from './client.js';
+import { consumerLag, isTransientKafkaError } from './client.js';
 import { DRAIN_GRACE_MS } from './drain.js';
 import { OffsetTracker, type CommitOffset, type TopicPartition } from './offsets.js';
 
@@ -530,41 +530,6 @@ export class JsonConsumer {
 }
 
 const NOT_JSON = Symbol('not-json');
-
-/** kafkajs errors of a broker that is down, restarting or moving a group: they end when the broker is back. */
-const TRANSIENT_ERROR_NAMES = new Set([
-  'KafkaJSGroupCoordinatorNotFound',
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSMetadataNotLoaded',
-  'KafkaJSTopicMetadataNotLoaded',
-]);
-/** Kafka protocol error codes (KafkaJSProtocolError `type`) of the same kind. */
-const TRANSIENT_PROTOCOL_TYPES = new Set([
-  'GROUP_COORDINATOR_NOT_AVAILABLE',
-  'NOT_COORDINATOR_FOR_GROUP',
-  'GROUP_LOAD_IN_PROGRESS',
-  'REQUEST_TIMED_OUT',
-  'BROKER_NOT_AVAILABLE',
-  'LEADER_NOT_AVAILABLE',
-  'NOT_LEADER_FOR_PARTITION',
-  'NETWORK_EXCEPTION',
-]);
-
-/**
- * Whether a consumer crash is a broker outage that ends by itself: the error or one of its causes
- * (kafkajs wraps the last failure of its retries as the cause) is one of the kinds above.
- */
-export function isTransientKafkaError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth += 1) {
-    if (TRANSIENT_ERROR_NAMES.has(e.name)) return true;
-    const type = (e as { type?: unknown }).type;
-    if (typeof type === 'string' && TRANSIENT_PROTOCOL_TYPES.has(type)) return true;
-  }
-  return false;
-}
 
 /** Resolves when `signal` aborts. */
 function once(signal: AbortSignal): Promise<void> {

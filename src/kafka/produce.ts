@@ -2,7 +2,7 @@
 import type { Message, Producer, TopicMessages } from 'kafkajs';
 import { abandonable, retry, type Backoff } from '../retry.js';
 import type { DatasetFileResult, FilesetResult } from '../schemas/result.js';
-import { isTransientKafkaError } from './consumer.js';
+import { isTransientKafkaError } from './client.js';
 import type { KafkaNames } from './topics.js';
 
 /**

@@ -16,7 +16,8 @@ import {
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { InfrastructureError } from '../../src/errors.js';
-import { isTransientKafkaError, JsonConsumer, type MessageHandler } from '../../src/kafka/consumer.js';
+import { isTransientKafkaError } from '../../src/kafka/client.js';
+import { JsonConsumer, type MessageHandler } from '../../src/kafka/consumer.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 
 const TOPIC = 'requests';
