@@ -59,6 +59,18 @@ module.exports = {
       from: { path: '^src/', pathNot: '^src/kafka/' },
       to: { path: 'node_modules/kafkajs/' },
     },
+    {
+      name: 'cli-loads-heavy-commands-lazily',
+      comment:
+        'src/cli.ts imports the pipeline, the workers and Kafka only with import() in the command that runs them: produce, status, verify and the rest start without the platform helpers, the HTML parser or kafkajs',
+      severity: 'error',
+      from: { path: '^src/cli\\.ts$' },
+      to: {
+        path: '^src/(pipeline|platforms|capture|strategies|workers|kafka)/|^src/commands/(ingest|worker-ingest|worker-persist|produce|persist|topics|verify|status)\\.ts$',
+        dynamic: false,
+        dependencyTypesNot: ['type-only'],
+      },
+    },
     ...upward,
   ],
   options: {
