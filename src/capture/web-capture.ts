@@ -103,9 +103,9 @@ export async function captureResponse(
   // and small enough, else its file), else a second file.
   const decodedPath = options.keepBody && decoder ? `${spoolPath}.body` : undefined;
   const keptSpool = options.keepBody !== undefined && !decoder;
-  // Most bodies stay in memory: the spool directory is made only for a body kept as a file here
-  // (an in-memory spool makes it when it spills).
-  if (decodedPath || (keptSpool && options.keepBody === 'file')) await mkdir(deps.tmpDir, { recursive: true });
+  // Most bodies stay in memory: the spool directory is made only where a file is (here for the
+  // decoded copy, in openSpool for its files; an in-memory spool makes it when it spills).
+  if (decodedPath) await mkdir(deps.tmpDir, { recursive: true });
 
   const declared = Number(response.header('content-length') ?? 0);
   const offThread = !decoder && declared >= OFF_THREAD_MIN;
@@ -211,7 +211,10 @@ async function openSpool(
   kept: 'file' | 'memory' | undefined,
   responseHead: Buffer,
 ): Promise<BodySpool> {
-  if (kept === 'file') return BodySpool.toFile(path);
+  if (kept === 'file') {
+    await mkdir(dirname(path), { recursive: true });
+    return BodySpool.toFile(path);
+  }
   const declared = Number(response.header('content-length') ?? 0);
   if (deps.writer && !kept && declared >= DEFLATE_WHILE_DOWNLOADING_MIN) {
     await mkdir(dirname(path), { recursive: true });
